@@ -1,0 +1,75 @@
+import { Role, PerRole } from "./roles";
+import { IMAGE_VERSIONS } from "./versions";
+import { PORTS } from "./ports";
+import { datasets, KAFKA_CONSUMER_GROUP } from "./naming";
+
+/** Local folders copied to each host: the first is the bundle root, the others keep their path below it. */
+export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
+  logging: ["hosts/logging", "provisioning/kibana"],
+  web: ["hosts/web", "loadgen"],
+  kafka: ["hosts/kafka"],
+  monitoring: ["hosts/monitoring", "provisioning/grafana"],
+};
+
+/** What the program knows at deploy time that the bundles need. */
+export interface EnvFacts {
+  environment: string;
+  privateIps: PerRole<string>;
+  elasticsearchHeapGiB: number;
+  elasticsearchRetentionDays: number;
+  kafkaPartitions: number;
+  kafkaRetentionHours: number;
+  prometheusRetentionDays: number;
+  loadgenRequestsPerSecond: number;
+  grafanaAdminPassword: string;
+  grafanaComDashboards: readonly { id: number; revision: number }[];
+}
+
+/**
+ * The variables of one host's `.env`. Compose interpolates them, passes them to services, and Fluent Bit (`${VAR}`)
+ * and Grafana provisioning (`$VAR`) read them from the container environment. Bundles never hard-code an IP.
+ */
+export function bundleEnv(role: Role, facts: EnvFacts): Record<string, string> {
+  const topics = datasets(facts.environment);
+  const common: Record<string, string> = {
+    COMPOSE_PROJECT_NAME: role,
+    HOST_ROLE: role,
+    HOST_PRIVATE_IP: facts.privateIps[role],
+    ENVIRONMENT: facts.environment,
+    ...IMAGE_VERSIONS,
+    KAFKA_BOOTSTRAP_SERVERS: `${facts.privateIps.kafka}:${PORTS.kafka}`,
+    KAFKA_TOPIC_GATEWAY: topics.gatewayTopic,
+    KAFKA_TOPIC_CONTAINERS: topics.containersTopic,
+  };
+  const perRole: PerRole<Record<string, string>> = {
+    web: {
+      LOADGEN_REQUESTS_PER_SECOND: String(facts.loadgenRequestsPerSecond),
+    },
+    kafka: {
+      KAFKA_PARTITIONS: String(facts.kafkaPartitions),
+      KAFKA_RETENTION_HOURS: String(facts.kafkaRetentionHours),
+    },
+    logging: {
+      ES_HEAP_SIZE: `${facts.elasticsearchHeapGiB}g`,
+      ES_RETENTION_DAYS: String(facts.elasticsearchRetentionDays),
+      KAFKA_CONSUMER_GROUP,
+    },
+    monitoring: {
+      ELASTICSEARCH_URL: `http://${facts.privateIps.logging}:${PORTS.elasticsearch}`,
+      PROMETHEUS_RETENTION_DAYS: String(facts.prometheusRetentionDays),
+      GRAFANA_ADMIN_PASSWORD: facts.grafanaAdminPassword,
+      GRAFANA_COM_DASHBOARDS: facts.grafanaComDashboards.map((d) => `${d.id}:${d.revision}`).join(" "),
+    },
+  };
+  return { ...common, ...perRole[role] };
+}
+
+/** `.env` text; values are single-line by construction, quoted so compose takes them literally. */
+export function renderDotEnv(vars: Record<string, string>): string {
+  return Object.entries(vars)
+    .map(([key, value]) => {
+      if (/[\n\r']/.test(value)) throw new Error(`.env value for ${key} must be one line without single quotes`);
+      return `${key}='${value}'`;
+    })
+    .join("\n") + "\n";
+}
