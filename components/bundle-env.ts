@@ -2,6 +2,7 @@ import { Role, PerRole } from "./roles";
 import { IMAGE_VERSIONS } from "./versions";
 import { PORTS } from "./ports";
 import { datasets, KAFKA_CONSUMER_GROUP } from "./naming";
+import { PlatformConfig } from "./config";
 
 /** Local folders copied to each host: the first is the bundle root, the others keep their path below it. */
 export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
@@ -11,19 +12,15 @@ export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
   monitoring: ["hosts/monitoring", "provisioning/grafana"],
 };
 
-/** What the program knows at deploy time that the bundles need. */
-export interface EnvFacts {
-  environment: string;
+/** What the program knows at deploy time that the bundles need: config values plus what AWS assigned. */
+export type EnvFacts = Pick<
+  PlatformConfig,
+  | "environment" | "elasticsearchHeapGiB" | "elasticsearchRetentionDays" | "kafkaPartitions" | "kafkaRetentionHours"
+  | "prometheusRetentionDays" | "loadgenRequestsPerSecond" | "grafanaComDashboards"
+> & {
   privateIps: PerRole<string>;
-  elasticsearchHeapGiB: number;
-  elasticsearchRetentionDays: number;
-  kafkaPartitions: number;
-  kafkaRetentionHours: number;
-  prometheusRetentionDays: number;
-  loadgenRequestsPerSecond: number;
   grafanaAdminPassword: string;
-  grafanaComDashboards: readonly { id: number; revision: number }[];
-}
+};
 
 /**
  * The variables of one host's `.env`. Compose interpolates them, passes them to services, and Fluent Bit (`${VAR}`)

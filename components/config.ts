@@ -1,0 +1,375 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as ipaddr from "ipaddr.js";
+import { ROLES, PerRole } from "./roles";
+
+export type Architecture = "arm64" | "x86_64";
+
+export interface GrafanaComDashboard {
+  id: number;
+  revision: number;
+}
+
+/** The whole validated stack configuration. Everything the program reads from config goes through here. */
+export interface PlatformConfig {
+  region: string;
+  /** Environment name used in Kafka topic names, e.g. `dev`. */
+  environment: string;
+  vpcCidr: string;
+  /** Empty means "the deployer's public IP /32", resolved by `resolveOperatorCidrs`. */
+  operatorCidrs: string[];
+  instanceTypes: PerRole<string>;
+  architectures: PerRole<Architecture>;
+  rootVolumeGiB: PerRole<number>;
+  elasticsearchHeapGiB: number;
+  elasticsearchRetentionDays: number;
+  kafkaPartitions: number;
+  kafkaRetentionHours: number;
+  prometheusRetentionDays: number;
+  loadgenRequestsPerSecond: number;
+  grafanaComDashboards: GrafanaComDashboard[];
+  /** OpenSSH public key installed instead of a generated key pair; always comes with the secret `sshPrivateKey`. */
+  sshPublicKey?: string;
+}
+
+export const DEFAULT_INSTANCE_TYPES: PerRole<string> = {
+  logging: "t4g.large",
+  web: "t4g.small",
+  kafka: "t4g.small",
+  monitoring: "t4g.small",
+};
+
+export const DEFAULT_ROOT_VOLUME_GIB: PerRole<number> = { logging: 50, web: 20, kafka: 30, monitoring: 30 };
+
+// Node Exporter Full; the revision is pinned so a deploy never changes under the user.
+export const DEFAULT_GRAFANA_COM_DASHBOARDS: GrafanaComDashboard[] = [{ id: 1860, revision: 37 }];
+
+const INT_KEYS = {
+  elasticsearchRetentionDays: { default: 3, min: 1, max: 365, about: "Days Elasticsearch keeps an index (ILM delete)" },
+  // Kafka is the buffer that survives an Elasticsearch outage: never less than a day.
+  kafkaRetentionHours: { default: 48, min: 24, max: 720, about: "Hours Kafka keeps messages (the buffer)" },
+  kafkaPartitions: { default: 3, min: 1, max: 64, about: "Partitions per Kafka topic" },
+  prometheusRetentionDays: { default: 15, min: 1, max: 365, about: "Days Prometheus keeps samples" },
+  loadgenRequestsPerSecond: { default: 5, min: 1, max: 200, about: "Requests per second the load generator sends" },
+} as const;
+type IntKey = keyof typeof INT_KEYS;
+
+/** Every config key, its default and its effect; the README's config table is checked against this list. */
+export const CONFIG_KEYS: { key: string; default: string; description: string }[] = [
+  { key: "aws:region", default: "(required)", description: "AWS region to deploy into." },
+  {
+    key: "environment",
+    default: "the stack name",
+    description: "Environment in Kafka topic names (`platform.gateway.access.<environment>.json`): lowercase letters, digits, dashes.",
+  },
+  {
+    key: "operatorCidrs",
+    default: "your public IP /32",
+    description: "IPv4 CIDRs allowed to reach SSH, Kibana, Grafana, Prometheus and Elasticsearch; 0.0.0.0/0 is refused.",
+  },
+  { key: "vpcCidr", default: "10.42.0.0/16", description: "Private IPv4 range of the VPC, /16 to /24." },
+  {
+    key: "instanceTypes",
+    default: "logging t4g.large, others t4g.small",
+    description: "Instance type per role (any subset). Graviton (`*g`) families get arm64 AMIs, others x86_64.",
+  },
+  {
+    key: "rootVolumeGiB",
+    default: "logging 50, web 20, kafka 30, monitoring 30",
+    description: "Encrypted gp3 root volume size per role (any subset), 8 to 2048.",
+  },
+  ...(Object.keys(INT_KEYS) as IntKey[]).map((key) => ({
+    key,
+    default: String(INT_KEYS[key].default),
+    description: `${INT_KEYS[key].about}, ${INT_KEYS[key].min} to ${INT_KEYS[key].max}.`,
+  })),
+  {
+    key: "grafanaComDashboards",
+    default: JSON.stringify(DEFAULT_GRAFANA_COM_DASHBOARDS),
+    description: "grafana.com dashboards (`id`, `revision`) imported at deploy time, bound to the `prometheus` datasource.",
+  },
+  {
+    key: "sshPublicKey",
+    default: "(a generated ED25519 key)",
+    description: "OpenSSH public key for the hosts; set together with the secret `sshPrivateKey`.",
+  },
+  {
+    key: "sshPrivateKey",
+    default: "(generated)",
+    description: "Secret (`pulumi config set --secret`): the private key of `sshPublicKey`, used to deploy over SSH.",
+  },
+];
+
+/** Instance families the platform knows: architecture, and memory per vCPU for the m/c/r classes. */
+const FAMILIES: Record<string, Architecture> = {
+  t4g: "arm64", m6g: "arm64", m7g: "arm64", m8g: "arm64", c6g: "arm64", c7g: "arm64", c8g: "arm64",
+  r6g: "arm64", r7g: "arm64", r8g: "arm64",
+  t3: "x86_64", t3a: "x86_64", m5: "x86_64", m5a: "x86_64", m6i: "x86_64", m6a: "x86_64", m7i: "x86_64",
+  m7a: "x86_64", c5: "x86_64", c5a: "x86_64", c6i: "x86_64", c6a: "x86_64", c7i: "x86_64", c7a: "x86_64",
+  r5: "x86_64", r5a: "x86_64", r6i: "x86_64", r6a: "x86_64", r7i: "x86_64", r7a: "x86_64",
+};
+const BURSTABLE_GIB: Record<string, number> = {
+  nano: 0.5, micro: 1, small: 2, medium: 4, large: 8, xlarge: 16, "2xlarge": 32,
+};
+const GIB_PER_VCPU: Record<string, number> = { m: 4, c: 2, r: 8 };
+
+/** Memory of an instance type in GiB, from its family class and size (no API call, so preview and tests agree). */
+export function instanceMemoryGiB(instanceType: string): number | undefined {
+  const match = /^([a-z]+)(\d+)([a-z]*)\.(\w+)$/.exec(instanceType);
+  if (!match || !(`${match[1]}${match[2]}${match[3]}` in FAMILIES)) return undefined;
+  const [, cls, , , size] = match;
+  if (cls === "t") return BURSTABLE_GIB[size];
+  const vcpus = size === "medium" ? 1 : size === "large" ? 2 : size === "xlarge" ? 4 : /^(\d+)xlarge$/.test(size) ? 4 * Number(size.slice(0, -6)) : undefined;
+  return vcpus === undefined ? undefined : vcpus * GIB_PER_VCPU[cls];
+}
+
+// Memory the logging host keeps for Kibana (its Node heap is capped at 1 GiB) and the Fluent Bit aggregator.
+const KIBANA_GIB = 1;
+const AGGREGATOR_GIB = 0.5;
+
+/** Elasticsearch heap: half of what Kibana and the aggregator leave, whole GiB, 1 to 31 (compressed oops). */
+export function elasticsearchHeapGiB(memoryGiB: number): number {
+  return Math.min(31, Math.max(1, Math.floor((memoryGiB - KIBANA_GIB - AGGREGATOR_GIB) / 2)));
+}
+const MIN_LOGGING_MEMORY_GIB = 4;
+
+/** Reads raw config values; `undefined` when a key is not set. Structured values come as JSON text. */
+export interface ConfigSource {
+  get(key: string): string | undefined;
+  /** Whether the secret `sshPrivateKey` is set (its value is never read here). */
+  hasSshPrivateKey: boolean;
+  stackName: string;
+  namespace: string;
+}
+
+class ConfigErrors {
+  private readonly messages: string[] = [];
+  constructor(private readonly namespace: string) {}
+
+  add(key: string, value: unknown, expected: string): void {
+    const shown = value === undefined ? "(not set)" : JSON.stringify(value);
+    const fullKey = key.includes(":") ? key : `${this.namespace}:${key}`;
+    this.messages.push(`${fullKey} = ${shown}: expected ${expected}`);
+  }
+
+  throwIfAny(): void {
+    if (this.messages.length > 0) {
+      throw new Error(`Invalid stack configuration:\n  - ${this.messages.join("\n  - ")}`);
+    }
+  }
+}
+
+function parseJson(source: ConfigSource, key: string, errors: ConfigErrors, expected: string): unknown {
+  const raw = source.get(key);
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    errors.add(key, raw, expected);
+    return undefined;
+  }
+}
+
+function parsePerRole<T>(
+  source: ConfigSource,
+  key: string,
+  errors: ConfigErrors,
+  defaults: PerRole<T>,
+  check: (value: unknown) => value is T,
+  expected: string,
+): PerRole<T> {
+  const result = { ...defaults };
+  const parsed = parseJson(source, key, errors, `an object keyed by role (${ROLES.join(", ")})`);
+  if (parsed === undefined) return result;
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    errors.add(key, parsed, `an object keyed by role (${ROLES.join(", ")})`);
+    return result;
+  }
+  for (const [role, value] of Object.entries(parsed)) {
+    if (!(ROLES as readonly string[]).includes(role)) {
+      errors.add(`${key}.${role}`, value, `one of the roles ${ROLES.join(", ")}`);
+    } else if (!check(value)) {
+      errors.add(`${key}.${role}`, value, expected);
+    } else {
+      result[role as keyof PerRole<T>] = value;
+    }
+  }
+  return result;
+}
+
+function parseInt(source: ConfigSource, key: IntKey, errors: ConfigErrors): number {
+  const range = INT_KEYS[key];
+  const raw = source.get(key);
+  if (raw === undefined) return range.default;
+  const value = Number(raw);
+  if (!/^-?\d+$/.test(raw.trim()) || value < range.min || value > range.max) {
+    errors.add(key, raw, `an integer from ${range.min} to ${range.max}`);
+    return range.default;
+  }
+  return value;
+}
+
+const isString = (value: unknown): value is string => typeof value === "string";
+const isVolumeSize = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 8 && (value as number) <= 2048;
+
+function parseOperatorCidrs(source: ConfigSource, errors: ConfigErrors): string[] {
+  const parsed = parseJson(source, "operatorCidrs", errors, "a list of IPv4 CIDRs");
+  if (parsed === undefined) return [];
+  if (!Array.isArray(parsed)) {
+    errors.add("operatorCidrs", parsed, 'a list of IPv4 CIDRs, e.g. ["203.0.113.7/32"]');
+    return [];
+  }
+  return parsed.filter((cidr, index) => {
+    const key = `operatorCidrs[${index}]`;
+    if (typeof cidr !== "string" || !ipaddr.IPv4.isValidCIDRFourPartDecimal(cidr)) {
+      errors.add(key, cidr, "an IPv4 CIDR such as 203.0.113.7/32");
+      return false;
+    }
+    const [address, prefix] = ipaddr.IPv4.parseCIDR(cidr);
+    const network = ipaddr.IPv4.networkAddressFromCIDR(cidr).toString();
+    if (prefix === 0) {
+      errors.add(key, cidr, "a range narrower than /0 (the whole internet would reach SSH and the admin UIs)");
+      return false;
+    }
+    if (address.toString() !== network) {
+      errors.add(key, cidr, `its network address, ${network}/${prefix}`);
+      return false;
+    }
+    return true;
+  }) as string[];
+}
+
+function parseVpcCidr(source: ConfigSource, errors: ConfigErrors): string {
+  const fallback = "10.42.0.0/16";
+  const cidr = source.get("vpcCidr") ?? fallback;
+  const expected = "a private IPv4 CIDR from /16 to /24 given by its network address, e.g. 10.42.0.0/16";
+  if (!ipaddr.IPv4.isValidCIDRFourPartDecimal(cidr)) {
+    errors.add("vpcCidr", cidr, expected);
+    return fallback;
+  }
+  const [address, prefix] = ipaddr.IPv4.parseCIDR(cidr);
+  const canonical = ipaddr.IPv4.networkAddressFromCIDR(cidr).toString() === address.toString();
+  if (prefix < 16 || prefix > 24 || address.range() !== "private" || !canonical) {
+    errors.add("vpcCidr", cidr, expected);
+    return fallback;
+  }
+  return cidr;
+}
+
+function parseGrafanaComDashboards(source: ConfigSource, errors: ConfigErrors): GrafanaComDashboard[] {
+  const expected = 'a list of {"id": <integer>, "revision": <integer>}';
+  const parsed = parseJson(source, "grafanaComDashboards", errors, expected);
+  if (parsed === undefined) return DEFAULT_GRAFANA_COM_DASHBOARDS;
+  const valid =
+    Array.isArray(parsed) &&
+    parsed.every(
+      (d) =>
+        typeof d === "object" && d !== null && Object.keys(d).sort().join() === "id,revision" &&
+        Number.isInteger(d.id) && d.id > 0 && Number.isInteger(d.revision) && d.revision > 0,
+    );
+  if (!valid) {
+    errors.add("grafanaComDashboards", parsed, expected);
+    return DEFAULT_GRAFANA_COM_DASHBOARDS;
+  }
+  return parsed as GrafanaComDashboard[];
+}
+
+/** Validates the whole stack config at once; every problem is reported with its key, its value and what is expected. */
+export function parseConfig(source: ConfigSource): PlatformConfig {
+  const errors = new ConfigErrors(source.namespace);
+
+  const region = source.get("aws:region");
+  if (region === undefined || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
+    errors.add("aws:region", region, "an AWS region such as eu-west-1 (pulumi config set aws:region eu-west-1)");
+  }
+
+  const environment = source.get("environment") ?? source.stackName;
+  if (!/^[a-z][a-z0-9-]{0,19}$/.test(environment)) {
+    errors.add("environment", environment, "1 to 20 lowercase letters, digits or dashes, starting with a letter (defaults to the stack name)");
+  }
+
+  const instanceTypes = parsePerRole(
+    source, "instanceTypes", errors, DEFAULT_INSTANCE_TYPES, isString, `an instance type of a known family (${Object.keys(FAMILIES).join(", ")})`,
+  );
+  const architectures = {} as PerRole<Architecture>;
+  for (const role of ROLES) {
+    const type = instanceTypes[role];
+    const family = type.split(".")[0];
+    if (!(family in FAMILIES) || instanceMemoryGiB(type) === undefined) {
+      errors.add(`instanceTypes.${role}`, type, `an instance type of a known family (${Object.keys(FAMILIES).join(", ")}) and size`);
+      instanceTypes[role] = DEFAULT_INSTANCE_TYPES[role];
+    }
+    architectures[role] = FAMILIES[instanceTypes[role].split(".")[0]];
+  }
+  const loggingMemory = instanceMemoryGiB(instanceTypes.logging) ?? 0;
+  if (loggingMemory < MIN_LOGGING_MEMORY_GIB) {
+    errors.add("instanceTypes.logging", instanceTypes.logging, `at least ${MIN_LOGGING_MEMORY_GIB} GiB of memory for Elasticsearch, Kibana and the aggregator (e.g. t4g.large)`);
+  }
+
+  const rootVolumeGiB = parsePerRole(source, "rootVolumeGiB", errors, DEFAULT_ROOT_VOLUME_GIB, isVolumeSize, "an integer from 8 to 2048");
+
+  const sshPublicKey = source.get("sshPublicKey");
+  if (sshPublicKey !== undefined && !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/.test(sshPublicKey.trim())) {
+    errors.add("sshPublicKey", sshPublicKey, "an OpenSSH public key line (ssh-ed25519 AAAA...)");
+  }
+  if ((sshPublicKey !== undefined) !== source.hasSshPrivateKey) {
+    errors.add(
+      sshPublicKey === undefined ? "sshPublicKey" : "sshPrivateKey",
+      undefined,
+      "sshPublicKey and the secret sshPrivateKey set together, or neither (a key pair is then generated)",
+    );
+  }
+
+  const config: PlatformConfig = {
+    region: region ?? "",
+    environment,
+    vpcCidr: parseVpcCidr(source, errors),
+    operatorCidrs: parseOperatorCidrs(source, errors),
+    instanceTypes,
+    architectures,
+    rootVolumeGiB,
+    elasticsearchHeapGiB: elasticsearchHeapGiB(loggingMemory),
+    elasticsearchRetentionDays: parseInt(source, "elasticsearchRetentionDays", errors),
+    kafkaPartitions: parseInt(source, "kafkaPartitions", errors),
+    kafkaRetentionHours: parseInt(source, "kafkaRetentionHours", errors),
+    prometheusRetentionDays: parseInt(source, "prometheusRetentionDays", errors),
+    loadgenRequestsPerSecond: parseInt(source, "loadgenRequestsPerSecond", errors),
+    grafanaComDashboards: parseGrafanaComDashboards(source, errors),
+    sshPublicKey: sshPublicKey?.trim(),
+  };
+  errors.throwIfAny();
+  return config;
+}
+
+/** The stack's config, validated, plus the SSH private key as a secret when one is configured. */
+export function loadConfig(): { config: PlatformConfig; sshPrivateKey?: pulumi.Output<string> } {
+  const stackConfig = new pulumi.Config();
+  const sshPrivateKey = stackConfig.getSecret("sshPrivateKey");
+  const config = parseConfig({
+    get: (key) => (key.startsWith("aws:") ? new pulumi.Config("aws").get(key.slice(4)) : stackConfig.get(key)),
+    hasSshPrivateKey: sshPrivateKey !== undefined,
+    stackName: pulumi.getStack(),
+    namespace: pulumi.getProject(),
+  });
+  return { config, sshPrivateKey };
+}
+
+/** Operator CIDRs from config, or the deployer's public IP /32 when none are configured. */
+export async function resolveOperatorCidrs(configured: string[], lookupPublicIp: () => Promise<string>): Promise<string[]> {
+  if (configured.length > 0) return configured;
+  const ip = (await lookupPublicIp()).trim();
+  if (!ipaddr.IPv4.isValidFourPartDecimal(ip)) {
+    throw new Error(`Could not use "${ip}" as your public IP; set operatorCidrs, e.g. pulumi config set --path 'operatorCidrs[0]' 203.0.113.7/32`);
+  }
+  return [`${ip}/32`];
+}
+
+/** Asks AWS's echo service for the deployer's public IPv4 address. */
+export async function lookupDeployerIp(): Promise<string> {
+  try {
+    const response = await fetch("https://checkip.amazonaws.com", { signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return await response.text();
+  } catch (error) {
+    throw new Error(`Could not look up your public IP (${String(error)}); set operatorCidrs in the stack config instead.`);
+  }
+}

@@ -1,0 +1,134 @@
+import { strict as assert } from "assert";
+import {
+  ConfigSource, elasticsearchHeapGiB, instanceMemoryGiB, parseConfig, resolveOperatorCidrs,
+  DEFAULT_INSTANCE_TYPES, DEFAULT_ROOT_VOLUME_GIB, DEFAULT_GRAFANA_COM_DASHBOARDS,
+} from "../../components/config";
+
+const NS = "aws-log-platform";
+
+function source(values: Record<string, unknown>, hasSshPrivateKey = false): ConfigSource {
+  const raw: Record<string, string> = { "aws:region": "eu-west-1" };
+  for (const [key, value] of Object.entries(values)) {
+    if (value !== undefined) raw[key] = typeof value === "string" ? value : JSON.stringify(value);
+  }
+  for (const [key, value] of Object.entries(values)) if (value === undefined) delete raw[key];
+  return { get: (key) => raw[key], hasSshPrivateKey, stackName: "dev", namespace: NS };
+}
+
+function configError(values: Record<string, unknown>, hasSshPrivateKey = false): string {
+  try {
+    parseConfig(source(values, hasSshPrivateKey));
+  } catch (error) {
+    return (error as Error).message;
+  }
+  assert.fail(`expected ${JSON.stringify(values)} to be rejected`);
+}
+
+describe("config", () => {
+  it("applies the documented defaults when nothing is set", () => {
+    const config = parseConfig(source({}));
+    assert.equal(config.environment, "dev");
+    assert.deepEqual(config.instanceTypes, DEFAULT_INSTANCE_TYPES);
+    assert.deepEqual(config.architectures, { logging: "arm64", web: "arm64", kafka: "arm64", monitoring: "arm64" });
+    assert.deepEqual(config.rootVolumeGiB, DEFAULT_ROOT_VOLUME_GIB);
+    assert.deepEqual(config.operatorCidrs, []);
+    assert.equal(config.vpcCidr, "10.42.0.0/16");
+    assert.equal(config.elasticsearchRetentionDays, 3);
+    assert.equal(config.kafkaRetentionHours, 48);
+    assert.equal(config.elasticsearchHeapGiB, 3, "t4g.large has 8 GiB: (8 - 1.5) / 2 rounded down");
+    assert.deepEqual(config.grafanaComDashboards, DEFAULT_GRAFANA_COM_DASHBOARDS);
+    assert.equal(config.sshPublicKey, undefined);
+  });
+
+  it("takes valid values, a subset of roles, and x86 families", () => {
+    const config = parseConfig(source({
+      environment: "staging-2",
+      operatorCidrs: ["203.0.113.0/24", "198.51.100.7/32"],
+      instanceTypes: { logging: "m7i.xlarge", web: "t3.small" },
+      rootVolumeGiB: { logging: 200 },
+      kafkaPartitions: "12",
+      sshPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB me@laptop",
+    }, true));
+    assert.equal(config.environment, "staging-2");
+    assert.deepEqual(config.operatorCidrs, ["203.0.113.0/24", "198.51.100.7/32"]);
+    assert.equal(config.instanceTypes.logging, "m7i.xlarge");
+    assert.equal(config.architectures.logging, "x86_64");
+    assert.equal(config.architectures.kafka, "arm64");
+    assert.equal(config.rootVolumeGiB.logging, 200);
+    assert.equal(config.rootVolumeGiB.web, DEFAULT_ROOT_VOLUME_GIB.web);
+    assert.equal(config.kafkaPartitions, 12);
+    assert.equal(config.elasticsearchHeapGiB, 7, "m7i.xlarge has 16 GiB");
+  });
+
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["a missing region", { "aws:region": undefined }, 'aws:region = (not set): expected an AWS region'],
+    ["a malformed CIDR", { operatorCidrs: ["10.0.0.300/32"] }, `${NS}:operatorCidrs[0] = "10.0.0.300/32": expected an IPv4 CIDR`],
+    ["a CIDR with host bits", { operatorCidrs: ["203.0.113.5/24"] }, `${NS}:operatorCidrs[0] = "203.0.113.5/24": expected its network address, 203.0.113.0/24`],
+    ["the whole internet as operators", { operatorCidrs: ["0.0.0.0/0"] }, `${NS}:operatorCidrs[0] = "0.0.0.0/0": expected a range narrower than /0`],
+    ["operator CIDRs that are not a list", { operatorCidrs: "203.0.113.0/24" }, `${NS}:operatorCidrs = "203.0.113.0/24": expected a list of IPv4 CIDRs`],
+    ["an unknown instance family", { instanceTypes: { web: "x9z.large" } }, `${NS}:instanceTypes.web = "x9z.large": expected an instance type of a known family`],
+    ["an unknown role", { instanceTypes: { db: "t4g.small" } }, `${NS}:instanceTypes.db = "t4g.small": expected one of the roles logging, web, kafka, monitoring`],
+    ["a logging host too small", { instanceTypes: { logging: "t4g.small" } }, `${NS}:instanceTypes.logging = "t4g.small": expected at least 4 GiB of memory`],
+    ["a retention of zero days", { elasticsearchRetentionDays: "0" }, `${NS}:elasticsearchRetentionDays = "0": expected an integer from 1 to 365`],
+    ["a retention that is not a number", { elasticsearchRetentionDays: "three" }, `${NS}:elasticsearchRetentionDays = "three": expected an integer from 1 to 365`],
+    ["a Kafka buffer shorter than a day", { kafkaRetentionHours: "12" }, `${NS}:kafkaRetentionHours = "12": expected an integer from 24 to 720`],
+    ["zero partitions", { kafkaPartitions: "0" }, `${NS}:kafkaPartitions = "0": expected an integer from 1 to 64`],
+    ["a fractional rate", { loadgenRequestsPerSecond: "2.5" }, `${NS}:loadgenRequestsPerSecond = "2.5": expected an integer from 1 to 200`],
+    ["a tiny root volume", { rootVolumeGiB: { kafka: 4 } }, `${NS}:rootVolumeGiB.kafka = 4: expected an integer from 8 to 2048`],
+    ["a public VPC range", { vpcCidr: "8.8.0.0/16" }, `${NS}:vpcCidr = "8.8.0.0/16": expected a private IPv4 CIDR from /16 to /24`],
+    ["an uppercase environment", { environment: "Prod" }, `${NS}:environment = "Prod": expected 1 to 20 lowercase letters`],
+    ["a malformed dashboard list", { grafanaComDashboards: [{ id: "1860" }] }, `${NS}:grafanaComDashboards = [{"id":"1860"}]: expected a list of {"id": <integer>, "revision": <integer>}`],
+    ["JSON that does not parse", { instanceTypes: "{logging:" }, `${NS}:instanceTypes = "{logging:": expected an object keyed by role`],
+    ["a public key without its private key", { sshPublicKey: "ssh-ed25519 AAAAC3Nz me" }, `${NS}:sshPrivateKey = (not set): expected sshPublicKey and the secret sshPrivateKey set together`],
+    ["a malformed public key", { sshPublicKey: "not a key" }, `${NS}:sshPublicKey = "not a key": expected an OpenSSH public key line`],
+  ];
+  for (const [what, values, message] of cases) {
+    it(`rejects ${what}, naming the key, the value and what is expected`, () => {
+      assert.ok(configError(values).includes(message), `message was:\n${configError(values)}`);
+    });
+  }
+
+  it("rejects a private key without its public key", () => {
+    assert.match(configError({}, true), /aws-log-platform:sshPublicKey = \(not set\): expected sshPublicKey and the secret sshPrivateKey/);
+  });
+
+  it("reports every invalid value at once", () => {
+    const message = configError({ kafkaPartitions: "0", vpcCidr: "10.0.0.0/8", operatorCidrs: ["nope"] });
+    assert.equal(message.split("\n  - ").length - 1, 3, message);
+  });
+
+  it("derives the Elasticsearch heap from memory: half of what Kibana and the aggregator leave, 1 to 31 GiB", () => {
+    assert.equal(elasticsearchHeapGiB(4), 1);
+    assert.equal(elasticsearchHeapGiB(8), 3);
+    assert.equal(elasticsearchHeapGiB(16), 7);
+    assert.equal(elasticsearchHeapGiB(2), 1);
+    assert.equal(elasticsearchHeapGiB(256), 31);
+  });
+
+  it("knows the memory of burstable and m/c/r sizes", () => {
+    assert.equal(instanceMemoryGiB("t4g.large"), 8);
+    assert.equal(instanceMemoryGiB("t3.micro"), 1);
+    assert.equal(instanceMemoryGiB("m7g.xlarge"), 16);
+    assert.equal(instanceMemoryGiB("c7g.2xlarge"), 16);
+    assert.equal(instanceMemoryGiB("r6i.large"), 16);
+    assert.equal(instanceMemoryGiB("q1.large"), undefined);
+  });
+
+  describe("operator CIDRs", () => {
+    it("default to the deployer's public IP /32, from the injected lookup", async () => {
+      let calls = 0;
+      const cidrs = await resolveOperatorCidrs([], async () => { calls += 1; return "192.0.2.44\n"; });
+      assert.deepEqual(cidrs, ["192.0.2.44/32"]);
+      assert.equal(calls, 1);
+    });
+
+    it("use the configured list without any lookup", async () => {
+      const cidrs = await resolveOperatorCidrs(["203.0.113.0/24"], async () => assert.fail("must not look up"));
+      assert.deepEqual(cidrs, ["203.0.113.0/24"]);
+    });
+
+    it("fail clearly when the lookup answers something that is not an IPv4 address", async () => {
+      await assert.rejects(resolveOperatorCidrs([], async () => "<html>"), /set operatorCidrs/);
+    });
+  });
+});
