@@ -6,9 +6,9 @@ import { PlatformConfig } from "./config";
 
 /** Local folders copied to each host: the first is the bundle root, the others keep their path below it. */
 export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
-  logging: ["hosts/logging", "provisioning/kibana"],
-  web: ["hosts/web", "loadgen"],
-  kafka: ["hosts/kafka"],
+  logging: ["hosts/logging", "provisioning/kibana", "checks"],
+  web: ["hosts/web", "loadgen", "checks"],
+  kafka: ["hosts/kafka", "checks"],
   monitoring: ["hosts/monitoring", "provisioning/grafana"],
 };
 

@@ -3,15 +3,18 @@
  * them as `${VAR}` in their `image:` lines. Exact versions only: a test rejects `latest` and floating tags.
  */
 export const IMAGE_VERSIONS = {
-  ELASTIC_VERSION: "8.19.7", // Elasticsearch and Kibana move together
-  FLUENT_BIT_VERSION: "5.1.1", // matches the schema in test/fixtures/fluent-bit
+  ELASTIC_VERSION: "8.19.25", // Elasticsearch and Kibana move together
+  // 5.1.1 matches the schema in test/fixtures; -debug because the plain image is distroless and its compose
+  // healthcheck needs curl.
+  FLUENT_BIT_VERSION: "5.1.1-debug",
   KAFKA_VERSION: "4.1.1",
   KAFKA_EXPORTER_VERSION: "v1.9.0",
-  ES_EXPORTER_VERSION: "v1.9.0",
+  ES_EXPORTER_VERSION: "v1.11.0",
   NGINX_VERSION: "1.28.0-alpine",
   CURL_VERSION: "8.15.0",
   PROMETHEUS_VERSION: "v2.53.5",
   GRAFANA_VERSION: "12.1.1",
+  NODE_VERSION: "22.21.1-alpine3.22", // grafana.com dashboard import (hosts/monitoring/grafana-com)
 } as const;
 
 export type ImageVersionKey = keyof typeof IMAGE_VERSIONS;

@@ -1,0 +1,226 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { IMAGE_VERSIONS } from "../../components/versions";
+import { INDEX_PREFIXES } from "../../components/naming";
+import { Role } from "../../components/roles";
+import { sampleEnv } from "../helpers/sample-facts";
+import {
+  FluentBitConfig, Plugin, finalTags, inputTag, isOn, matchTag, outputsFor, parseConfig, prop, validateConfig,
+} from "../helpers/fluent-bit";
+
+const ROOT = path.join(__dirname, "..", "..");
+const FORWARDER = "hosts/web/fluent-bit/fluent-bit.yaml";
+const AGGREGATOR = "hosts/logging/fluent-bit/fluent-bit.yaml";
+
+/** Every Fluent Bit config under hosts/, with the role whose `.env` it runs with. */
+function fluentBitConfigs(): { file: string; role: Role }[] {
+  const found: { file: string; role: Role }[] = [];
+  for (const role of fs.readdirSync(path.join(ROOT, "hosts"))) {
+    const dir = path.join("hosts", role, "fluent-bit");
+    if (!fs.existsSync(path.join(ROOT, dir))) continue;
+    for (const name of fs.readdirSync(path.join(ROOT, dir))) {
+      if (/\.ya?ml$/.test(name)) found.push({ file: path.join(dir, name), role: role as Role });
+    }
+  }
+  return found;
+}
+
+function load(file: string): FluentBitConfig {
+  return parseConfig(fs.readFileSync(path.join(ROOT, file), "utf8"));
+}
+
+function byAlias(list: Plugin[] | undefined, alias: string): Plugin {
+  const found = (list ?? []).find((p) => prop(p, "alias") === alias);
+  assert.ok(found, `no plugin with alias ${alias}`);
+  return found;
+}
+
+/** The record a json-file line of a compose service becomes after the docker multiline parser. */
+function dockerLine(service?: string): Record<string, unknown> {
+  const attrs = service ? { attrs: { tag: `web-${service}-1`, "com.docker.compose.service": service } } : {};
+  return { log: "line\n", stream: "stdout", time: "2025-01-01T00:00:00.000000000Z", ...attrs };
+}
+
+describe("Fluent Bit configurations", () => {
+  const configs = fluentBitConfigs();
+
+  it("finds the forwarder and the aggregator", () => {
+    assert.deepEqual(configs.map((c) => c.file).sort(), [AGGREGATOR, FORWARDER].sort());
+  });
+
+  for (const { file, role } of configs) {
+    it(`${file} parses and is valid for Fluent Bit ${IMAGE_VERSIONS.FLUENT_BIT_VERSION} with the ${role} .env`, () => {
+      assert.deepEqual(validateConfig(fs.readFileSync(path.join(ROOT, file), "utf8"), sampleEnv(role)), []);
+    });
+  }
+
+  describe("the validator", () => {
+    const valid = [
+      "pipeline:",
+      "  inputs:",
+      "    - name: dummy",
+      "      tag: t",
+      "  outputs:",
+      "    - name: stdout",
+      "      match: '*'",
+    ];
+    const check = (lines: string[], env: Record<string, string> = {}) => validateConfig(lines.join("\n"), env);
+
+    it("accepts a minimal config", () => assert.deepEqual(check(valid), []));
+
+    it("rejects an unknown plugin", () => {
+      const errors = check([...valid, "    - name: kafkaa", "      match: '*'"]);
+      assert.match(errors.join("\n"), /unknown output plugin 'kafkaa'/);
+    });
+
+    it("rejects an unknown property, case-insensitively known ones pass", () => {
+      assert.deepEqual(check([...valid, "      Retry_Limit: no_limits", "      WORKERS: 1"]), []);
+      assert.match(check([...valid, "      mem_buf_limit: 5M"]).join("\n"), /unknown property 'mem_buf_limit'/);
+    });
+
+    it("rejects an unknown service key (Fluent Bit would ignore it silently)", () => {
+      assert.match(check(["service:", "  mem_buf_limit: 5M", ...valid]).join("\n"), /service: unknown key 'mem_buf_limit'/);
+    });
+
+    it("rejects an undefined ${VAR} and accepts a defined one", () => {
+      const withVar = [...valid.slice(0, 3), "      tag: ${TAG_NAME}", ...valid.slice(4)];
+      assert.match(check(withVar).join("\n"), /\$\{TAG_NAME\} is not defined/);
+      assert.deepEqual(check(withVar, { TAG_NAME: "t" }), []);
+    });
+
+    it("rejects an unknown processor and a parser filter naming an undefined parser", () => {
+      const errors = check([
+        ...valid,
+        "      processors:",
+        "        logs:",
+        "          - name: no_such_processor",
+        "  filters:",
+        "    - name: parser",
+        "      match: '*'",
+        "      key_name: log",
+        "      parser: missing",
+      ]);
+      assert.match(errors.join("\n"), /unknown processor plugin 'no_such_processor'/);
+      assert.match(errors.join("\n"), /parser 'missing' is not defined/);
+    });
+  });
+
+  describe("Match wildcard", () => {
+    it("follows Fluent Bit's semantics", () => {
+      assert.ok(matchTag("*", "a.b"));
+      assert.ok(matchTag("docker.*", "docker.containers.x"));
+      assert.ok(matchTag("docker.gateway", "docker.gateway"));
+      assert.ok(!matchTag("docker.gateway", "docker.gatewayx"));
+      assert.ok(!matchTag("docker.containers.*", "docker.gateway"));
+      assert.ok(matchTag("a.*.c", "a.b.b.c"));
+      assert.ok(!matchTag("a.b", "aXb"), "a dot is literal");
+    });
+  });
+
+  describe("routing: every tag an input emits reaches an output", () => {
+    const forwarder = load(FORWARDER);
+    const aggregator = load(AGGREGATOR);
+    const tailTag = inputTag(byAlias(forwarder.pipeline?.inputs, "docker_logs"));
+    const services = ["gateway", "loadgen", "nginx-exporter", undefined];
+    const forwarded = services.map((service) => ({ service, tags: finalTags(forwarder, tailTag, dockerLine(service)) }));
+
+    it("forwarder: gateway lines go to kafka_gateway only, every other line to kafka_containers only", () => {
+      for (const { service, tags } of forwarded) {
+        assert.equal(tags.length, 1, `${service}: ${tags.join(", ")}`);
+        const expected = service === "gateway" ? ["kafka_gateway"] : ["kafka_containers"];
+        assert.deepEqual(outputsFor(forwarder, tags[0]), expected, `${service ?? "unlabelled"} -> ${tags[0]}`);
+      }
+    });
+
+    it("aggregator: the restored tag routes gateway records to es_gateway and the rest to es_containers", () => {
+      const inTag = inputTag(byAlias(aggregator.pipeline?.inputs, "kafka_in"));
+      for (const { service, tags } of forwarded) {
+        const record = { topic: "t", partition: 0, offset: 1, error: null, key: null, payload: { fluentbit_tag: tags[0] } };
+        const restored = finalTags(aggregator, inTag, record);
+        assert.deepEqual(restored, [tags[0]], "the original tag comes back");
+        const expected = service === "gateway" ? ["es_gateway"] : ["es_containers"];
+        assert.deepEqual(outputsFor(aggregator, restored[0]), expected);
+      }
+      // A payload that is not a forwarder record still lands somewhere instead of being unrouted.
+      const untagged = finalTags(aggregator, inTag, { topic: "t", payload: "not json" });
+      assert.equal(untagged.length, 1);
+      assert.equal(outputsFor(aggregator, untagged[0]).length, 1, `untagged -> ${untagged[0]}`);
+    });
+  });
+
+  describe("aliases the monitoring alerts and dashboards use", () => {
+    const expected: [string, "inputs" | "outputs", string[]][] = [
+      [FORWARDER, "inputs", ["docker_logs"]],
+      [FORWARDER, "outputs", ["kafka_gateway", "kafka_containers"]],
+      [AGGREGATOR, "inputs", ["kafka_in"]],
+      [AGGREGATOR, "outputs", ["es_gateway", "es_containers"]],
+    ];
+    for (const [file, kind, aliases] of expected) {
+      it(`${file} ${kind}: ${aliases.join(", ")}`, () => {
+        const present = (load(file).pipeline?.[kind] ?? []).map((p) => prop(p, "alias"));
+        assert.deepEqual(present, aliases);
+      });
+    }
+  });
+
+  describe("document shape", () => {
+    const forwarder = load(FORWARDER);
+    const aggregator = load(AGGREGATOR);
+
+    it("the aggregator writes the daily indices named in components/naming.ts", () => {
+      const prefix = (alias: string) => prop(byAlias(aggregator.pipeline?.outputs, alias), "logstash_prefix");
+      assert.equal(prefix("es_gateway"), INDEX_PREFIXES.gateway);
+      assert.equal(prefix("es_containers"), INDEX_PREFIXES.containers);
+      for (const alias of ["es_gateway", "es_containers"]) {
+        const es = byAlias(aggregator.pipeline?.outputs, alias);
+        assert.equal(prop(es, "logstash_dateformat"), "%Y.%m.%d");
+        assert.equal(prop(es, "write_operation"), "create");
+        assert.ok(isOn(prop(es, "generate_id")), "generate_id");
+        assert.equal(prop(es, "retry_limit"), "no_limits");
+        assert.ok(isOn(prop(es, "trace_error")), "trace_error");
+        assert.ok(isOn(prop(es, "suppress_type_name")), "suppress_type_name");
+      }
+    });
+
+    it("the event time travels in a key that the aggregator reads and removes (one @timestamp only)", () => {
+      const keys = ["kafka_gateway", "kafka_containers"].map((a) => prop(byAlias(forwarder.pipeline?.outputs, a), "timestamp_key"));
+      assert.equal(new Set(keys).size, 1);
+      assert.notEqual(keys[0], "@timestamp", "the es output adds @timestamp itself");
+      const restore = byAlias(aggregator.pipeline?.filters, "restore_time");
+      assert.equal(prop(restore, "key_name"), keys[0]);
+      assert.ok(!isOn(prop(restore, "preserve_key")));
+    });
+
+    it("the carried tag key is the one the aggregator restores from and then removes", () => {
+      const lua = String(prop(byAlias(forwarder.pipeline?.filters, "carry_tag"), "code"));
+      const key = /record\["([^"]+)"\]\s*=\s*tag/.exec(lua)?.[1];
+      assert.ok(key, "the lua filter writes the tag into a record key");
+      const rules = prop(byAlias(aggregator.pipeline?.filters, "restore_tag"), "rule") as string[];
+      assert.ok(rules[0].startsWith(`$payload['${key}'] `), rules[0]);
+      assert.deepEqual(prop(byAlias(aggregator.pipeline?.filters, "drop_carried_tag"), "remove"), [key]);
+    });
+  });
+
+  describe("images", () => {
+    it("FLUENT_BIT_VERSION is an exact 5.1.1 tag", () => {
+      assert.match(IMAGE_VERSIONS.FLUENT_BIT_VERSION, /^5\.1\.1(-debug)?$/);
+    });
+
+    for (const role of ["web", "logging"]) {
+      it(`hosts/${role}/compose.yaml runs fluent/fluent-bit:\${FLUENT_BIT_VERSION} with a health check on its API`, () => {
+        const file = path.join(ROOT, "hosts", role, "compose.yaml");
+        assert.ok(fs.existsSync(file), `${file} is missing`);
+        const service = (parse(fs.readFileSync(file, "utf8")) as { services: Record<string, Record<string, unknown>> })
+          .services["fluent-bit"];
+        assert.ok(service, "no fluent-bit service");
+        assert.equal(service.image, "fluent/fluent-bit:${FLUENT_BIT_VERSION}");
+        const test = (service.healthcheck as { test: string[] }).test;
+        assert.ok(test.some((arg) => arg.includes("127.0.0.1:2020/api/v1/health")), test.join(" "));
+        // curl exists only in the -debug variant; the plain image is distroless.
+        if (test.includes("curl")) assert.match(IMAGE_VERSIONS.FLUENT_BIT_VERSION, /-debug$/);
+      });
+    }
+  });
+});

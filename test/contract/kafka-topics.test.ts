@@ -1,0 +1,82 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { datasets, kafkaTopic } from "../../components/naming";
+import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
+import { FluentBitConfig, parseConfig, prop } from "../helpers/fluent-bit";
+
+const ROOT = path.join(__dirname, "..", "..");
+
+function read(file: string): string {
+  return fs.readFileSync(path.join(ROOT, file), "utf8");
+}
+
+/** `${VAR}` replaced the way compose and Fluent Bit do it; a variable missing from `.env` is an error. */
+function interpolate(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\{([^}]+)\}/g, (_, name: string) => {
+    assert.ok(name in env, `\${${name}} is not in the .env`);
+    return env[name];
+  });
+}
+
+function topicList(value: unknown, env: Record<string, string>): string[] {
+  return interpolate(String(value), env).split(",").map((t) => t.trim()).sort();
+}
+
+function kafkaPlugins(config: FluentBitConfig, kind: "inputs" | "outputs") {
+  return (config.pipeline?.[kind] ?? []).filter((p) => String(p.name).toLowerCase() === "kafka");
+}
+
+const kafkaSetup = () => {
+  const compose = parse(read("hosts/kafka/compose.yaml")) as { services: Record<string, { environment: Record<string, string> }> };
+  return compose.services["kafka-setup"].environment;
+};
+
+describe("Kafka topics: produced = created = consumed", () => {
+  const expected = Object.values(datasets(SAMPLE_FACTS.environment)).sort();
+
+  it("the forwarder produces to both dataset topics", () => {
+    const produced = kafkaPlugins(parseConfig(read("hosts/web/fluent-bit/fluent-bit.yaml")), "outputs")
+      .flatMap((o) => topicList(prop(o, "topics"), sampleEnv("web")));
+    assert.deepEqual(produced.sort(), expected);
+  });
+
+  it("kafka-setup creates exactly those topics", () => {
+    assert.deepEqual(topicList(kafkaSetup().KAFKA_TOPICS, sampleEnv("kafka")), expected);
+    assert.match(read("hosts/kafka/setup/create-topics.sh"), /read -r -a topics <<<"\$KAFKA_TOPICS"/);
+  });
+
+  it("the aggregator consumes exactly those topics, with the shared consumer group", () => {
+    const inputs = kafkaPlugins(parseConfig(read("hosts/logging/fluent-bit/fluent-bit.yaml")), "inputs");
+    assert.equal(inputs.length, 1);
+    assert.deepEqual(topicList(prop(inputs[0], "topics"), sampleEnv("logging")), expected);
+    assert.equal(interpolate(String(prop(inputs[0], "group_id")), sampleEnv("logging")), sampleEnv("logging").KAFKA_CONSUMER_GROUP);
+    assert.equal(prop(inputs[0], "rdkafka.auto.offset.reset"), "earliest");
+  });
+
+  it("every host reaches the broker the kafka host advertises", () => {
+    const advertised = `${SAMPLE_FACTS.privateIps.kafka}:9092`;
+    assert.equal(sampleEnv("web").KAFKA_BOOTSTRAP_SERVERS, advertised);
+    assert.equal(sampleEnv("logging").KAFKA_BOOTSTRAP_SERVERS, advertised);
+    const kafka = (parse(read("hosts/kafka/compose.yaml")) as { services: Record<string, { environment: Record<string, string> }> })
+      .services.kafka.environment;
+    assert.match(interpolate(kafka.KAFKA_ADVERTISED_LISTENERS, sampleEnv("kafka")), new RegExp(`://${advertised.replace(/\./g, "\\.")}(,|$)`));
+  });
+
+  it("topic names follow <business>.<dataset>.<data_type>.<environment>.<format>", () => {
+    assert.deepEqual(expected, [kafkaTopic("containers", "logs", "dev"), kafkaTopic("gateway", "access", "dev")]);
+    for (const topic of expected) assert.match(topic, /^platform\.[a-z]+\.[a-z]+\.dev\.json$/);
+  });
+
+  it("retention is at least 24 h and reaches the topic config", () => {
+    const env = sampleEnv("kafka");
+    const hours = Number(interpolate(kafkaSetup().KAFKA_RETENTION_HOURS, env));
+    assert.ok(hours >= 24, `retention ${hours}h`);
+    const script = read("hosts/kafka/setup/create-topics.sh");
+    assert.match(script, /KAFKA_RETENTION_HOURS < 24/, "the setup refuses a shorter retention");
+    assert.match(script, /retention_ms=\$\(\( KAFKA_RETENTION_HOURS \* 3600 \* 1000 \)\)/);
+    assert.match(script, /--config "retention\.ms=\$retention_ms"/);
+    assert.equal(interpolate(kafkaSetup().KAFKA_PARTITIONS, env), String(SAMPLE_FACTS.kafkaPartitions));
+  });
+});

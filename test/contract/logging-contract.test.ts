@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import YAML from "yaml";
+import { INDEX_PREFIXES } from "../../components/naming";
+import {
+  GATEWAY_DATASET,
+  LOGGING_SETUP_DIR,
+  MappedField,
+  composedMappings,
+  composedSettings,
+  datasetNames,
+  gatewayTemplateFields,
+  ilmPolicy,
+  loadIndexTemplate,
+  mappedFields,
+  resolvesInMapping,
+} from "../helpers/index-template";
+import { gatewayLogFieldKinds } from "../helpers/gateway-log";
+import { fieldsUsed, loadSavedObjects } from "../helpers/kibana-objects";
+import { sampleEnv } from "../helpers/sample-facts";
+
+const LOGGING_DIR = path.join(__dirname, "..", "..", "hosts", "logging");
+
+/** The type each field of the gateway's Kong-compatible log line must have in Elasticsearch. */
+const GATEWAY_FIELD_TYPES: Record<string, string> = {
+  started_at: "date",
+  client_ip: "ip",
+  "request.id": "keyword",
+  "request.method": "keyword",
+  "request.uri": "keyword",
+  "request.url": "keyword",
+  "request.size": "long",
+  "request.headers.user-agent": "flattened",
+  "request.querystring": "keyword",
+  upstream_uri: "keyword",
+  upstream_status: "short",
+  "response.status": "short",
+  "response.size": "long",
+  "latencies.request": "float",
+  "latencies.proxy": "float",
+  "latencies.kong": "float",
+  "service.name": "keyword",
+  "route.name": "keyword",
+};
+
+const NUMERIC_TYPES = new Set(["long", "integer", "short", "float", "double", "scaled_float", "date"]);
+
+/** Added by the pipeline to every document of every dataset. */
+const METADATA_FIELD_TYPES: Record<string, string> = {
+  "@timestamp": "date",
+  "host.name": "keyword",
+  "container.name": "keyword",
+  stream: "keyword",
+  log: "text",
+};
+
+/** The mapped type a document field lands in (a key inside a `flattened` field takes that field's type). */
+function mappedType(fields: Map<string, MappedField>, field: string): string | undefined {
+  const parts = field.split(".");
+  for (let i = parts.length; i > 0; i--) {
+    const found = fields.get(parts.slice(0, i).join("."));
+    if (found && (i === parts.length || found.type === "flattened")) return found.type;
+  }
+  return undefined;
+}
+
+/** Index prefixes the aggregator's Elasticsearch outputs write (`logstash_prefix`, or `index` without it). */
+function aggregatorIndexPrefixes(): string[] {
+  const file = path.join(LOGGING_DIR, "fluent-bit", "fluent-bit.yaml");
+  assert.ok(fs.existsSync(file), `the aggregator config ${file} is missing`);
+  const config = YAML.parse(fs.readFileSync(file, "utf8")) as { pipeline?: { outputs?: Record<string, unknown>[] } };
+  return (config.pipeline?.outputs ?? [])
+    .map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k.toLowerCase(), v])))
+    .filter((o) => String(o.name).toLowerCase() === "es")
+    .map((o) => String(["on", "true", true].includes(o.logstash_format as string) ? o.logstash_prefix : o.index))
+    .sort();
+}
+
+describe("logging contract: gateway log format, index templates, ILM, Kibana, aggregator", () => {
+  it("maps every field the gateway's log_format emits with its intended type", () => {
+    const fields = gatewayTemplateFields();
+    const emitted = gatewayLogFieldKinds();
+    assert.deepEqual([...emitted.keys()].sort(), Object.keys(GATEWAY_FIELD_TYPES).sort(), "intended types = emitted fields");
+    for (const [field, kind] of emitted) {
+      const type = mappedType(fields, field);
+      assert.equal(type, GATEWAY_FIELD_TYPES[field], `${field} in the ${GATEWAY_DATASET} template`);
+      assert.equal(NUMERIC_TYPES.has(String(type)), kind === "number", `${field}: a JSON ${kind} mapped as ${type}`);
+    }
+    assert.equal(fields.get("started_at")?.format, "epoch_millis", "started_at is epoch milliseconds");
+  });
+
+  it("maps the pipeline metadata fields in every dataset", () => {
+    for (const dataset of datasetNames()) {
+      const fields = mappedFields(dataset);
+      for (const [field, type] of Object.entries(METADATA_FIELD_TYPES)) {
+        assert.equal(fields.get(field)?.type, type, `${field} in the ${dataset} template`);
+      }
+    }
+  });
+
+  it("never rejects a document for a type conflict or an unknown field", () => {
+    for (const dataset of datasetNames()) {
+      const settings = composedSettings(dataset);
+      assert.equal(settings["index.mapping.ignore_malformed"], true, `${dataset}: malformed values are skipped`);
+      assert.equal(settings["index.mapping.total_fields.ignore_dynamic_beyond_limit"], true, `${dataset}: field limit`);
+      const mappings = composedMappings(dataset);
+      // subobjects:false keeps `a` and `a.b` as independent leaves: an object where a scalar is mapped (or the
+      // reverse) becomes other fields instead of a mapping conflict, which ignore_malformed does not cover.
+      assert.ok(mappings.every((m) => m.subobjects === false), `${dataset}: every mapping sets subobjects:false`);
+      const dynamic = mappings.flatMap((m) => (m.dynamic_templates as Record<string, { match_mapping_type?: string; mapping: Record<string, unknown> }>[]) ?? []);
+      const strings = dynamic.map((t) => Object.values(t)[0]).find((t) => t.match_mapping_type === "string");
+      assert.deepEqual(strings?.mapping.type, "keyword", `${dataset}: unknown strings become keyword`);
+      assert.ok(Number(strings?.mapping.ignore_above) > 0, `${dataset}: unknown strings have ignore_above`);
+    }
+  });
+
+  it("gives every index one primary shard and no replica", () => {
+    for (const dataset of datasetNames()) {
+      const settings = composedSettings(dataset);
+      assert.equal(Number(settings["index.number_of_shards"]), 1, `${dataset} shards`);
+      assert.equal(Number(settings["index.number_of_replicas"]), 0, `${dataset} replicas`);
+    }
+  });
+
+  it("names index templates, ILM policies and index patterns after the datasets the aggregator writes", () => {
+    const prefixes = aggregatorIndexPrefixes();
+    assert.deepEqual(prefixes, Object.values(INDEX_PREFIXES).sort(), "aggregator prefixes = components/naming.ts");
+    assert.deepEqual(datasetNames(), prefixes, "one index template per dataset");
+    for (const dataset of datasetNames()) {
+      assert.deepEqual(loadIndexTemplate(dataset).index_patterns, [`${dataset}-*`]);
+      // setup.sh creates the ILM policy under the template's (file) name.
+      assert.equal(composedSettings(dataset)["index.lifecycle.name"], dataset, `${dataset} ILM policy`);
+    }
+  });
+
+  it("takes ILM retention from ES_RETENTION_DAYS (.env -> compose -> setup.sh)", () => {
+    const env = sampleEnv("logging");
+    const days = env.ES_RETENTION_DAYS;
+    assert.match(days, /^[1-9]\d*$/);
+    const phases = (ilmPolicy(days).policy as { phases: Record<string, { min_age?: string; actions: object }> }).phases;
+    assert.equal(phases.delete.min_age, `${days}d`);
+    assert.ok("delete" in phases.delete.actions, "the delete phase deletes the index");
+    const compose = YAML.parse(fs.readFileSync(path.join(LOGGING_DIR, "compose.yaml"), "utf8"));
+    assert.equal(compose.services.setup.environment.ES_RETENTION_DAYS, "${ES_RETENTION_DAYS}");
+    assert.match(fs.readFileSync(path.join(LOGGING_SETUP_DIR, "setup.sh"), "utf8"), /ES_RETENTION_DAYS/);
+  });
+
+  it("uses in Kibana only fields the data view's index template maps", () => {
+    const objects = loadSavedObjects().map((l) => l.object);
+    const datasetOfDataView = new Map(
+      objects
+        .filter((o) => o.type === "index-pattern")
+        .map((o) => [o.id, String(o.attributes.title).replace(/-\*$/, "")]),
+    );
+    assert.deepEqual([...datasetOfDataView.values()].sort(), datasetNames(), "one data view per dataset index pattern");
+    const missing: string[] = [];
+    for (const o of objects) {
+      const views = o.type === "index-pattern" ? [o.id] : o.references.filter((r) => r.type === "index-pattern").map((r) => r.id);
+      for (const view of new Set(views)) {
+        const fields = mappedFields(datasetOfDataView.get(view)!);
+        for (const field of fieldsUsed(o)) {
+          if (!resolvesInMapping(fields, field)) missing.push(`${o.type}/${o.id} uses ${field}, unmapped in ${view}`);
+        }
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
+  it("reads Lens terms on the user agent from a keyword field (Lens cannot aggregate flattened keys)", () => {
+    const objects = loadSavedObjects().map((l) => l.object);
+    const used = objects.flatMap((o) => (o.type === "dashboard" ? fieldsUsed(o) : []));
+    assert.ok(used.includes("user_agent.original"), "a dashboard panel uses user_agent.original");
+    assert.deepEqual(gatewayTemplateFields().get("user_agent.original"), { type: "keyword", runtime: true });
+  });
+
+  it("only resolves document fields that the mapping really has", () => {
+    const fields = gatewayTemplateFields();
+    assert.ok(resolvesInMapping(fields, "request.headers.user-agent"));
+    assert.ok(!resolvesInMapping(fields, "response.bogus"));
+    assert.equal(mappedType(fields, "request.id.extra"), undefined);
+  });
+});

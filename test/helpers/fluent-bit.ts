@@ -1,0 +1,274 @@
+import * as fs from "fs";
+import * as path from "path";
+import Ajv from "ajv";
+import { parse } from "yaml";
+
+/**
+ * Checks Fluent Bit YAML configurations without a Fluent Bit binary, against the plugin schema that `fluent-bit -J`
+ * prints for 5.1.1 (test/fixtures), plus the keys the schema leaves out (listed in the shared schema README).
+ * Keys are case-insensitive, as in Fluent Bit.
+ */
+
+export const SCHEMA_PATH = path.join(__dirname, "..", "fixtures", "fluent-bit-schema-5.1.1.json");
+
+type Kind = "inputs" | "filters" | "outputs" | "processors";
+
+interface SchemaProperty { name: string; type: string }
+interface SchemaPlugin { name: string; properties: Record<string, SchemaProperty[] | undefined> }
+export type FluentBitSchema = Record<Kind, SchemaPlugin[]>;
+
+export function loadSchema(file = SCHEMA_PATH): FluentBitSchema {
+  return JSON.parse(fs.readFileSync(file, "utf8")) as FluentBitSchema;
+}
+
+/** `service` keys read by Fluent Bit 5.1.1 (not in the schema; from the schema README). */
+const SERVICE_KEYS = [
+  "flush", "grace", "daemon", "log_file", "log_level", "parsers_file", "plugins_file", "streams_file", "http_server",
+  "http_listen", "http_port", "health_check", "hc_errors_count", "hc_retry_failure_count", "hc_period", "hot_reload",
+  "coro_stack_size", "scheduler.base", "scheduler.cap", "multiline_buffer_limit", "dns.mode", "dns.resolver",
+  "dns.prefer_ipv4", "dns.prefer_ipv6", "storage.path", "storage.sync", "storage.metrics", "storage.checksum",
+  "storage.backlog.mem_limit", "storage.backlog.flush_on_shutdown", "storage.max_chunks_up",
+  "storage.delete_irrecoverable_chunks", "storage.trim_files", "storage.type", "storage.inherit",
+  "storage.keep.rejected", "storage.rejected.path", "storage.rejected.limit", "json.convert_nan_to_null",
+  "sp.convert_from_str_to_num", "security.fips_mode", "enable_chunk_trace",
+];
+const SERVICE_KEY_PREFIXES = ["flush.adaptive"];
+
+/** Keys every plugin of a kind takes beside its schema entry (schema README). `tls.*` is matched as a prefix. */
+const EXTRA_KEYS: Record<Kind, string[]> = {
+  inputs: ["host", "listen", "port", "processors"],
+  outputs: ["workers", "storage.total_limit_size", "host", "port", "processors"],
+  filters: ["processors"],
+  processors: ["condition"],
+};
+const EXTRA_PREFIXES: Record<Kind, string[]> = { inputs: ["tls."], outputs: ["tls."], filters: [], processors: [] };
+
+/** Keys of a `parsers` entry (Fluent Bit's "configuring custom parsers"). */
+const PARSER_KEYS = [
+  "name", "format", "regex", "time_key", "time_format", "time_offset", "time_keep", "time_strict",
+  "time_system_timezone", "types", "decode_field", "decode_field_as", "skip_empty_values",
+];
+
+// The file's overall shape; plugin properties are checked against the schema below.
+const pluginList = { type: "array", items: { type: "object", required: ["name"], properties: { name: { type: "string" } } } };
+const configShape = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    service: { type: "object" },
+    env: { type: "object" },
+    includes: { type: "array", items: { type: "string" } },
+    parsers: { type: "array", items: { type: "object", required: ["name", "format"] } },
+    multiline_parsers: { type: "array", items: { type: "object", required: ["name"] } },
+    customs: pluginList,
+    plugins: { type: "array" },
+    upstream_servers: { type: "array" },
+    pipeline: {
+      type: "object",
+      additionalProperties: false,
+      properties: { inputs: pluginList, filters: pluginList, outputs: pluginList },
+    },
+  },
+};
+const checkShape = new Ajv({ allErrors: true }).compile(configShape);
+
+export type Plugin = Record<string, unknown> & { name: string };
+export interface FluentBitConfig {
+  service?: Record<string, unknown>;
+  env?: Record<string, unknown>;
+  parsers?: Record<string, unknown>[];
+  pipeline?: { inputs?: Plugin[]; filters?: Plugin[]; outputs?: Plugin[] };
+}
+
+export function parseConfig(text: string): FluentBitConfig {
+  return parse(text) as FluentBitConfig;
+}
+
+/** A property value as Fluent Bit reads it: keys are case-insensitive. */
+export function prop(plugin: Record<string, unknown>, key: string): unknown {
+  const found = Object.keys(plugin).find((k) => k.toLowerCase() === key.toLowerCase());
+  return found === undefined ? undefined : plugin[found];
+}
+
+/** A Fluent Bit boolean: YAML 1.2 reads `on` as a string, Fluent Bit reads it as true. */
+export function isOn(value: unknown): boolean {
+  return value === true || (typeof value === "string" && /^(on|true|yes)$/i.test(value));
+}
+
+/** Multi-value properties (rule, add, remove...) may be one string or a YAML list. */
+export function propList(plugin: Record<string, unknown>, key: string): string[] {
+  const value = prop(plugin, key);
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+function knownKeys(schema: FluentBitSchema, kind: Kind, name: string): { keys: Set<string>; prefixes: string[] } | undefined {
+  const candidates = kind === "processors" ? [...schema.processors, ...schema.filters] : schema[kind];
+  const plugin = candidates.find((p) => p.name.toLowerCase() === name.toLowerCase());
+  if (!plugin) return undefined;
+  const keys = new Set<string>(["name", ...EXTRA_KEYS[kind]]);
+  const prefixes = [...EXTRA_PREFIXES[kind]];
+  for (const group of Object.values(plugin.properties)) {
+    for (const p of group ?? []) {
+      if (p.type === "prefixed string") prefixes.push(p.name.toLowerCase());
+      else keys.add(p.name.toLowerCase());
+    }
+  }
+  return { keys, prefixes };
+}
+
+function checkPlugin(schema: FluentBitSchema, kind: Kind, plugin: Record<string, unknown>, where: string, errors: string[]): void {
+  const name = String(prop(plugin, "name"));
+  const known = knownKeys(schema, kind, name);
+  if (!known) {
+    errors.push(`${where}: unknown ${kind.replace(/s$/, "")} plugin '${name}'`);
+    return;
+  }
+  for (const key of Object.keys(plugin)) {
+    const k = key.toLowerCase();
+    if (!known.keys.has(k) && !known.prefixes.some((p) => k.startsWith(p) && k.length > p.length)) {
+      errors.push(`${where} (${name}): unknown property '${key}'`);
+    }
+  }
+  const processors = prop(plugin, "processors");
+  if (processors === undefined) return;
+  if (typeof processors !== "object" || processors === null || Array.isArray(processors)) {
+    errors.push(`${where} (${name}): processors must be a map of logs/metrics/traces lists`);
+    return;
+  }
+  for (const [signal, list] of Object.entries(processors)) {
+    if (!["logs", "metrics", "traces"].includes(signal) || !Array.isArray(list)) {
+      errors.push(`${where} (${name}): processors.${signal} is not a logs/metrics/traces list`);
+      continue;
+    }
+    list.forEach((p, i) => checkPlugin(schema, "processors", p as Record<string, unknown>, `${where}.processors.${signal}[${i}]`, errors));
+  }
+}
+
+/** Every `${VAR}` in a string value anywhere in the config. */
+function variables(value: unknown, out: Set<string> = new Set()): Set<string> {
+  if (typeof value === "string") {
+    for (const m of value.matchAll(/\$\{([^}]*)\}/g)) out.add(m[1]);
+  } else if (Array.isArray(value)) {
+    value.forEach((v) => variables(v, out));
+  } else if (value && typeof value === "object") {
+    Object.values(value).forEach((v) => variables(v, out));
+  }
+  return out;
+}
+
+/** Returns every problem found (empty = valid). `env` is the container environment the config runs with. */
+export function validateConfig(text: string, env: Record<string, string>, schema: FluentBitSchema = loadSchema()): string[] {
+  let config: FluentBitConfig;
+  try {
+    config = parseConfig(text);
+  } catch (e) {
+    return [`YAML does not parse: ${(e as Error).message}`];
+  }
+  if (!checkShape(config)) {
+    return (checkShape.errors ?? []).map((e) => `shape: ${e.instancePath || "/"} ${e.message ?? ""}`.trim());
+  }
+  const errors: string[] = [];
+  for (const key of Object.keys(config.service ?? {})) {
+    const k = key.toLowerCase();
+    if (!SERVICE_KEYS.includes(k) && !SERVICE_KEY_PREFIXES.some((p) => k.startsWith(p))) {
+      errors.push(`service: unknown key '${key}'`);
+    }
+  }
+  const parserNames = new Set<string>();
+  (config.parsers ?? []).forEach((parser, i) => {
+    parserNames.add(String(prop(parser, "name")));
+    for (const key of Object.keys(parser)) {
+      if (!PARSER_KEYS.includes(key.toLowerCase())) errors.push(`parsers[${i}]: unknown key '${key}'`);
+    }
+  });
+  for (const kind of ["inputs", "filters", "outputs"] as const) {
+    (config.pipeline?.[kind] ?? []).forEach((plugin, i) => checkPlugin(schema, kind, plugin, `pipeline.${kind}[${i}]`, errors));
+  }
+  // A parser filter naming a parser the config does not define fails at start (no parsers_file is loaded).
+  (config.pipeline?.filters ?? []).forEach((plugin, i) => {
+    if (String(prop(plugin, "name")).toLowerCase() !== "parser") return;
+    for (const name of propList(plugin, "parser")) {
+      if (!parserNames.has(name)) errors.push(`pipeline.filters[${i}]: parser '${name}' is not defined in parsers`);
+    }
+  });
+  const defined = new Set([...Object.keys(env), ...Object.keys(config.env ?? {})]);
+  for (const name of variables(config)) {
+    if (!defined.has(name)) errors.push(`\${${name}} is not defined in the environment`);
+  }
+  return errors;
+}
+
+/** Fluent Bit's `Match` wildcard: `*` stands for any run of characters (dots included); the rest is literal. */
+export function matchTag(pattern: string, tag: string): boolean {
+  const regex = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*");
+  return new RegExp(`^${regex}$`).test(tag);
+}
+
+/** Whether a filter or output with this `match` / `match_regex` receives records of `tag`. */
+export function routes(plugin: Record<string, unknown>, tag: string): boolean {
+  const match = prop(plugin, "match");
+  const matchRegex = prop(plugin, "match_regex");
+  if (typeof matchRegex === "string") return new RegExp(matchRegex).test(tag);
+  return typeof match === "string" && matchTag(match, tag);
+}
+
+/** A record accessor such as `$attrs['com.docker.compose.service']` or `$topic`, read from a record. */
+export function readAccessor(accessor: string, record: Record<string, unknown>): unknown {
+  const m = /^\$([^[]+)((?:\['[^']*'\])*)$/.exec(accessor);
+  if (!m) throw new Error(`unsupported record accessor '${accessor}'`);
+  const keys = [m[1], ...[...m[2].matchAll(/\['([^']*)'\]/g)].map((k) => k[1])];
+  let value: unknown = record;
+  for (const key of keys) {
+    if (!value || typeof value !== "object") return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/**
+ * The tag a `rewrite_tag` filter gives a record, or undefined when no rule matches (the record keeps its tag).
+ * Rules are `KEY REGEX NEW_TAG KEEP`; the new tag may use `$TAG`, `$TAG[n]` and capture groups `$0`..`$9`.
+ */
+export function rewriteTag(filter: Record<string, unknown>, tag: string, record: Record<string, unknown>): { tag: string; keep: boolean } | undefined {
+  for (const rule of propList(filter, "rule")) {
+    const [key, regex, newTag, keep] = rule.trim().split(/\s+/);
+    const value = readAccessor(key, record);
+    if (typeof value !== "string") continue;
+    const found = new RegExp(regex).exec(value);
+    if (!found) continue;
+    const composed = newTag
+      .replace(/\$TAG\[(\d+)\]/g, (_, n: string) => tag.split(".")[Number(n)] ?? "")
+      .replace(/\$TAG/g, tag)
+      .replace(/\$(\d)/g, (_, n: string) => found[Number(n)] ?? "");
+    return { tag: composed, keep: /^(true|on|yes)$/i.test(keep ?? "") };
+  }
+  return undefined;
+}
+
+/**
+ * Follows one record from an input through the config's rewrite_tag filters (re-emitted records start over, as
+ * they come back through an emitter input) and returns the tags it ends up with.
+ */
+export function finalTags(config: FluentBitConfig, tag: string, record: Record<string, unknown>, depth = 0): string[] {
+  if (depth > 5) throw new Error(`rewrite_tag loop for tag '${tag}'`);
+  for (const filter of config.pipeline?.filters ?? []) {
+    if (String(prop(filter, "name")).toLowerCase() !== "rewrite_tag" || !routes(filter, tag)) continue;
+    const result = rewriteTag(filter, tag, record);
+    if (!result) continue;
+    const emitted = finalTags(config, result.tag, record, depth + 1);
+    return result.keep ? [tag, ...emitted] : emitted;
+  }
+  return [tag];
+}
+
+/** The tag an input emits, with tail's `*` expanded the way Fluent Bit does (the file path, `/` as `.`). */
+export function inputTag(input: Plugin, samplePath = "/var/lib/docker/containers/abc/abc-json.log"): string {
+  const tag = String(prop(input, "tag") ?? `${input.name}.0`);
+  return tag.replace("*", samplePath.replace(/^\//, "").replace(/\//g, "."));
+}
+
+/** Aliases of the outputs that receive `tag`. */
+export function outputsFor(config: FluentBitConfig, tag: string): string[] {
+  return (config.pipeline?.outputs ?? []).filter((o) => routes(o, tag)).map((o) => String(prop(o, "alias") ?? o.name));
+}

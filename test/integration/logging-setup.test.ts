@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import { AddressInfo } from "node:net";
+import path from "node:path";
+import { LOGGING_SETUP_DIR, datasetNames } from "../helpers/index-template";
+import { KIBANA_OBJECTS_DIR, loadSavedObjects } from "../helpers/kibana-objects";
+
+/**
+ * Runs the logging bundle's one-shot scripts (real sh + curl) against loopback stand-ins for Elasticsearch and
+ * Kibana: what they send, that a re-run sends the same, and that any refusal fails the script with the answer.
+ */
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+type Answer = (req: Seen) => { status: number; body: string };
+
+async function withServer(answer: Answer, run: (url: string, seen: Seen[]) => Promise<void>): Promise<void> {
+  const seen: Seen[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const request = { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+      seen.push(request);
+      const { status, body } = answer(request);
+      res.writeHead(status, { "content-type": "application/json" }).end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen);
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runScript(script: string, env: Record<string, string>): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile("sh", [path.join(LOGGING_SETUP_DIR, script)], { env: { PATH: process.env.PATH, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const ok: Answer = () => ({ status: 200, body: '{"acknowledged":true}' });
+const readJson = (...parts: string[]): unknown => JSON.parse(fs.readFileSync(path.join(LOGGING_SETUP_DIR, ...parts), "utf8"));
+
+describe("logging bundle one-shot scripts (sh + curl against loopback stand-ins)", () => {
+  before(function () {
+    for (const tool of ["sh", "curl"]) {
+      const found = (process.env.PATH ?? "").split(":").some((dir) => fs.existsSync(path.join(dir, tool)));
+      assert.ok(found, `${tool} is required for this test: apt-get install ${tool === "sh" ? "dash" : "curl"}`);
+    }
+  });
+
+  it("setup.sh PUTs the component template, then per dataset its ILM policy (retention from env) and index template", async () => {
+    await withServer(ok, async (url, seen) => {
+      const first = await runScript("setup.sh", { ES_URL: url, ES_RETENTION_DAYS: "3" });
+      assert.equal(first.code, 0, first.stderr);
+      const expected = ["PUT /_component_template/pipeline-logs"];
+      for (const dataset of datasetNames()) expected.push(`PUT /_ilm/policy/${dataset}`, `PUT /_index_template/${dataset}`);
+      assert.deepEqual(seen.map((r) => `${r.method} ${r.url}`), expected);
+      for (const r of seen) assert.equal(r.headers["content-type"], "application/json");
+      const policy = JSON.parse(seen[1].body);
+      assert.equal(policy.policy.phases.delete.min_age, "3d");
+      assert.deepEqual(JSON.parse(seen[0].body), readJson("component-templates", "pipeline-logs.json"));
+      assert.deepEqual(JSON.parse(seen[2].body), readJson("index-templates", `${datasetNames()[0]}.json`));
+
+      // Idempotent: a re-run sends the same whole-object PUTs.
+      const firstRun = seen.map((r) => `${r.method} ${r.url} ${r.body}`);
+      seen.length = 0;
+      assert.equal((await runScript("setup.sh", { ES_URL: url, ES_RETENTION_DAYS: "3" })).code, 0);
+      assert.deepEqual(seen.map((r) => `${r.method} ${r.url} ${r.body}`), firstRun);
+    });
+  });
+
+  it("setup.sh exits 1 with Elasticsearch's answer when a request is refused", async () => {
+    const refuse: Answer = (r) =>
+      r.url.startsWith("/_index_template/gateway-access")
+        ? { status: 400, body: '{"error":{"type":"mapper_parsing_exception","reason":"boom"}}' }
+        : { status: 200, body: "{}" };
+    await withServer(refuse, async (url) => {
+      const result = await runScript("setup.sh", { ES_URL: url, ES_RETENTION_DAYS: "3" });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /PUT .*\/_index_template\/gateway-access failed: .*mapper_parsing_exception/s);
+    });
+  });
+
+  it("setup.sh refuses a retention that is not a positive whole number, before sending anything", async () => {
+    await withServer(ok, async (url, seen) => {
+      for (const days of ["0", "3d", "", "-1"]) {
+        const result = await runScript("setup.sh", { ES_URL: url, ES_RETENTION_DAYS: days });
+        assert.equal(result.code, days === "" ? 2 : 1, `ES_RETENTION_DAYS='${days}': ${result.stderr}`);
+      }
+      assert.equal(seen.length, 0);
+    });
+  });
+
+  it("kibana-import.sh uploads every saved object once, with overwrite and kbn-xsrf", async () => {
+    const answer: Answer = () => ({ status: 200, body: '{"successCount":6,"success":true,"warnings":[],"successResults":[]}' });
+    await withServer(answer, async (url, seen) => {
+      const result = await runScript("kibana-import.sh", { KIBANA_URL: url, SAVED_OBJECTS_DIR: KIBANA_OBJECTS_DIR });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(seen.length, 1);
+      const [req] = seen;
+      assert.equal(`${req.method} ${req.url}`, "POST /api/saved_objects/_import?overwrite=true");
+      assert.equal(req.headers["kbn-xsrf"], "true");
+      assert.match(String(req.headers["content-type"]), /^multipart\/form-data/);
+      assert.match(req.body, /filename="saved-objects\.ndjson"/);
+      for (const { object } of loadSavedObjects()) assert.ok(req.body.includes(JSON.stringify(object)), `${object.type}/${object.id} uploaded`);
+    });
+  });
+
+  it("kibana-import.sh exits 1 and prints Kibana's errors unless the import fully succeeded", async () => {
+    const partial = '{"successCount":5,"success":false,"warnings":[],"errors":[{"id":"api-gateway","type":"dashboard","error":{"type":"missing_references"}}]}';
+    await withServer(() => ({ status: 200, body: partial }), async (url) => {
+      const result = await runScript("kibana-import.sh", { KIBANA_URL: url, SAVED_OBJECTS_DIR: KIBANA_OBJECTS_DIR });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /missing_references/);
+    });
+    // A 4xx is not retried (5xx are, a few times), which keeps this bounded.
+    await withServer(() => ({ status: 404, body: '{"message":"saved objects unavailable"}' }), async (url) => {
+      const result = await runScript("kibana-import.sh", { KIBANA_URL: url, SAVED_OBJECTS_DIR: KIBANA_OBJECTS_DIR });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /saved objects unavailable/);
+    });
+  });
+});
