@@ -1,0 +1,296 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { BUNDLE_SOURCES } from "../../components/bundle-env";
+import { INDEX_PREFIXES, KAFKA_CONSUMER_GROUP } from "../../components/naming";
+import { PORTS } from "../../components/ports";
+import { ROLES } from "../../components/roles";
+import { FILE_SD_JOBS, renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../components/scrape-targets";
+import { ComposeService, dependsOn, loadCompose, publishedPorts } from "../helpers/compose";
+import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
+import {
+  Dashboard, DatasourceRef, fixtureLines, GRAFANA_PROVISIONING_DIR, loadAlertRules, loadDashboardProviders,
+  loadDashboards, loadDatasources, loadMetricFixtures, loadPrometheusConfig, MONITORING_DIR, parseLabelValues,
+  prometheusTargets, readYaml, REPO_ROOT, selectors, substituteVariables,
+} from "../helpers/monitoring";
+
+const compose = loadCompose("monitoring");
+const grafanaEnv = (compose.services.grafana.environment ?? {}) as Record<string, unknown>;
+const promConfig = loadPrometheusConfig();
+const datasources = loadDatasources();
+const dashboards = loadDashboards();
+const rules = loadAlertRules();
+const fixtures = loadMetricFixtures();
+const configuredJobs = new Set(promConfig.scrape_configs.map((c) => c.job_name));
+
+/** Where a bind-mount source of the monitoring bundle lives in the repo (bundle layout: BUNDLE_SOURCES). */
+function repoPathOfBundleFile(relative: string): string {
+  const [root, ...extras] = BUNDLE_SOURCES.monitoring;
+  const clean = path.posix.normalize(relative);
+  const extra = extras.find((folder) => clean === folder || clean.startsWith(`${folder}/`));
+  return path.join(REPO_ROOT, extra ? clean : path.posix.join(root, clean));
+}
+
+/** Plugin aliases of the Fluent Bit configs, which become the `name` label of Fluent Bit's metrics. */
+function fluentBitAliases(): Set<string> {
+  const aliases = new Set<string>();
+  for (const role of ["web", "logging"]) {
+    const doc = readYaml<{ pipeline: Record<string, { alias?: string }[]> }>(
+      path.join(REPO_ROOT, "hosts", role, "fluent-bit", "fluent-bit.yaml"));
+    for (const plugin of [...(doc.pipeline.inputs ?? []), ...(doc.pipeline.outputs ?? [])]) {
+      if (plugin.alias) aliases.add(plugin.alias);
+    }
+  }
+  return aliases;
+}
+
+/** Every metric and pinned label an expression selects must exist: in a configured job's fixture, alias, group. */
+function checkExpression(expr: string, where: string, problems: string[]) {
+  const aliases = fluentBitAliases();
+  for (const { metric, equals } of selectors(expr)) {
+    const jobs = equals.job ? [equals.job] : [...configuredJobs];
+    if (equals.job && !configuredJobs.has(equals.job)) problems.push(`${where}: job "${equals.job}" is not scraped`);
+    const known = jobs.some((job) => fixtures.get(job)?.has(metric)) || fixtures.get("*")?.has(metric);
+    if (!known) problems.push(`${where}: ${metric} is not produced by ${equals.job ? `job ${equals.job}` : "any scraped job"}`);
+    if (equals.name !== undefined && !aliases.has(equals.name)) problems.push(`${where}: no Fluent Bit plugin has alias ${equals.name}`);
+    if (equals.consumergroup !== undefined && equals.consumergroup !== KAFKA_CONSUMER_GROUP) {
+      problems.push(`${where}: consumer group ${equals.consumergroup} is not ${KAFKA_CONSUMER_GROUP}`);
+    }
+  }
+}
+
+/** Every `datasource` reference anywhere in a dashboard (panels, targets, variables, annotations). */
+function datasourceRefs(node: unknown, at = "$"): { at: string; ref: unknown }[] {
+  if (Array.isArray(node)) return node.flatMap((item, i) => datasourceRefs(item, `${at}[${i}]`));
+  if (node === null || typeof node !== "object") return [];
+  return Object.entries(node).flatMap(([key, value]) => [
+    ...(key === "datasource" ? [{ at: `${at}.datasource`, ref: value }] : []),
+    ...datasourceRefs(value, `${at}.${key}`),
+  ]);
+}
+
+describe("monitoring: rendered scrape targets (components/scrape-targets.ts)", () => {
+  const files = renderScrapeTargets(SAMPLE_FACTS.privateIps);
+  const parse = (job: string) => JSON.parse(files[`${SCRAPE_TARGETS_DIR}/${job}.json`]) as { targets: string[]; labels: Record<string, string> }[];
+
+  it("lists node_exporter on all four hosts and each pipeline exporter on its host, every target with its role", () => {
+    const ip = SAMPLE_FACTS.privateIps;
+    assert.deepEqual(parse("node"), ROLES.map((role) => ({ targets: [`${ip[role]}:${PORTS.nodeExporter}`], labels: { role } })));
+    assert.deepEqual(parse("fluent-bit"), [
+      { targets: [`${ip.web}:${PORTS.fluentBitMetrics}`], labels: { role: "web" } },
+      { targets: [`${ip.logging}:${PORTS.fluentBitMetrics}`], labels: { role: "logging" } },
+    ]);
+    assert.deepEqual(parse("kafka-exporter"), [{ targets: [`${ip.kafka}:${PORTS.kafkaExporter}`], labels: { role: "kafka" } }]);
+    assert.deepEqual(parse("elasticsearch-exporter"),
+      [{ targets: [`${ip.logging}:${PORTS.elasticsearchExporter}`], labels: { role: "logging" } }]);
+    assert.deepEqual(Object.keys(files).sort(), Object.keys(FILE_SD_JOBS).map((job) => `${SCRAPE_TARGETS_DIR}/${job}.json`).sort());
+  });
+
+  it("writes exactly the files prometheus.yml reads, for the jobs of the same names", () => {
+    const read = promConfig.scrape_configs.flatMap((c) => (c.file_sd_configs ?? []).flatMap((sd) =>
+      sd.files.map((file) => ({ job: c.job_name, file: path.posix.join("prometheus", file) }))));
+    assert.deepEqual(read.map((r) => r.file).sort(), Object.keys(files).sort());
+    for (const { job, file } of read) assert.equal(file, `${SCRAPE_TARGETS_DIR}/${job}.json`);
+  });
+
+  it("rejects an address that is not a private IPv4 address string", () => {
+    assert.throws(() => renderScrapeTargets({ ...SAMPLE_FACTS.privateIps, kafka: "kafka.internal" }), /kafka host/);
+  });
+});
+
+describe("monitoring: prometheus.yml", () => {
+  it("scrapes Prometheus and Grafana by compose service name, Fluent Bit at its v2 Prometheus endpoint", () => {
+    const job = (name: string) => promConfig.scrape_configs.find((c) => c.job_name === name);
+    assert.deepEqual(job("prometheus")?.static_configs, [{ targets: [`localhost:${PORTS.prometheus}`], labels: { role: "monitoring" } }]);
+    assert.deepEqual(job("grafana")?.static_configs, [{ targets: [`grafana:${PORTS.grafana}`], labels: { role: "monitoring" } }]);
+    assert.ok(compose.services.grafana, "the grafana target is the compose service of that name");
+    assert.equal(job("fluent-bit")?.metrics_path, "/api/v2/metrics/prometheus");
+  });
+
+  it("has a metric fixture for every scraped job", () => {
+    for (const job of configuredJobs) assert.ok(fixtures.has(job) || job === "grafana", `no metric list for job ${job}`);
+  });
+});
+
+describe("monitoring: alert rules", () => {
+  const required = [
+    "TargetDown", "HostDiskSpaceLow", "HostHighCpu", "HostMemoryPressure", "ElasticsearchHeapHigh",
+    "ElasticsearchClusterRed", "ElasticsearchClusterYellow", "KafkaConsumerLagGrowing", "FluentBitOutputErrors",
+    "FluentBitRecordsLost", "GatewayLogPipelineStalled",
+  ];
+
+  it("include every alert the platform needs, once, each with a severity, a summary and a runbook hint", () => {
+    const names = rules.map((r) => r.alert);
+    assert.deepEqual([...names].sort(), [...new Set(names)].sort(), "alert names are unique");
+    for (const name of required) assert.ok(names.includes(name), `missing alert ${name}`);
+    for (const rule of rules) {
+      assert.match(rule.labels?.severity ?? "", /^(warning|critical)$/, `${rule.alert} severity`);
+      assert.ok(rule.annotations?.summary, `${rule.alert} has no summary`);
+      assert.ok(rule.annotations?.runbook, `${rule.alert} has no runbook hint`);
+    }
+  });
+
+  it("query only metrics the configured exporters produce, with real plugin aliases and consumer group", () => {
+    const problems: string[] = [];
+    for (const rule of rules) checkExpression(rule.expr, `alert ${rule.alert}`, problems);
+    assert.deepEqual(problems, []);
+  });
+
+  it("detect the stalled pipeline from the forwarder's kafka_gateway and the aggregator's es_gateway outputs", () => {
+    const stalled = rules.find((r) => r.alert === "GatewayLogPipelineStalled");
+    const names = selectors(stalled?.expr ?? "").map((s) => s.equals.name);
+    assert.deepEqual(names, ["kafka_gateway", "es_gateway"]);
+  });
+});
+
+describe("monitoring: Grafana datasources", () => {
+  const byUid = new Map(datasources.map((ds) => [ds.uid, ds]));
+
+  it("are exactly the fixed UIDs prometheus and elasticsearch-gateway", () => {
+    assert.deepEqual([...byUid.keys()].sort(), ["elasticsearch-gateway", "prometheus"]);
+  });
+
+  it("point Prometheus at the compose service, with the scrape interval as Grafana's minimum step", () => {
+    const prom = byUid.get("prometheus");
+    assert.equal(prom?.type, "prometheus");
+    assert.equal(prom?.url, `http://prometheus:${PORTS.prometheus}`);
+    assert.equal(prom?.jsonData?.timeInterval, promConfig.global.scrape_interval);
+  });
+
+  it("read the aggregator's daily gateway indices by @timestamp, from the URL in .env", () => {
+    const es = byUid.get("elasticsearch-gateway");
+    assert.equal(es?.type, "elasticsearch");
+    assert.equal(es?.jsonData?.index, `[${INDEX_PREFIXES.gateway}-]YYYY.MM.DD`);
+    assert.equal(es?.jsonData?.interval, "Daily");
+    assert.equal(es?.jsonData?.timeField, "@timestamp");
+    assert.equal(es?.url, "$ELASTICSEARCH_URL");
+    assert.equal(sampleEnv("monitoring").ELASTICSEARCH_URL, `http://${SAMPLE_FACTS.privateIps.logging}:${PORTS.elasticsearch}`);
+    assert.equal(grafanaEnv.ELASTICSEARCH_URL, "${ELASTICSEARCH_URL}");
+  });
+});
+
+describe("monitoring: Grafana dashboards", () => {
+  const titles = dashboards.map((d) => d.dashboard.title);
+
+  it("are Hosts, Log pipeline and API gateway, in the platform folder", () => {
+    assert.deepEqual([...titles].sort(), ["API gateway", "Hosts", "Log pipeline"]);
+    const platform = loadDashboardProviders().find((p) => p.name === "platform");
+    assert.ok(platform?.folder, "the platform provider puts them in a folder");
+    for (const { file } of dashboards) assert.equal(path.posix.dirname(file), path.posix.basename(platform.options.path));
+  });
+
+  it("each carry a unique fixed uid (Grafana allows 40 characters) and no database id", () => {
+    const uids = dashboards.map((d) => d.dashboard.uid);
+    assert.equal(new Set(uids).size, uids.length, `duplicate uid in ${uids.join(", ")}`);
+    for (const { file, dashboard } of dashboards) {
+      assert.match(dashboard.uid, /^[a-zA-Z0-9_-]{1,40}$/, `${file} uid`);
+      assert.equal(dashboard.id, null, `${file} id`);
+    }
+  });
+
+  it("reference datasources only by a provisioned UID of the matching type", () => {
+    const types = new Map(datasources.map((ds) => [ds.uid, ds.type]));
+    const problems: string[] = [];
+    for (const { file, dashboard } of dashboards) {
+      const text = JSON.stringify(dashboard);
+      if (text.includes("${DS_")) problems.push(`${file}: unbound \${DS_...} placeholder`);
+      for (const { at, ref } of datasourceRefs(dashboard)) {
+        const { uid, type } = (ref ?? {}) as Partial<DatasourceRef>;
+        if (typeof uid !== "string" || types.get(uid) !== type) problems.push(`${file} ${at}: ${JSON.stringify(ref)}`);
+      }
+    }
+    assert.deepEqual(problems, []);
+    assert.ok(dashboards.every((d) => datasourceRefs(d.dashboard).length > 0));
+  });
+
+  it("query only metrics the configured exporters produce (Prometheus panels and variables)", () => {
+    const problems: string[] = [];
+    for (const { file, dashboard } of dashboards) {
+      const values = Object.fromEntries(dashboard.templating.list.map((v) => [v.name, ".*"]));
+      for (const { panel, target, expr } of prometheusTargets(dashboard)) {
+        checkExpression(substituteVariables(expr, values), `${file} "${panel.title}" ${target.refId}`, problems);
+      }
+      for (const variable of dashboard.templating.list.filter((v) => v.type === "query")) {
+        checkExpression(substituteVariables(parseLabelValues(variable).selector, values), `${file} variable ${variable.name}`, problems);
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  it("make Hosts selectable by role and instance in every panel", () => {
+    const hosts = dashboards.find((d) => d.dashboard.title === "Hosts")?.dashboard as Dashboard;
+    assert.deepEqual(hosts.templating.list.map((v) => [v.name, parseLabelValues(v).label]), [["role", "role"], ["instance", "instance"]]);
+    for (const { panel, expr } of prometheusTargets(hosts)) {
+      for (const { metric, equals } of selectors(substituteVariables(expr, { role: "R", instance: "I" }))) {
+        assert.equal(equals.job, "node", `"${panel.title}" ${metric} selects job node`);
+      }
+      assert.match(expr, /role=~"\$role"/, `"${panel.title}" filters by $role`);
+      assert.match(expr, /instance=~"\$instance"/, `"${panel.title}" filters by $instance`);
+    }
+  });
+
+  it("build API gateway panels on the gateway document fields only", () => {
+    const fields = new Set(fixtureLines("gateway-access-fields.txt"));
+    const gateway = dashboards.find((d) => d.dashboard.title === "API gateway")?.dashboard as Dashboard;
+    const targets = gateway.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ title: p.title, t })));
+    assert.ok(targets.length >= 4);
+    const problems: string[] = [];
+    for (const { title, t } of targets) {
+      if (t.datasource.uid !== "elasticsearch-gateway") problems.push(`"${title}" is not on elasticsearch-gateway`);
+      if (t.timeField !== "@timestamp") problems.push(`"${title}" time field ${t.timeField}`);
+      const used = [
+        ...(t.metrics ?? []).map((m) => m.field), ...(t.bucketAggs ?? []).map((b) => b.field),
+        ...[t.query ?? "", ...(t.bucketAggs ?? []).flatMap((b) => b.settings?.filters?.map((f) => f.query) ?? [])]
+          .flatMap((q) => [...q.matchAll(/([\w.@-]+):/g)].map((m) => m[1])),
+      ].filter((f): f is string => f !== undefined);
+      for (const field of used) if (!fields.has(field)) problems.push(`"${title}" uses unknown field ${field}`);
+    }
+    assert.deepEqual(problems, []);
+  });
+});
+
+describe("monitoring: compose bundle", () => {
+  const services = compose.services;
+
+  it("publishes Prometheus and Grafana on their ports, with retention and password from .env", () => {
+    assert.deepEqual(publishedPorts(services.prometheus), [PORTS.prometheus]);
+    assert.deepEqual(publishedPorts(services.grafana), [PORTS.grafana]);
+    const command = services.prometheus.command;
+    assert.ok(Array.isArray(command) && command.includes("--storage.tsdb.retention.time=${PROMETHEUS_RETENTION_DAYS}d"));
+    assert.ok(services.prometheus.volumes?.some((v) => typeof v === "string" && v.endsWith(":/prometheus")), "data volume");
+    assert.equal(grafanaEnv.GF_SECURITY_ADMIN_PASSWORD, "${GRAFANA_ADMIN_PASSWORD}");
+    assert.equal(grafanaEnv.GF_AUTH_ANONYMOUS_ENABLED, "false");
+  });
+
+  it("mounts into Grafana what its dashboard providers and datasource provisioning read", () => {
+    const mounts = (service: ComposeService) => (service.volumes ?? [])
+      .map((v) => (typeof v === "string" ? v.split(":") : [v.source ?? "", v.target ?? ""]))
+      .map(([source, target]) => ({ source, target }));
+    const grafanaMounts = mounts(services.grafana);
+    for (const provider of loadDashboardProviders()) {
+      const mount = grafanaMounts.find((m) => provider.options.path === m.target || provider.options.path.startsWith(`${m.target}/`));
+      assert.ok(mount, `provider ${provider.name} reads ${provider.options.path}, which nothing mounts`);
+      if (mount.source.startsWith("./")) {
+        const local = path.join(repoPathOfBundleFile(mount.source), path.relative(mount.target, provider.options.path));
+        assert.ok(fs.readdirSync(local).some((f) => f.endsWith(".json")), `${local} has no dashboards`);
+      } else {
+        // The grafana.com import writes into this named volume before Grafana starts.
+        const importer = mounts(services["grafana-com-dashboards"]).find((m) => m.source === mount.source);
+        const command = services["grafana-com-dashboards"].command;
+        assert.ok(importer && Array.isArray(command) && command.includes(importer.target), `${mount.source} is not the importer's output`);
+      }
+    }
+    assert.ok(grafanaMounts.some((m) => m.source === "./provisioning/grafana/datasources" && m.target === "/etc/grafana/provisioning/datasources"));
+    assert.ok(fs.existsSync(path.join(GRAFANA_PROVISIONING_DIR, "datasources")));
+  });
+
+  it("starts Grafana after the grafana.com import finished and Prometheus is healthy", () => {
+    assert.deepEqual(dependsOn(services.grafana), {
+      "grafana-com-dashboards": "service_completed_successfully",
+      prometheus: "service_healthy",
+    });
+    const command = services["grafana-com-dashboards"].command;
+    const script = (Array.isArray(command) ? command : []).find((arg) => arg.endsWith(".mjs")) ?? "";
+    assert.ok(fs.existsSync(path.join(MONITORING_DIR, "grafana-com", path.basename(script))), script);
+  });
+});
