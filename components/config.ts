@@ -41,7 +41,7 @@ export const DEFAULT_INSTANCE_TYPES: PerRole<string> = {
 export const DEFAULT_ROOT_VOLUME_GIB: PerRole<number> = { logging: 50, web: 20, kafka: 30, monitoring: 30 };
 
 // Node Exporter Full; the revision is pinned so a deploy never changes under the user.
-export const DEFAULT_GRAFANA_COM_DASHBOARDS: GrafanaComDashboard[] = [{ id: 1860, revision: 37 }];
+export const DEFAULT_GRAFANA_COM_DASHBOARDS: GrafanaComDashboard[] = [{ id: 1860, revision: 42 }];
 
 const INT_KEYS = {
   elasticsearchRetentionDays: { default: 3, min: 1, max: 365, about: "Days Elasticsearch keeps an index (ILM delete)" },

@@ -12,7 +12,7 @@ export const SAMPLE_FACTS: EnvFacts = {
   prometheusRetentionDays: 15,
   loadgenRequestsPerSecond: 5,
   grafanaAdminPassword: "test-password",
-  grafanaComDashboards: [{ id: 1860, revision: 37 }],
+  grafanaComDashboards: [{ id: 1860, revision: 42 }],
 };
 
 export function sampleEnv(role: Role): Record<string, string> {
