@@ -1,0 +1,64 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { CONFIG_KEYS, parseConfig } from "../../components/config";
+import { INGRESS_MATRIX } from "../../components/network";
+import { PORTS } from "../../components/ports";
+import { ROLES } from "../../components/roles";
+import { REPO_ROOT } from "../../components/bundle";
+import { PROJECT } from "../setup";
+
+const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+
+/** Rows of the Markdown table between `<!-- name ... -->` and `<!-- /name -->`, cells without backticks. */
+function table(name: string): string[][] {
+  const block = new RegExp(`<!-- ${name}[^>]*-->([\\s\\S]*?)<!-- /${name} -->`).exec(readme);
+  assert.ok(block, `README has no ${name} block`);
+  return block[1].trim().split("\n").slice(2).map((line) => line.split(" | ").map((cell) => cell.replace(/^\|\s*|\s*\|$/g, "").replace(/`/g, "").trim()));
+}
+
+describe("README", () => {
+  it("documents every config key with the default and effect the config component has", () => {
+    const rows = table("config-table").map(([key, def, effect]) => ({ key, default: def, description: effect.replace(/`/g, "") }));
+    assert.deepEqual(rows, CONFIG_KEYS.map((k) => ({ ...k, description: k.description.replace(/`/g, "") })));
+  });
+
+  it("lists every port of the security groups, with the hosts and sources that reach it", () => {
+    const rows = table("ports-table");
+    const documented = rows.map(([port, , hosts, from]) => `${port} ${hosts} ${from}`).sort();
+    const names = (roles: string[]) => (roles.length === ROLES.length ? "all" : roles.join(", "));
+    const expected = Object.values(PORTS).map((port) => {
+      const rules = INGRESS_MATRIX.filter((r) => PORTS[r.port] === port);
+      const hosts = ROLES.filter((role) => rules.some((r) => r.to === role));
+      const from = [...new Set(rules.map((r) => (typeof r.from === "object" ? r.from.role : r.from === "operators" ? "operator CIDRs" : r.from)))];
+      return `${port} ${names(hosts)} ${from.join(", ")}`;
+    });
+    assert.deepEqual(documented, expected.sort());
+  });
+
+  it("gives test commands that exist as npm scripts, and .ci/run runs them", () => {
+    const scripts = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+    const ci = fs.readFileSync(path.join(REPO_ROOT, ".ci/run"), "utf8");
+    for (const command of ["npm test", "npm run test:integration", "npm run verify"]) {
+      assert.ok(readme.includes(command), `README does not mention ${command}`);
+      const script = command === "npm test" ? "test" : command.split(" ").pop()!;
+      assert.ok(scripts[script], `package.json has no "${script}" script`);
+    }
+    assert.match(ci, /^npm test$/m);
+    assert.match(ci, /^npm run test:integration$/m);
+  });
+
+  it("ships a dev stack file that the config component accepts as it is", () => {
+    const stack = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    const values = Object.fromEntries(Object.entries(stack.config).map(([key, value]) => [
+      key.startsWith(`${PROJECT}:`) ? key.slice(PROJECT.length + 1) : key,
+      typeof value === "string" ? value : JSON.stringify(value),
+    ]));
+    const known = new Set(CONFIG_KEYS.map((k) => k.key));
+    for (const key of Object.keys(values)) assert.ok(known.has(key), `Pulumi.dev.yaml sets unknown key ${key}`);
+    const config = parseConfig({ get: (key) => values[key], hasSshPrivateKey: false, stackName: "dev", namespace: PROJECT });
+    assert.equal(config.environment, "dev");
+    assert.deepEqual(config.operatorCidrs, []);
+  });
+});

@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Client } from "@elastic/elasticsearch";
+import { main, parseCommandLine } from "../../verify/index";
+import { parseOutputs, pulumiOutputs, StackOutputs } from "../../verify/outputs";
+import { formatResult, joinProblems, verdict } from "../../verify/report";
+import { FIXTURE_DIRS, mockedElasticsearch, sendJson, StandIn, startStandIn, testOutputs } from "../helpers/verify-stand-ins";
+
+describe("verify: command line, outputs and verdict", () => {
+  it("parses the stack name and options, rejecting nonsense", () => {
+    const { stack, options } = parseCommandLine(["prod", "--since", "5", "--samples", "3", "--wait", "60", "--timeout", "4"]);
+    assert.equal(stack, "prod");
+    assert.deepEqual(
+      [options.recentMinutes, options.latencySamples, options.latencyWaitMs, options.timeoutMs],
+      [5, 3, 60_000, 4000],
+    );
+    assert.equal(parseCommandLine([]).stack, undefined);
+    assert.throws(() => parseCommandLine(["--samples", "0"]), /--samples must be a positive number/);
+    assert.throws(() => parseCommandLine(["--samples", "1.5"]), /whole number/);
+    assert.throws(() => parseCommandLine(["a", "b"]), /one stack name at most/);
+    assert.throws(() => parseCommandLine(["--bogus"]), /Unknown option/);
+  });
+
+  it("names every missing or malformed output", () => {
+    const { kibanaUrl, ...rest } = testOutputs();
+    assert.ok(kibanaUrl);
+    const broken = { ...rest, hosts: { ...rest.hosts, kafka: { publicIp: "" } }, grafanaUrl: "grafana:3000" };
+    assert.throws(() => parseOutputs(broken), (err: Error) => {
+      assert.match(err.message, /must have required property 'kibanaUrl'/);
+      assert.match(err.message, /\/grafanaUrl must match pattern/);
+      assert.match(err.message, /\/hosts\/kafka must have required property 'privateIp'/);
+      return true;
+    });
+    assert.deepEqual(parseOutputs(testOutputs()), testOutputs());
+  });
+
+  describe("reading outputs through the Pulumi CLI", () => {
+    let dir: string;
+    beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), "verify-pulumi-"))));
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    const fakePulumi = (script: string) => {
+      const file = path.join(dir, "pulumi");
+      writeFileSync(file, `#!/bin/sh\n${script}\n`);
+      chmodSync(file, 0o755);
+      return file;
+    };
+
+    it("asks for JSON with secrets, for the named stack, in the project folder", async () => {
+      const pulumi = fakePulumi(`printf '{"args":"%s","cwd":"%s"}' "$*" "$(pwd)"`);
+      assert.deepEqual(await pulumiOutputs(dir, "dev", pulumi).read(), { args: "stack output --json --show-secrets --stack dev", cwd: dir });
+      assert.deepEqual(await pulumiOutputs(dir, undefined, pulumi).read(), { args: "stack output --json --show-secrets", cwd: dir });
+    });
+
+    it("fails with Pulumi's own message, or says to install the CLI", async () => {
+      const pulumi = fakePulumi(`echo "error: no stack named 'nope' found" >&2; exit 255`);
+      await assert.rejects(pulumiOutputs(dir, "nope", pulumi).read(), /failed: error: no stack named 'nope' found/);
+      await assert.rejects(pulumiOutputs(dir, "dev", path.join(dir, "missing")).read(), /is not on PATH: install it/);
+    });
+  });
+
+  it("formats one line per check with its timing, and a verdict that fails on any failure", () => {
+    assert.equal(formatResult({ name: "X", status: "PASS", detail: "ok", seconds: 1.234 }), `PASS  ${"X".padEnd(38)}    1.23s  ok`);
+    const base = { seconds: 0, detail: "" };
+    assert.deepEqual(verdict([{ ...base, name: "a", status: "PASS" }, { ...base, name: "b", status: "WARN" }]), {
+      line: "VERDICT: PASS, 2 checks passed; 1 warning(s): b",
+      exitCode: 0,
+    });
+    assert.equal(verdict([{ ...base, name: "a", status: "FAIL" }, { ...base, name: "b", status: "PASS" }]).exitCode, 1);
+    assert.equal(joinProblems(["a", "b", "c"], 2), "a; b; and 1 more");
+  });
+});
+
+describe("verify: the whole command against stand-ins", () => {
+  const servers: StandIn[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.close()));
+  });
+
+  /** Every part healthy, except what `broken` names. */
+  async function platform(broken: { kibana?: boolean } = {}): Promise<{ outputs: StackOutputs; es: Client }> {
+    const start = async (h: Parameters<typeof startStandIn>[0]) => {
+      const s = await startStandIn(h);
+      servers.push(s);
+      return s.url;
+    };
+    const gatewayUrl = await start((_req, res) => sendJson(res, 200, { status: "ok" }));
+    const kibanaUrl = await start((req, res) =>
+      sendJson(res, broken.kibana && req.url?.endsWith("/all-gateway-logs") ? 404 : 200, {}),
+    );
+    const grafanaUrl = await start((req, res) => sendJson(res, 200, req.url?.endsWith("/health") ? { status: "OK" } : { dashboard: {} }));
+    const prometheusUrl = await start((req, res) =>
+      sendJson(res, 200, {
+        status: "success",
+        data: req.url?.startsWith("/api/v1/targets")
+          ? { activeTargets: [{ labels: { job: "node", role: "web" }, scrapeUrl: "http://10.42.1.11:9100/metrics", health: "up", lastError: "" }] }
+          : { alerts: [] },
+      }),
+    );
+    const { mock, es } = mockedElasticsearch();
+    const properties = ["component-templates/pipeline-logs.json", "index-templates/gateway-access.json"].map(
+      (f) => JSON.parse(readFileSync(path.join(FIXTURE_DIRS.indexTemplates, f), "utf8")).template.mappings.properties,
+    );
+    const mappings = { properties: Object.assign({}, ...properties) };
+    mock.add({ method: "GET", path: "/_cluster/health" }, () => ({ status: "green", number_of_nodes: 1, active_shards: 5, unassigned_shards: 0 }));
+    mock.add({ method: "GET", path: "/_index_template/:name" }, (p) => {
+      const name = String(p.path).split("/").pop();
+      return { index_templates: [{ name, index_template: { index_patterns: [`${name}-*`], composed_of: [], template: { settings: { index: { lifecycle: { name } } } } } }] };
+    });
+    mock.add({ method: "GET", path: "/_ilm/policy/:name" }, (p) => ({ [String(p.path).split("/").pop()!]: { policy: {} } }));
+    mock.add({ method: "POST", path: "/:index/_count" }, () => ({ count: 7 }));
+    mock.add({ method: "GET", path: "/:index/_mapping" }, () => ({ "gateway-access-2025.06.01": { mappings } }));
+    mock.add({ method: "POST", path: "/:index/_search" }, () => ({
+      hits: { hits: [{ _id: "d1", _source: { "@timestamp": "2025-06-01T10:00:00Z", response: { status: 200 }, host: { name: "web" } } }] },
+    }));
+    return { outputs: testOutputs({ gatewayUrl, kibanaUrl, grafanaUrl, prometheusUrl }), es };
+  }
+
+  async function run(argv: string[], p: { outputs: StackOutputs; es: Client } | Error) {
+    const lines: string[] = [];
+    const code = await main(argv, {
+      outputs: () => ({ read: async () => { if (p instanceof Error) throw p; return p.outputs; } }),
+      elasticsearch: () => (p instanceof Error ? assert.fail("no client without outputs") : p.es),
+      dirs: FIXTURE_DIRS,
+      print: (line) => lines.push(line),
+    });
+    return { code, lines };
+  }
+
+  it("prints one line per check and exits 0 when every part works", async () => {
+    const { code, lines } = await run(["dev", "--samples", "2"], await platform());
+    assert.equal(lines[0], "Verifying stack dev, environment dev");
+    assert.equal(lines.filter((l) => l.startsWith("PASS ")).length, 10, lines.join("\n"));
+    assert.equal(lines.at(-1), "VERDICT: PASS, 10 checks passed");
+    assert.equal(code, 0);
+  });
+
+  it("exits 1 and names the failed check when a part misbehaves", async () => {
+    const { code, lines } = await run([], await platform({ kibana: true }));
+    assert.match(lines.find((l) => l.startsWith("FAIL "))!, /^FAIL {2}Kibana saved objects .*search\/all-gateway-logs/);
+    assert.equal(lines.at(-1), "VERDICT: FAIL, 1 of 10 checks failed: Kibana saved objects");
+    assert.equal(code, 1);
+  });
+
+  it("exits 2 with the usage when the outputs cannot be read or the arguments are wrong", async () => {
+    const unreadable = await run([], new Error("the Pulumi CLI (pulumi) is not on PATH"));
+    assert.equal(unreadable.code, 2);
+    assert.match(unreadable.lines[0], /^verify: the Pulumi CLI/);
+    assert.match(unreadable.lines[1], /^usage: npm run verify/);
+    assert.equal((await run(["--samples", "x"], new Error("unused"))).code, 2);
+    assert.equal((await run(["--help"], new Error("unused"))).code, 0);
+  });
+});

@@ -1,0 +1,69 @@
+import { excerpt, request } from "./http";
+import { StackOutputs } from "./outputs";
+import { joinProblems, Outcome, warn } from "./report";
+
+interface ApiAnswer<T> {
+  status?: string;
+  data?: T;
+}
+
+async function prometheusApi<T>(outputs: StackOutputs, path: string, timeoutMs: number): Promise<T> {
+  const res = await request("prometheus", outputs, path, { timeoutMs });
+  const body = res.body as ApiAnswer<T>;
+  if (res.status !== 200 || body?.status !== "success" || body.data === undefined) {
+    throw new Error(`Prometheus ${path} answered HTTP ${res.status}: ${excerpt(res.body)}`);
+  }
+  return body.data;
+}
+
+interface Target {
+  labels: Record<string, string>;
+  scrapeUrl: string;
+  health: "up" | "down" | "unknown";
+  lastError: string;
+}
+
+/** Every active scrape target is up; `unknown` (not scraped yet) is not up either. */
+export async function prometheusTargets(outputs: StackOutputs, timeoutMs: number): Promise<string> {
+  const { activeTargets } = await prometheusApi<{ activeTargets: Target[] }>(outputs, "/api/v1/targets?state=active", timeoutMs);
+  if (activeTargets.length === 0) throw new Error("Prometheus has no active targets: its file_sd target files are missing or empty");
+  const notUp = activeTargets.filter((t) => t.health !== "up");
+  if (notUp.length) {
+    const list = notUp.map((t) => {
+      const role = t.labels.role ? ` on ${t.labels.role}` : "";
+      const why = t.health === "unknown" ? "not scraped yet" : t.lastError || "down";
+      return `${t.labels.job} ${t.scrapeUrl}${role}: ${why}`;
+    });
+    throw new Error(`${notUp.length} of ${activeTargets.length} targets not up: ${joinProblems(list)}`);
+  }
+  const jobs = [...new Set(activeTargets.map((t) => t.labels.job))].sort();
+  return `${activeTargets.length} targets up (${jobs.join(", ")})`;
+}
+
+interface Alert {
+  labels: Record<string, string>;
+  state: "firing" | "pending" | "inactive";
+}
+
+/**
+ * Firing alerts are reported. They warn, except an alert that says a part is gone, which fails the verdict: a name
+ * ending in `Down` (TargetDown, ...) or severity `critical` (e.g. cluster red). Pending alerts are listed only.
+ */
+export function alertFails(alert: Pick<Alert, "labels">): boolean {
+  return /Down$/i.test(alert.labels.alertname ?? "") || alert.labels.severity === "critical";
+}
+
+export async function prometheusAlerts(outputs: StackOutputs, timeoutMs: number): Promise<string | Outcome> {
+  const { alerts } = await prometheusApi<{ alerts: Alert[] }>(outputs, "/api/v1/alerts", timeoutMs);
+  const describe = (a: Alert) => {
+    const where = a.labels.role ?? a.labels.instance;
+    return `${a.labels.alertname}${a.labels.severity ? `[${a.labels.severity}]` : ""}${where ? ` (${where})` : ""}`;
+  };
+  const firing = alerts.filter((a) => a.state === "firing");
+  const pending = alerts.filter((a) => a.state === "pending");
+  const pendingNote = pending.length ? `; pending: ${pending.map(describe).join(", ")}` : "";
+  const fatal = firing.filter(alertFails);
+  if (fatal.length) throw new Error(`firing: ${firing.map(describe).join(", ")}${pendingNote}`);
+  if (firing.length) return warn(`firing: ${firing.map(describe).join(", ")}${pendingNote}`);
+  return `no alert firing${pendingNote}`;
+}
