@@ -6,6 +6,9 @@ import path from "node:path";
 const REPO = path.join(__dirname, "..", "..");
 const SKIPPED_DIRS = new Set(["node_modules", ".git", ".pulumi"]);
 
+/** Shell scripts without the `.sh` ending. */
+const EXTENSIONLESS_SCRIPTS = [".ci/run"];
+
 /** Every `*.sh` of the repository, so scripts added by anyone are checked without a list to maintain. */
 function shellScripts(dir = REPO): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -15,8 +18,8 @@ function shellScripts(dir = REPO): string[] {
   });
 }
 
-describe("shellcheck: every *.sh in the repository", function () {
-  const scripts = shellScripts();
+describe("shellcheck: every shell script in the repository", function () {
+  const scripts = [...shellScripts(), ...EXTENSIONLESS_SCRIPTS.map((script) => path.join(REPO, script))];
 
   before(function () {
     if (spawnSync("shellcheck", ["--version"]).error) {
