@@ -9,7 +9,7 @@ import { Network } from "./components/network";
 import { Host, SSH_USER } from "./components/host";
 import { renderUserData } from "./components/user-data";
 import { Bundle } from "./components/bundle";
-import { BUNDLE_SOURCES, bundleEnv } from "./components/bundle-env";
+import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, bundleEnv } from "./components/bundle-env";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/pipeline-check";
 import { renderScrapeTargets } from "./components/scrape-targets";
 
@@ -47,19 +47,23 @@ export = async () => {
   const grafanaAdminPassword = pulumi.secret(new random.RandomPassword(`${name}-grafana-admin`, { length: 24, special: false }).result);
   const privateIps: pulumi.Output<PerRole<string>> = pulumi.output(perRole((role) => hosts[role].privateIp));
 
-  const bundles = perRole((role) => new Bundle(`${name}-${role}-bundle`, {
-    role,
-    connection: hosts[role].connection,
-    bundleRoot,
-    folders: BUNDLE_SOURCES[role],
-    env: pulumi.all([privateIps, grafanaAdminPassword]).apply(([ips, password]) => bundleEnv(role, {
-      ...config,
-      privateIps: ips,
-      grafanaAdminPassword: password,
-    })),
-    renderedFiles: role === "monitoring" ? privateIps.apply(renderScrapeTargets) : undefined,
-    dependsOn: [hosts[role].ready],
-  }));
+  const bundles = {} as PerRole<Bundle>;
+  // One level of dependencies: the roles with none come first.
+  for (const role of [...ROLES].sort((a, b) => BUNDLE_STARTS_AFTER[a].length - BUNDLE_STARTS_AFTER[b].length)) {
+    bundles[role] = new Bundle(`${name}-${role}-bundle`, {
+      role,
+      connection: hosts[role].connection,
+      bundleRoot,
+      folders: BUNDLE_SOURCES[role],
+      env: pulumi.all([privateIps, grafanaAdminPassword]).apply(([ips, password]) => bundleEnv(role, {
+        ...config,
+        privateIps: ips,
+        grafanaAdminPassword: password,
+      })),
+      renderedFiles: role === "monitoring" ? privateIps.apply(renderScrapeTargets) : undefined,
+      dependsOn: [hosts[role].ready, ...BUNDLE_STARTS_AFTER[role].map((before) => bundles[before].up)],
+    });
+  }
 
   const pipelineCheck = new PipelineCheck(`${name}-pipeline-check`, {
     stages: PIPELINE_STAGE_ORDER.map((role) => ({ role, connection: hosts[role].connection, directory: bundles[role].directory })),

@@ -12,6 +12,17 @@ export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
   monitoring: ["hosts/monitoring", "provisioning/grafana"],
 };
 
+/**
+ * Bundles that must be up before another starts: the forwarder and the aggregator need the topics that the kafka
+ * bundle creates (auto-creation is off), or they wait minutes for librdkafka to notice them.
+ */
+export const BUNDLE_STARTS_AFTER: PerRole<readonly Role[]> = {
+  kafka: [],
+  logging: ["kafka"],
+  web: ["kafka"],
+  monitoring: [],
+};
+
 /** What the program knows at deploy time that the bundles need: config values plus what AWS assigned. */
 export type EnvFacts = Pick<
   PlatformConfig,

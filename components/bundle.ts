@@ -28,7 +28,7 @@ export const WRITE_FILES_PY = [
   "for name, content in json.load(sys.stdin).items():",
   "    if os.path.isabs(name) or '..' in name.split('/'): sys.exit('refusing to write ' + name)",
   "    os.makedirs(os.path.dirname(name) or '.', exist_ok=True)",
-  "    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)",
+  "    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if name == '.env' else 0o644)",
   "    with os.fdopen(fd, 'w') as f: f.write(content)",
 ].join("\n");
 

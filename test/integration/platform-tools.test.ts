@@ -6,6 +6,7 @@ import { ROLES } from "../../components/roles";
 import { renderUserData } from "../../components/user-data";
 import { runTool } from "../helpers/tools";
 import { assembleBundle } from "../helpers/assemble-bundle";
+import { WRITE_FILES_PY } from "../../components/bundle";
 
 describe("platform files checked by real tools", () => {
   let tmp: string;
@@ -31,6 +32,29 @@ describe("platform files checked by real tools", () => {
       }
     });
   }
+
+  describe("the rendered-files writer, run by the host's python3", () => {
+    const write = (cwd: string, files: Record<string, string>) =>
+      runTool("python3", ["-c", WRITE_FILES_PY], "python3", { cwd, input: JSON.stringify(files) });
+
+    it("keeps .env private and the other files readable by containers running as other users", () => {
+      const dir = fs.mkdtempSync(path.join(tmp, "rendered-"));
+      const result = write(dir, { ".env": "A='1'\n", "prometheus/targets/node.json": "[]\n" });
+      assert.equal(result.status, 0, result.stderr);
+      assert.equal(fs.readFileSync(path.join(dir, ".env"), "utf8"), "A='1'\n");
+      assert.equal(fs.statSync(path.join(dir, ".env")).mode & 0o777, 0o600);
+      assert.equal(fs.statSync(path.join(dir, "prometheus/targets/node.json")).mode & 0o777, 0o644);
+    });
+
+    it("refuses paths that leave the bundle", () => {
+      const dir = fs.mkdtempSync(path.join(tmp, "rendered-"));
+      for (const name of ["../escape", "/etc/passwd-copy"]) {
+        const result = write(dir, { [name]: "x" });
+        assert.notEqual(result.status, 0, name);
+        assert.match(result.stderr, /refusing to write/);
+      }
+    });
+  });
 
   it("cloud-init rejects a malformed user data (the check can fail)", () => {
     const file = path.join(tmp, "broken.yaml");

@@ -186,6 +186,12 @@ describe("platform program (Pulumi mocks)", function () {
       });
     }
 
+    it("starts the web and logging bundles after the kafka bundle created the topics", () => {
+      assertWaitsFor(`${NAME}-web-bundle-prepare`, `${NAME}-kafka-bundle-up`);
+      assertWaitsFor(`${NAME}-logging-bundle-prepare`, `${NAME}-kafka-bundle-up`);
+      assert.ok(!byName(`${NAME}-monitoring-bundle-prepare`).dependsOn.some((d) => d.endsWith("-bundle-up")));
+    });
+
     it("checks the pipeline last, stage by stage: web, then kafka, then logging", () => {
       for (const role of ROLES) assertWaitsFor(`${NAME}-pipeline-check-web`, `${NAME}-${role}-bundle-up`);
       assertWaitsFor(`${NAME}-pipeline-check-kafka`, `${NAME}-pipeline-check-web`);
