@@ -5,9 +5,8 @@ import { remote, types } from "@pulumi/command";
 import { hashElement } from "folder-hash";
 import { Role } from "./roles";
 import { renderDotEnv } from "./bundle-env";
+import { REPO_ROOT } from "./repo";
 
-/** Folders are resolved from the repository root, wherever Pulumi runs the program from. */
-export const REPO_ROOT = path.resolve(__dirname, "..");
 
 /** One hash over the local folders and the rendered files: a change anywhere re-deploys the bundle, nothing else does. */
 export async function bundleContentHash(folders: readonly string[], rendered: Record<string, string>): Promise<string> {

@@ -1,9 +1,10 @@
 import { parseArgs } from "node:util";
 import { Client } from "@elastic/elasticsearch";
+import { REPO_ROOT } from "../components/repo";
 import { allChecks, DEFAULT_OPTIONS, VerifyOptions } from "./checks";
 import { elasticsearchClient } from "./elasticsearch";
 import { OutputsSource, parseOutputs, pulumiOutputs, StackOutputs } from "./outputs";
-import { ProvisioningDirs, REPO_ROOT, repoDirs } from "./provisioning";
+import { ProvisioningDirs, repoDirs } from "./provisioning";
 import { EXIT, runChecks, verdict } from "./report";
 
 export const USAGE = `usage: npm run verify -- [stack] [options]

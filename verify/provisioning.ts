@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
+import { REPO_ROOT } from "../components/repo";
 
 /**
  * What `verify` expects to find deployed is read from the repo's own provisioning files, never hard-coded, so a new
@@ -16,13 +17,12 @@ export const PROVISIONING_DIRS = {
 
 export type ProvisioningDirs = Record<keyof typeof PROVISIONING_DIRS, string>;
 
-export const REPO_ROOT = path.resolve(__dirname, "..");
-
 export function repoDirs(root = REPO_ROOT): ProvisioningDirs {
   return Object.fromEntries(Object.entries(PROVISIONING_DIRS).map(([k, v]) => [k, path.join(root, v)])) as ProvisioningDirs;
 }
 
-function filesIn(dir: string, extensions: readonly string[], recursive = false): string[] {
+/** Files in `dir` ending in one of `extensions`, sorted by name; `recursive` takes each subfolder's files in its place. */
+export function filesIn(dir: string, extensions: readonly string[], recursive = false): string[] {
   let entries: string[];
   try {
     entries = readdirSync(dir).sort();
@@ -47,26 +47,39 @@ export interface SavedObjectRef {
   title?: string;
 }
 
-/** Every saved object (type + fixed id) in the NDJSON exports; the export summary line has neither and is skipped. */
-export function loadKibanaObjects(dir: string): SavedObjectRef[] {
-  const objects = filesIn(dir, [".ndjson"]).flatMap((file) =>
+export interface NdjsonLine {
+  file: string;
+  /** 1-based line number in the file. */
+  line: number;
+  value: unknown;
+}
+
+/** Every non-blank line of the `*.ndjson` files in `dir` (by file name), parsed; throws with file:line on a line that is not JSON. */
+export function readNdjson(dir: string): NdjsonLine[] {
+  return filesIn(dir, [".ndjson"]).flatMap((file) =>
     readFileSync(file, "utf8")
       .split("\n")
-      .filter((line) => line.trim() !== "")
-      .map((line, i) => {
+      .flatMap((text, i) => {
+        if (text.trim() === "") return [];
         try {
-          return JSON.parse(line) as { type?: unknown; id?: unknown; attributes?: { title?: unknown } };
+          return [{ file, line: i + 1, value: JSON.parse(text) as unknown }];
         } catch (err) {
           throw new Error(`${file}:${i + 1} is not JSON: ${(err as Error).message}`);
         }
-      })
-      .filter((o) => typeof o.type === "string" && typeof o.id === "string")
-      .map((o) => ({
-        type: o.type as string,
-        id: o.id as string,
-        ...(typeof o.attributes?.title === "string" ? { title: o.attributes.title } : {}),
-      })),
+      }),
   );
+}
+
+/** Every saved object (type + fixed id) in the NDJSON exports; the export summary line has neither and is skipped. */
+export function loadKibanaObjects(dir: string): SavedObjectRef[] {
+  const objects = readNdjson(dir)
+    .map(({ value }) => value as { type?: unknown; id?: unknown; attributes?: { title?: unknown } })
+    .filter((o) => typeof o.type === "string" && typeof o.id === "string")
+    .map((o) => ({
+      type: o.type as string,
+      id: o.id as string,
+      ...(typeof o.attributes?.title === "string" ? { title: o.attributes.title } : {}),
+    }));
   return nonEmpty(objects, "Kibana saved objects", dir);
 }
 
@@ -98,40 +111,55 @@ export function loadDashboardUids(dir: string): Uid[] {
   return nonEmpty(uids, "Grafana dashboards", dir);
 }
 
-interface MappingProperty {
+export interface MappingProperty {
   type?: string;
+  format?: string;
   properties?: Record<string, MappingProperty>;
   fields?: Record<string, MappingProperty>;
 }
 
-/** Field path -> type, flattening objects and multi-fields (`request.uri.text`), as the mapping API shows them. */
-export function flattenMapping(properties: Record<string, MappingProperty> | undefined, prefix = ""): Map<string, string> {
-  const out = new Map<string, string>();
+/**
+ * Field path -> its mapping definition, flattening objects and multi-fields (`request.uri.text`), as the mapping API
+ * shows them: an object with properties is no field of its own, a `nested` one is.
+ */
+export function mappingDefinitions(properties: Record<string, MappingProperty> | undefined, prefix = ""): Map<string, MappingProperty> {
+  const out = new Map<string, MappingProperty>();
   for (const [name, def] of Object.entries(properties ?? {})) {
     const field = `${prefix}${name}`;
     if (def.properties) {
-      if (def.type === "nested") out.set(field, "nested");
-      for (const [k, v] of flattenMapping(def.properties, `${field}.`)) out.set(k, v);
+      if (def.type === "nested") out.set(field, def);
+      for (const [k, v] of mappingDefinitions(def.properties, `${field}.`)) out.set(k, v);
     } else {
-      out.set(field, def.type ?? "object");
+      out.set(field, def);
     }
-    for (const [sub, subDef] of Object.entries(def.fields ?? {})) out.set(`${field}.${sub}`, subDef.type ?? "object");
+    for (const [sub, subDef] of Object.entries(def.fields ?? {})) out.set(`${field}.${sub}`, subDef);
   }
   return out;
 }
 
-/** A setting whichever way it is written: nested objects, dotted keys, with or without the `index.` prefix. */
-export function settingValue(settings: unknown, key: string): unknown {
+/** Field path -> type, flattening objects and multi-fields (`request.uri.text`), as the mapping API shows them. */
+export function flattenMapping(properties: Record<string, MappingProperty> | undefined, prefix = ""): Map<string, string> {
+  return new Map([...mappingDefinitions(properties, prefix)].map(([field, def]) => [field, def.type ?? "object"]));
+}
+
+/** Setting key -> value, nested objects as dotted keys (`{index: {a: 1}}` -> `index.a`), each key passed through `normalize`. */
+export function flattenSettings(settings: unknown, normalize = (key: string) => key): Map<string, unknown> {
   const flat = new Map<string, unknown>();
   const walk = (value: unknown, prefix: string) => {
     if (value && typeof value === "object" && !Array.isArray(value)) {
       for (const [k, v] of Object.entries(value)) walk(v, prefix ? `${prefix}.${k}` : k);
     } else {
-      flat.set(prefix.replace(/^index\./, ""), value);
+      flat.set(normalize(prefix), value);
     }
   };
   walk(settings, "");
-  return flat.get(key.replace(/^index\./, ""));
+  return flat;
+}
+
+/** A setting whichever way it is written: nested objects, dotted keys, with or without the `index.` prefix. */
+export function settingValue(settings: unknown, key: string): unknown {
+  const withoutPrefix = (k: string) => k.replace(/^index\./, "");
+  return flattenSettings(settings, withoutPrefix).get(withoutPrefix(key));
 }
 
 export interface IndexTemplateFile {
@@ -141,18 +169,24 @@ export interface IndexTemplateFile {
   policy: unknown;
 }
 
+/** The `template` of an index or component template: what a new index gets. */
+export interface TemplateBody {
+  settings?: unknown;
+  mappings?: { properties?: Record<string, MappingProperty> } & Record<string, unknown>;
+}
+
 interface TemplateDoc {
   index_patterns?: unknown;
   composed_of?: string[];
-  template?: { settings?: unknown; mappings?: { properties?: Record<string, MappingProperty> } };
+  template?: TemplateBody;
 }
 
 /**
- * The composable index template below `dir` whose index_patterns include `pattern`, merged with its `composed_of`
- * component templates (found by file name, as the setup script names them) in Elasticsearch's order: components
- * first, the index template's own body last.
+ * The composable index template below `dir` whose index_patterns include `pattern`, and the bodies a new index is
+ * built from: its `composed_of` component templates (found by file name, as the setup script names them) in
+ * Elasticsearch's order, components first, the index template's own body last (absent bodies are `undefined`).
  */
-export function loadIndexTemplate(dir: string, pattern: string): IndexTemplateFile {
+export function composedTemplate(dir: string, pattern: string): { file: string; bodies: (TemplateBody | undefined)[] } {
   const docs = filesIn(dir, [".json"], true).map((file) => ({ file, doc: JSON.parse(readFileSync(file, "utf8")) as TemplateDoc }));
   const matches = docs.filter(({ doc }) => ([] as unknown[]).concat(doc.index_patterns ?? []).includes(pattern));
   if (matches.length !== 1) {
@@ -164,7 +198,12 @@ export function loadIndexTemplate(dir: string, pattern: string): IndexTemplateFi
     if (!found) throw new Error(`${file} is composed of ${name}, but no ${name}.json component template is in ${dir}`);
     return found.doc;
   });
-  const bodies = [...components, doc].map((d) => d.template);
+  return { file, bodies: [...components, doc].map((d) => d.template) };
+}
+
+/** The index template for `pattern` (see composedTemplate), with the fields and ILM policy a new index gets from it. */
+export function loadIndexTemplate(dir: string, pattern: string): IndexTemplateFile {
+  const { file, bodies } = composedTemplate(dir, pattern);
   const fields = new Map(bodies.flatMap((b) => [...flattenMapping(b?.mappings?.properties)]));
   if (fields.size === 0) throw new Error(`${file} and its component templates map no fields`);
   const policies = bodies.map((b) => settingValue(b?.settings, "index.lifecycle.name")).filter((p) => p !== undefined);

@@ -8,7 +8,7 @@ import { IMAGE_VERSIONS } from "../../components/versions";
 import { PORTS } from "../../components/ports";
 import { INGRESS_MATRIX } from "../../components/network";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
-import { REPO_ROOT } from "../../components/bundle";
+import { REPO_ROOT } from "../../components/repo";
 import { sampleEnv } from "../helpers/sample-facts";
 import {
   composeText, dependsOn, interpolate, isOneShot, loadCompose, publishedPorts, referencedVariables,

@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import { REPO_ROOT } from "../../components/repo";
 import { IMAGE_VERSIONS } from "../../components/versions";
 import { INDEX_PREFIXES } from "../../components/naming";
 import { Role } from "../../components/roles";
@@ -10,17 +11,16 @@ import {
   FluentBitConfig, Plugin, finalTags, inputTag, isOn, matchTag, outputsFor, parseConfig, prop, validateConfig,
 } from "../helpers/fluent-bit";
 
-const ROOT = path.join(__dirname, "..", "..");
 const FORWARDER = "hosts/web/fluent-bit/fluent-bit.yaml";
 const AGGREGATOR = "hosts/logging/fluent-bit/fluent-bit.yaml";
 
 /** Every Fluent Bit config under hosts/, with the role whose `.env` it runs with. */
 function fluentBitConfigs(): { file: string; role: Role }[] {
   const found: { file: string; role: Role }[] = [];
-  for (const role of fs.readdirSync(path.join(ROOT, "hosts"))) {
+  for (const role of fs.readdirSync(path.join(REPO_ROOT, "hosts"))) {
     const dir = path.join("hosts", role, "fluent-bit");
-    if (!fs.existsSync(path.join(ROOT, dir))) continue;
-    for (const name of fs.readdirSync(path.join(ROOT, dir))) {
+    if (!fs.existsSync(path.join(REPO_ROOT, dir))) continue;
+    for (const name of fs.readdirSync(path.join(REPO_ROOT, dir))) {
       if (/\.ya?ml$/.test(name)) found.push({ file: path.join(dir, name), role: role as Role });
     }
   }
@@ -28,7 +28,7 @@ function fluentBitConfigs(): { file: string; role: Role }[] {
 }
 
 function load(file: string): FluentBitConfig {
-  return parseConfig(fs.readFileSync(path.join(ROOT, file), "utf8"));
+  return parseConfig(fs.readFileSync(path.join(REPO_ROOT, file), "utf8"));
 }
 
 function byAlias(list: Plugin[] | undefined, alias: string): Plugin {
@@ -52,7 +52,7 @@ describe("Fluent Bit configurations", () => {
 
   for (const { file, role } of configs) {
     it(`${file} parses and is valid for Fluent Bit ${IMAGE_VERSIONS.FLUENT_BIT_VERSION} with the ${role} .env`, () => {
-      assert.deepEqual(validateConfig(fs.readFileSync(path.join(ROOT, file), "utf8"), sampleEnv(role)), []);
+      assert.deepEqual(validateConfig(fs.readFileSync(path.join(REPO_ROOT, file), "utf8"), sampleEnv(role)), []);
     });
   }
 
@@ -211,7 +211,7 @@ describe("Fluent Bit configurations", () => {
 
     for (const role of ["web", "logging"]) {
       it(`hosts/${role}/compose.yaml runs fluent/fluent-bit:\${FLUENT_BIT_VERSION} with a health check on its API`, () => {
-        const file = path.join(ROOT, "hosts", role, "compose.yaml");
+        const file = path.join(REPO_ROOT, "hosts", role, "compose.yaml");
         assert.ok(fs.existsSync(file), `${file} is missing`);
         const service = (parse(fs.readFileSync(file, "utf8")) as { services: Record<string, Record<string, unknown>> })
           .services["fluent-bit"];

@@ -2,14 +2,14 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import { REPO_ROOT } from "../../components/repo";
 import { datasets, kafkaTopic } from "../../components/naming";
 import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
 import { FluentBitConfig, parseConfig, prop } from "../helpers/fluent-bit";
 
-const ROOT = path.join(__dirname, "..", "..");
 
 function read(file: string): string {
-  return fs.readFileSync(path.join(ROOT, file), "utf8");
+  return fs.readFileSync(path.join(REPO_ROOT, file), "utf8");
 }
 
 /** `${VAR}` replaced the way compose and Fluent Bit do it; a variable missing from `.env` is an error. */

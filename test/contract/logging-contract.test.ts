@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
+import { REPO_ROOT } from "../../components/repo";
 import { INDEX_PREFIXES } from "../../components/naming";
 import {
   GATEWAY_DATASET,
@@ -20,7 +21,7 @@ import { gatewayLogFieldKinds } from "../helpers/gateway-log";
 import { fieldsUsed, loadSavedObjects } from "../helpers/kibana-objects";
 import { sampleEnv } from "../helpers/sample-facts";
 
-const LOGGING_DIR = path.join(__dirname, "..", "..", "hosts", "logging");
+const LOGGING_DIR = path.join(REPO_ROOT, "hosts", "logging");
 
 /** The type each field of the gateway's Kong-compatible log line must have in Elasticsearch. */
 const GATEWAY_FIELD_TYPES: Record<string, string> = {

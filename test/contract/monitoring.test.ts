@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import { REPO_ROOT } from "../../components/repo";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
 import { INDEX_PREFIXES, KAFKA_CONSUMER_GROUP } from "../../components/naming";
 import { PORTS } from "../../components/ports";
@@ -11,7 +12,7 @@ import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
 import {
   Dashboard, DatasourceRef, fixtureLines, GRAFANA_PROVISIONING_DIR, loadAlertRules, loadDashboardProviders,
   loadDashboards, loadDatasources, loadMetricFixtures, loadPrometheusConfig, MONITORING_DIR, parseLabelValues,
-  prometheusTargets, readYaml, REPO_ROOT, selectors, substituteVariables,
+  prometheusTargets, readYaml, selectors, substituteVariables,
 } from "../helpers/monitoring";
 
 const compose = loadCompose("monitoring");

@@ -6,7 +6,7 @@ import { CONFIG_KEYS, parseConfig } from "../../components/config";
 import { INGRESS_MATRIX } from "../../components/network";
 import { PORTS } from "../../components/ports";
 import { ROLES } from "../../components/roles";
-import { REPO_ROOT } from "../../components/bundle";
+import { REPO_ROOT } from "../../components/repo";
 import { PROJECT } from "../setup";
 
 const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { PORTS } from "../../components/ports";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
-import { REPO_ROOT } from "../../components/bundle";
+import { REPO_ROOT } from "../../components/repo";
 import { sampleEnv } from "../helpers/sample-facts";
 import { ComposeService, dependsOn, interpolate, loadCompose } from "../helpers/compose";
 import { GATEWAY_CONFIG_DIR } from "../helpers/gateway-log";

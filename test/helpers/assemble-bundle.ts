@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import { Role } from "../../components/roles";
 import { BUNDLE_SOURCES, renderDotEnv } from "../../components/bundle-env";
-import { REPO_ROOT } from "../../components/bundle";
+import { REPO_ROOT } from "../../components/repo";
 import { renderScrapeTargets } from "../../components/scrape-targets";
 import { SAMPLE_FACTS, sampleEnv } from "./sample-facts";
 

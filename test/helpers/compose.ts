@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { Role } from "../../components/roles";
-import { REPO_ROOT } from "../../components/bundle";
+import { REPO_ROOT } from "../../components/repo";
 
 export interface ComposeService {
   image?: string;

@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
+import { REPO_ROOT } from "../../components/repo";
 
 /** The gateway's nginx configuration: nginx.conf and the files it includes. */
-export const GATEWAY_CONFIG_DIR = path.join(__dirname, "..", "..", "hosts", "web", "gateway");
+export const GATEWAY_CONFIG_DIR = path.join(REPO_ROOT, "hosts", "web", "gateway");
 
 /** What a field of the access-log JSON holds: quoted in the log_format = string, bare = number (or null). */
 export type GatewayFieldKind = "string" | "number";

@@ -1,16 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
+import { composedTemplate, flattenSettings, mappingDefinitions, repoDirs, TemplateBody } from "../../verify/provisioning";
 
 /** Files the logging host's `setup` service PUTs to Elasticsearch (see hosts/logging/setup/setup.sh). */
-export const LOGGING_SETUP_DIR = path.join(__dirname, "..", "..", "hosts", "logging", "setup");
+export const LOGGING_SETUP_DIR = repoDirs().indexTemplates;
 export const GATEWAY_DATASET = "gateway-access";
 
 type Json = Record<string, unknown>;
-
-export interface TemplateBody {
-  settings?: Json;
-  mappings?: Json;
-}
+type Mappings = NonNullable<TemplateBody["mappings"]>;
 
 export interface IndexTemplate {
   index_patterns: string[];
@@ -39,12 +36,14 @@ export function datasetNames(): string[] {
     .sort();
 }
 
+/** The index template file setup.sh PUTs for a dataset, as written (see composedBodies for what an index gets). */
 export function loadIndexTemplate(dataset: string): IndexTemplate {
   return readJson<IndexTemplate>(path.join(LOGGING_SETUP_DIR, "index-templates", `${dataset}.json`));
 }
 
-export function loadComponentTemplate(name: string): { template?: TemplateBody } {
-  return readJson(path.join(LOGGING_SETUP_DIR, "component-templates", `${name}.json`));
+/** The template bodies a new index of the dataset (`<dataset>-*`) is built from, component templates first. */
+function composedBodies(dataset: string): (TemplateBody | undefined)[] {
+  return composedTemplate(LOGGING_SETUP_DIR, `${dataset}-*`).bodies;
 }
 
 /** The ILM policy body as setup.sh sends it, with the retention placeholder replaced. */
@@ -53,58 +52,32 @@ export function ilmPolicy(retentionDays: string): Json {
   return JSON.parse(raw.split("${ES_RETENTION_DAYS}").join(retentionDays)) as Json;
 }
 
-/** `{a: {b: 1}, "c.d": 2}` -> `{"a.b": 1, "c.d": 2}`: index settings may be written either way. */
-function flattenSettings(settings: Json, prefix = ""): Json {
-  const out: Json = {};
-  for (const [key, value] of Object.entries(settings)) {
-    const full = prefix ? `${prefix}.${key}` : key;
-    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-      Object.assign(out, flattenSettings(value as Json, full));
-    } else {
-      out[full] = value;
-    }
-  }
-  return out;
-}
-
-/** Settings of a new index: component templates in `composed_of` order, then the index template's own. */
+/**
+ * Settings of a new index: component templates in `composed_of` order, then the index template's own; keys as written
+ * (`{a: {b: 1}, "c.d": 2}` -> `{"a.b": 1, "c.d": 2}`: index settings may be written either way).
+ */
 export function composedSettings(dataset: string): Json {
-  const index = loadIndexTemplate(dataset);
-  const bodies = [...(index.composed_of ?? []).map((c) => loadComponentTemplate(c).template), index.template];
-  return Object.assign({}, ...bodies.map((b) => flattenSettings(b?.settings ?? {})));
-}
-
-function addProperties(fields: Map<string, MappedField>, properties: Json, prefix: string): void {
-  for (const [name, raw] of Object.entries(properties)) {
-    const def = raw as Json;
-    const full = prefix ? `${prefix}.${name}` : name;
-    if (def.properties) {
-      addProperties(fields, def.properties as Json, full);
-      continue;
-    }
-    fields.set(full, { type: String(def.type ?? "object"), ...(def.format ? { format: String(def.format) } : {}) });
-    for (const [sub, subDef] of Object.entries((def.fields as Json | undefined) ?? {})) {
-      fields.set(`${full}.${sub}`, { type: String((subDef as Json).type) });
-    }
-  }
+  return Object.assign({}, ...composedBodies(dataset).map((b) => Object.fromEntries(flattenSettings(b?.settings ?? {}))));
 }
 
 /** The raw mappings of a new index, in merge order (component templates first). */
-export function composedMappings(dataset: string): Json[] {
-  const index = loadIndexTemplate(dataset);
-  return [...(index.composed_of ?? []).map((c) => loadComponentTemplate(c).template), index.template]
+export function composedMappings(dataset: string): Mappings[] {
+  return composedBodies(dataset)
     .map((b) => b?.mappings)
-    .filter((m): m is Json => m !== undefined);
+    .filter((m): m is Mappings => m !== undefined);
 }
 
 /**
- * Every mapped field path of a dataset's indices with its type: nested `properties` and dotted names both give
- * dotted paths, multi-fields appear as `<field>.<name>`, runtime fields are flagged.
+ * Every mapped field path of a dataset's indices with its type (and format), as verify's mappingDefinitions reads
+ * them: nested `properties` and dotted names both give dotted paths, multi-fields appear as `<field>.<name>`; runtime
+ * fields are added and flagged.
  */
 export function mappedFields(dataset: string): Map<string, MappedField> {
   const fields = new Map<string, MappedField>();
   for (const mappings of composedMappings(dataset)) {
-    addProperties(fields, (mappings.properties as Json | undefined) ?? {}, "");
+    for (const [name, def] of mappingDefinitions(mappings.properties)) {
+      fields.set(name, { type: String(def.type ?? "object"), ...(def.format ? { format: String(def.format) } : {}) });
+    }
     for (const [name, def] of Object.entries((mappings.runtime as Json | undefined) ?? {})) {
       fields.set(name, { type: String((def as Json).type), runtime: true });
     }

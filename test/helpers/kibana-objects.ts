@@ -1,8 +1,8 @@
-import fs from "node:fs";
 import path from "node:path";
+import { readNdjson, repoDirs } from "../../verify/provisioning";
 
 /** Saved objects imported into Kibana at deploy (see the logging bundle's kibana-import service). */
-export const KIBANA_OBJECTS_DIR = path.join(__dirname, "..", "..", "provisioning", "kibana");
+export const KIBANA_OBJECTS_DIR = repoDirs().kibanaObjects;
 
 export interface Reference {
   name: string;
@@ -23,21 +23,9 @@ export interface LoadedObject {
   object: SavedObject;
 }
 
-/** Every line of every `*.ndjson` file, parsed (throws with file:line on a line that is not JSON). */
+/** Every line of every `*.ndjson` file, parsed (throws with file:line on a line that is not JSON); `file` is the file name. */
 export function loadSavedObjects(dir: string = KIBANA_OBJECTS_DIR): LoadedObject[] {
-  const loaded: LoadedObject[] = [];
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".ndjson")).sort()) {
-    const lines = fs.readFileSync(path.join(dir, file), "utf8").split("\n");
-    lines.forEach((text, index) => {
-      if (text.trim() === "") return;
-      try {
-        loaded.push({ file, line: index + 1, object: JSON.parse(text) as SavedObject });
-      } catch (err) {
-        throw new Error(`${file}:${index + 1} is not valid JSON: ${(err as Error).message}`);
-      }
-    });
-  }
-  return loaded;
+  return readNdjson(dir).map(({ file, line, value }) => ({ file: path.basename(file), line, object: value as SavedObject }));
 }
 
 /** Attributes Kibana stores as JSON text; each must parse. */

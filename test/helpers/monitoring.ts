@@ -2,10 +2,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { parser as promqlParser } from "@prometheus-io/lezer-promql";
+import { REPO_ROOT } from "../../components/repo";
+import { filesIn } from "../../verify/provisioning";
 
 /** Reads the monitoring bundle, the Grafana provisioning and the monitoring fixtures as the tests need them. */
 
-export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 export const MONITORING_DIR = path.join(REPO_ROOT, "hosts", "monitoring");
 export const PROMETHEUS_DIR = path.join(MONITORING_DIR, "prometheus");
 export const GRAFANA_PROVISIONING_DIR = path.join(REPO_ROOT, "provisioning", "grafana");
@@ -151,11 +152,7 @@ export interface Dashboard {
 /** The committed dashboards, by file name relative to provisioning/grafana/dashboards. */
 export function loadDashboards(): { file: string; dashboard: Dashboard }[] {
   const root = path.join(GRAFANA_PROVISIONING_DIR, "dashboards");
-  const walk = (dir: string): string[] => fs.readdirSync(dir).sort().flatMap((name) => {
-    const file = path.join(dir, name);
-    return fs.statSync(file).isDirectory() ? walk(file) : name.endsWith(".json") ? [file] : [];
-  });
-  return walk(root).map((file) => ({ file: path.relative(root, file), dashboard: readJson<Dashboard>(file) }));
+  return filesIn(root, [".json"], true).map((file) => ({ file: path.relative(root, file), dashboard: readJson<Dashboard>(file) }));
 }
 
 export const prometheusTargets = (d: Dashboard): { panel: Panel; target: Target; expr: string }[] =>

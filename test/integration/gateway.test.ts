@@ -5,11 +5,11 @@ import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { REPO_ROOT } from "../../components/repo";
 import { GATEWAY_CONFIG_DIR, gatewayLogFieldKinds, gatewayLogFields } from "../helpers/gateway-log";
 import { MappedField, gatewayTemplateFields } from "../helpers/index-template";
 
-const REPO = path.join(__dirname, "..", "..");
-const LOADGEN = path.join(REPO, "loadgen", "loadgen.sh");
+const LOADGEN = path.join(REPO_ROOT, "loadgen", "loadgen.sh");
 /** The shell of the curl image (busybox ash), and the POSIX baseline of this machine. */
 const IMAGE_SHELL = ["busybox", "sh"];
 const SHELLS = [IMAGE_SHELL, ["sh"]];

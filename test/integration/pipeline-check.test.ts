@@ -5,7 +5,7 @@ import * as os from "os";
 import * as path from "path";
 import { AddressInfo } from "net";
 import { Role } from "../../components/roles";
-import { REPO_ROOT } from "../../components/bundle";
+import { REPO_ROOT } from "../../components/repo";
 import { renderDotEnv } from "../../components/bundle-env";
 import { sampleEnv } from "../helpers/sample-facts";
 import { execFile } from "child_process";
