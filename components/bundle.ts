@@ -7,7 +7,6 @@ import { Role } from "./roles";
 import { renderDotEnv } from "./bundle-env";
 import { REPO_ROOT } from "./repo";
 
-
 /** One hash over the local folders and the rendered files: a change anywhere re-deploys the bundle, nothing else does. */
 export async function bundleContentHash(folders: readonly string[], rendered: Record<string, string>): Promise<string> {
   const digest = crypto.createHash("sha256");
@@ -32,7 +31,7 @@ export const WRITE_FILES_PY = [
 ].join("\n");
 
 /** Shell-quotes a value for the remote commands. */
-const quote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
+export const quote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 
 export interface BundleArgs {
   role: Role;

@@ -293,8 +293,7 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
   const architectures = {} as PerRole<Architecture>;
   for (const role of ROLES) {
     const type = instanceTypes[role];
-    const family = type.split(".")[0];
-    if (!(family in FAMILIES) || instanceMemoryGiB(type) === undefined) {
+    if (instanceMemoryGiB(type) === undefined) {
       errors.add(`instanceTypes.${role}`, type, `an instance type of a known family (${Object.keys(FAMILIES).join(", ")}) and size`);
       instanceTypes[role] = DEFAULT_INSTANCE_TYPES[role];
     }

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { Role } from "./roles";
+import { quote } from "./bundle";
 
 /** Each host checks its own stage, in the order a log travels; the first stage with nothing fails the deploy. */
 export const PIPELINE_STAGE_ORDER: Role[] = ["web", "kafka", "logging"];
@@ -34,7 +35,7 @@ export class PipelineCheck extends pulumi.ComponentResource {
     for (const stage of args.stages) {
       last = new remote.Command(`${name}-${stage.role}`, {
         connection: stage.connection,
-        create: `cd '${stage.directory}' && bash checks/pipeline.sh`,
+        create: `cd ${quote(stage.directory)} && bash checks/pipeline.sh`,
         triggers: args.bundleHashes,
       }, { parent: this, dependsOn: previous });
       previous = [last];
