@@ -7,7 +7,6 @@ import { ROLES, PerRole } from "./components/roles";
 import { PORTS } from "./components/ports";
 import { Network } from "./components/network";
 import { Host, SSH_USER } from "./components/host";
-import { renderUserData } from "./components/user-data";
 import { Bundle } from "./components/bundle";
 import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, bundleEnv } from "./components/bundle-env";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/pipeline-check";
@@ -37,9 +36,10 @@ export = async () => {
     architecture: config.architectures[role],
     rootVolumeGiB: config.rootVolumeGiB[role],
     subnetId: network.subnet.id,
+    availabilityZone: network.zone,
     securityGroupId: network.securityGroups[role].id,
     keyName: keyPair.keyName,
-    userData: renderUserData(role, bundleRoot, SSH_USER),
+    bundleRoot,
     sshPrivateKey,
   }));
 
@@ -53,6 +53,7 @@ export = async () => {
     bundles[role] = new Bundle(`${name}-${role}-bundle`, {
       role,
       connection: hosts[role].connection,
+      hostId: hosts[role].instanceId,
       bundleRoot,
       folders: BUNDLE_SOURCES[role],
       env: pulumi.all([privateIps, grafanaAdminPassword]).apply(([ips, password]) => bundleEnv(role, {

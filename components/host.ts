@@ -1,24 +1,37 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { remote, types } from "@pulumi/command";
+import * as fs from "fs";
+import * as path from "path";
 import { Role } from "./roles";
 import { Architecture } from "./config";
+import { quote } from "./bundle";
+import { HOST_PACKAGES, HOST_SERVICES, renderUserData } from "./user-data";
+import { UBUNTU_IMAGE_SERIAL } from "./versions";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu images. */
 const CANONICAL_OWNER_ID = "099720109477";
 
 export const SSH_USER = "ubuntu";
 
-/**
- * Waits for SSH to answer and cloud-init to finish. `cloud-init status --wait` exits 2 for recoverable errors
- * (deprecated keys and the like): those hosts are usable, so 2 counts as done.
- */
-export const READINESS_SCRIPT = [
-  "set -u",
-  "rc=0; cloud-init status --wait >/dev/null || rc=$?",
-  'if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then cloud-init status --long >&2; exit "$rc"; fi',
-  "docker compose version >/dev/null",
-].join("\n");
+/** The name of Canonical's Ubuntu 24.04 image build this platform runs on, for one architecture. */
+export const ubuntuImageName = (architecture: Architecture): string =>
+  `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${architecture === "arm64" ? "arm64" : "amd64"}-server-${UBUNTU_IMAGE_SERIAL}`;
+
+/** Waits for cloud-init (bounded), installs what it left out, starts the host services; see the script. */
+const READINESS_SCRIPT = fs.readFileSync(path.join(__dirname, "host-ready.sh"), "utf8");
+
+/** The readiness command for one host: the script with its inputs prepended as shell variables. */
+export function readinessCommand(role: Role, bundleRoot: string): string {
+  const inputs = {
+    HOST_ROLE: role,
+    HOST_PACKAGES: HOST_PACKAGES.join(" "),
+    HOST_SERVICES: HOST_SERVICES.join(" "),
+    BUNDLE_ROOT: bundleRoot,
+    SSH_USER,
+  };
+  return `${Object.entries(inputs).map(([key, value]) => `${key}=${quote(value)}`).join("\n")}\n${READINESS_SCRIPT}`;
+}
 
 export interface HostArgs {
   role: Role;
@@ -28,7 +41,10 @@ export interface HostArgs {
   subnetId: pulumi.Input<string>;
   securityGroupId: pulumi.Input<string>;
   keyName: pulumi.Input<string>;
-  userData: string;
+  /** Parent of the host's bundles, e.g. `/opt/<project>`, owned by the SSH user. */
+  bundleRoot: string;
+  /** The zone of the subnet, validated to offer the instance type. */
+  availabilityZone: pulumi.Input<string>;
   /** Secret: the private key the deploy connects with. */
   sshPrivateKey: pulumi.Input<string>;
 }
@@ -38,19 +54,25 @@ export class Host extends pulumi.ComponentResource {
   public readonly instance: aws.ec2.Instance;
   public readonly publicIp: pulumi.Output<string>;
   public readonly privateIp: pulumi.Output<string>;
+  /** Changes only when the host is replaced (a resize or a stop/start keeps it). */
+  public readonly instanceId: pulumi.Output<string>;
   public readonly connection: types.input.remote.ConnectionArgs;
-  /** Completes when SSH answers and cloud-init has finished. */
+  /** Completes when SSH answers, cloud-init has finished, and Docker and node_exporter run. */
   public readonly ready: remote.Command;
 
   constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("logplatform:index:Host", name, {}, opts);
     const parent = { parent: this };
 
+    // One fixed image build per architecture: a newer image never replaces a running host on its own, and a change of
+    // architecture (t4g -> t3) changes the image, which replaces the host instead of leaving it stopped.
     const ami = aws.ec2.getAmiOutput({
       owners: [CANONICAL_OWNER_ID],
       mostRecent: true,
+      // Canonical deprecates builds after a while; a deprecated image still launches.
+      includeDeprecated: true,
       filters: [
-        { name: "name", values: [`ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${args.architecture === "arm64" ? "arm64" : "amd64"}-server-*`] },
+        { name: "name", values: [ubuntuImageName(args.architecture)] },
         { name: "architecture", values: [args.architecture] },
         { name: "virtualization-type", values: ["hvm"] },
       ],
@@ -60,22 +82,20 @@ export class Host extends pulumi.ComponentResource {
       ami: ami.id,
       instanceType: args.instanceType,
       subnetId: args.subnetId,
+      availabilityZone: args.availabilityZone,
       vpcSecurityGroupIds: [args.securityGroupId],
       keyName: args.keyName,
       associatePublicIpAddress: true,
-      userData: args.userData,
+      userData: renderUserData(args.role, args.bundleRoot, SSH_USER),
       userDataReplaceOnChange: true,
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
       rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeGiB, encrypted: true, deleteOnTermination: true },
       tags: { Name: name, Role: args.role },
-    }, {
-      ...parent,
-      // A newer Ubuntu image is published every few weeks; it must not replace a running host on the next `up`.
-      ignoreChanges: ["ami"],
-    });
+    }, parent);
 
     this.publicIp = this.instance.publicIp;
     this.privateIp = this.instance.privateIp;
+    this.instanceId = this.instance.id;
     this.connection = {
       host: this.publicIp,
       user: SSH_USER,
@@ -87,7 +107,7 @@ export class Host extends pulumi.ComponentResource {
 
     this.ready = new remote.Command(`${name}-ready`, {
       connection: this.connection,
-      create: READINESS_SCRIPT,
+      create: readinessCommand(args.role, args.bundleRoot),
       triggers: [this.instance.id],
     }, parent);
 

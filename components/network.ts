@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
+import * as ipaddr from "ipaddr.js";
 import { ROLES, PerRole, Role } from "./roles";
 import { PORTS, PortName } from "./ports";
 
@@ -34,17 +35,41 @@ export const INGRESS_MATRIX: IngressRule[] = [
   { to: "logging", port: "elasticsearchExporter", from: { role: "monitoring" } },
 ];
 
+/** How many subnets the VPC range is split into: room for one per zone in up to three zones, and one spare. */
+export const SUBNET_SLOTS = 4;
+
+/** The VPC range split into SUBNET_SLOTS equal subnets, in address order. */
+export function carveSubnets(vpcCidr: string): string[] {
+  const [address, prefix] = ipaddr.IPv4.parseCIDR(vpcCidr);
+  const subnetPrefix = prefix + Math.log2(SUBNET_SLOTS);
+  const start = address.toByteArray().reduce((n, byte) => n * 256 + byte, 0);
+  return Array.from({ length: SUBNET_SLOTS }, (_, i) => {
+    const n = start + i * 2 ** (32 - subnetPrefix);
+    return `${[24, 16, 8, 0].map((shift) => Math.floor(n / 2 ** shift) % 256).join(".")}/${subnetPrefix}`;
+  });
+}
+
+/** Zones, in name order, that offer every one of the instance types. */
+export function zonesOffering(offerings: { locations: string[]; instanceTypes: string[] }, types: readonly string[]): string[] {
+  const zones = [...new Set(offerings.locations)].sort();
+  return zones.filter((zone) =>
+    types.every((type) => offerings.locations.some((location, i) => location === zone && offerings.instanceTypes[i] === type)),
+  );
+}
+
 export interface NetworkArgs {
   vpcCidr: string;
-  /** Instance types that must all be offered in the chosen availability zone. */
+  /** Instance types that must all be offered in the subnet's availability zone. */
   instanceTypes: string[];
   operatorCidrs: string[];
 }
 
-/** VPC, one public subnet, internet access, and one security group per role implementing INGRESS_MATRIX. */
+/** VPC, one public subnet carved from its range, internet access, and one security group per role implementing INGRESS_MATRIX. */
 export class Network extends pulumi.ComponentResource {
   public readonly vpc: aws.ec2.Vpc;
   public readonly subnet: aws.ec2.Subnet;
+  /** The subnet's zone, once it is known to offer every configured instance type. */
+  public readonly zone: pulumi.Output<string>;
   public readonly securityGroups: PerRole<aws.ec2.SecurityGroup>;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -60,29 +85,43 @@ export class Network extends pulumi.ComponentResource {
 
     const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: this.vpc.id, tags: { Name: `${name}-igw` } }, parent);
 
-    // Not every zone offers every type (t4g is missing in some): pick the first zone that offers them all.
-    const zone = aws.ec2
-      .getInstanceTypeOfferingsOutput({
-        locationType: "availability-zone",
-        filters: [{ name: "instance-type", values: [...new Set(args.instanceTypes)] }],
-      }, parent)
-      .apply((offerings) => {
-        const wanted = new Set(args.instanceTypes);
-        const zones = [...new Set(offerings.locations)].sort();
-        const fit = zones.find((z) =>
-          [...wanted].every((type) => offerings.locations.some((loc, i) => loc === z && offerings.instanceTypes[i] === type)),
-        );
-        if (!fit) throw new Error(`No availability zone in this region offers all of: ${[...wanted].join(", ")}`);
-        return fit;
-      });
+    const wanted = [...new Set(args.instanceTypes)].sort();
+    const offerings = aws.ec2.getInstanceTypeOfferingsOutput({
+      locationType: "availability-zone",
+      filters: [{ name: "instance-type", values: wanted }],
+    }, parent);
 
     this.subnet = new aws.ec2.Subnet(`${name}-public`, {
       vpcId: this.vpc.id,
-      cidrBlock: args.vpcCidr,
-      availabilityZone: zone,
+      cidrBlock: carveSubnets(args.vpcCidr)[0],
+      // Not every zone offers every type (t4g is missing in some): the first zone that offers them all.
+      availabilityZone: offerings.apply((o) => {
+        const zone = zonesOffering(o, wanted)[0];
+        if (!zone) throw new Error(`No availability zone in this region offers all of: ${wanted.join(", ")}`);
+        return zone;
+      }),
       mapPublicIpOnLaunch: true,
       tags: { Name: `${name}-public` },
-    }, parent);
+    }, {
+      ...parent,
+      // The zone is chosen once: a later change of instance types must not move the subnet and every host with it.
+      ignoreChanges: ["availabilityZone"],
+      // A replaced subnet (a new range) would overlap the old one in the VPC: remove the old one first.
+      deleteBeforeReplace: true,
+    });
+
+    // The kept zone must offer every type configured now; say so before EC2 refuses a resize half-way.
+    this.zone = pulumi.all([this.subnet.availabilityZone, offerings]).apply(([zone, o]) => {
+      if (!zonesOffering(o, wanted).includes(zone)) {
+        const missing = wanted.filter((type) => !zonesOffering(o, [type]).includes(zone));
+        throw new Error(
+          `instanceTypes: ${missing.join(", ")} not offered in ${zone}, the zone this stack's subnet was created in; ` +
+          `choose types offered there (aws ec2 describe-instance-type-offerings --location-type availability-zone ` +
+          `--filters Name=location,Values=${zone})`,
+        );
+      }
+      return zone;
+    });
 
     const routes = new aws.ec2.RouteTable(`${name}-public`, {
       vpcId: this.vpc.id,

@@ -18,3 +18,9 @@ export const IMAGE_VERSIONS = {
 } as const;
 
 export type ImageVersionKey = keyof typeof IMAGE_VERSIONS;
+
+/**
+ * The Ubuntu 24.04 image build (Canonical's serial) every host boots from, the same for arm64 and x86_64. Fixed, so a
+ * newer image never replaces a host by itself; raising it replaces every host (their data goes with them).
+ */
+export const UBUNTU_IMAGE_SERIAL = "20251212";

@@ -1,5 +1,6 @@
 // Loaded by mocha before any test file (see .mocharc.json): the Pulumi mocks and the stack config must be in place
 // before the program is imported, or resources register against no monitor and tests pass vacuously.
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 // The mock monitor is internal to the SDK; wrapping it is the only way to see each registration's dependencies.
 import * as settings from "@pulumi/pulumi/runtime/settings";
@@ -17,6 +18,9 @@ export interface Registered {
   dependsOn: string[];
   /** Dotted paths of the inputs whose values are secrets. */
   secretInputs: string[];
+  /** Resource options that decide how a change is applied. */
+  ignoreChanges: string[];
+  deleteBeforeReplace: boolean;
 }
 
 export const registered: Registered[] = [];
@@ -24,11 +28,15 @@ export const registered: Registered[] = [];
 export const TEST_CONFIG: Record<string, string> = {
   "aws:region": "eu-west-1",
   [`${PROJECT}:operatorCidrs`]: JSON.stringify(["203.0.113.0/24", "198.51.100.7/32"]),
-  [`${PROJECT}:instanceTypes`]: JSON.stringify({ logging: "m7g.large", kafka: "t4g.medium" }),
+  // One x86 host among the Graviton ones, so architecture-specific choices are visible.
+  [`${PROJECT}:instanceTypes`]: JSON.stringify({ logging: "m7g.large", kafka: "t4g.medium", monitoring: "t3.small" }),
 };
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const urnName = (urn: string) => urn.split("::").pop() ?? urn;
+
+/** The image id the mocks answer for an image name. */
+export const mockImageId = (imageName: string): string => `ami-${crypto.createHash("sha256").update(imageName).digest("hex").slice(0, 17)}`;
 
 let counter = 0;
 const mocks: pulumi.runtime.Mocks = {
@@ -50,6 +58,10 @@ const mocks: pulumi.runtime.Mocks = {
       case "aws:ec2/keyPair:KeyPair":
         state.keyName = args.name;
         break;
+      case "aws:ec2/subnet:Subnet":
+        // Stands for a stack whose subnet was created earlier in another zone, kept there by ignoreChanges.
+        if (args.name.startsWith("kept-zone-")) state.availabilityZone = "eu-west-1a";
+        break;
       case "command:remote:Command":
         state.stdout = `${args.name} ok`;
         break;
@@ -58,8 +70,12 @@ const mocks: pulumi.runtime.Mocks = {
   },
   call(args) {
     switch (args.token) {
-      case "aws:ec2/getAmi:getAmi":
-        return { id: "ami-0123456789abcdef0", architecture: (args.inputs.filters as { name: string; values: string[] }[]).find((f) => f.name === "architecture")?.values[0] };
+      case "aws:ec2/getAmi:getAmi": {
+        // One image id per image name, so a test can tell which build a host boots.
+        const filters = args.inputs.filters as { name: string; values: string[] }[];
+        const imageName = filters.find((f) => f.name === "name")?.values[0] ?? "";
+        return { id: mockImageId(imageName), name: imageName, architecture: filters.find((f) => f.name === "architecture")?.values[0] };
+      }
       case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
         const types = (args.inputs.filters as { values: string[] }[])[0].values;
         // Zone a lacks t4g.medium, zone b offers everything: the network must pick b.
@@ -83,6 +99,8 @@ type RegisterRequest = {
   getName(): string;
   getParent(): string;
   getDependenciesList(): string[];
+  getIgnorechangesList(): string[];
+  getDeletebeforereplace(): boolean;
   getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 };
 type Monitor = { registerResource(req: RegisterRequest, callback: unknown): unknown; newUrn(parent: string, type: string, name: string): string };
@@ -99,6 +117,8 @@ monitor.registerResource = (req, callback) => {
     inputs: unwrapSecrets(raw, "", secretInputs) as Record<string, unknown>,
     dependsOn: req.getDependenciesList().map(urnName),
     secretInputs,
+    ignoreChanges: req.getIgnorechangesList(),
+    deleteBeforeReplace: req.getDeletebeforereplace(),
   });
   return registerResource(req, callback);
 };

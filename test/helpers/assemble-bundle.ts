@@ -2,24 +2,42 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Role } from "../../components/roles";
-import { BUNDLE_SOURCES, renderDotEnv } from "../../components/bundle-env";
+import { BUNDLE_SOURCES } from "../../components/bundle-env";
+import { renderBundleFiles } from "../../components/bundle";
 import { REPO_ROOT } from "../../components/repo";
 import { renderScrapeTargets } from "../../components/scrape-targets";
 import { SAMPLE_FACTS, sampleEnv } from "./sample-facts";
 
-/** Lays a bundle out in a temp folder as the program lays it out on its host: folders, `.env`, rendered files. */
-export function assembleBundle(role: Role): string {
+export interface AssembleOptions {
+  /** Where the bundle's folders are read from: the repository, or a copy a test edited. */
+  root?: string;
+  /** The `.env` variables; the sample facts' by default. */
+  env?: Record<string, string>;
+}
+
+/** Lays a bundle out in a temp folder as the program lays it out on its host: folders and every rendered file. */
+export async function assembleBundle(role: Role, options: AssembleOptions = {}): Promise<string> {
+  const root = options.root ?? REPO_ROOT;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `bundle-${role}-`));
-  const [root, ...extras] = BUNDLE_SOURCES[role];
-  fs.cpSync(path.join(REPO_ROOT, root), dir, { recursive: true });
-  for (const folder of extras) fs.cpSync(path.join(REPO_ROOT, folder), path.join(dir, folder), { recursive: true });
-  const rendered: Record<string, string> = {
-    ...(role === "monitoring" ? renderScrapeTargets(SAMPLE_FACTS.privateIps) : {}),
-    ".env": renderDotEnv(sampleEnv(role)),
-  };
+  const [bundleRoot, ...extras] = BUNDLE_SOURCES[role];
+  fs.cpSync(path.join(root, bundleRoot), dir, { recursive: true });
+  for (const folder of extras) fs.cpSync(path.join(root, folder), path.join(dir, folder), { recursive: true });
+  const rendered = await renderBundleFiles(
+    BUNDLE_SOURCES[role],
+    options.env ?? sampleEnv(role),
+    role === "monitoring" ? renderScrapeTargets(SAMPLE_FACTS.privateIps) : {},
+    root,
+  );
   for (const [file, content] of Object.entries(rendered)) {
     fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
     fs.writeFileSync(path.join(dir, file), content);
   }
   return dir;
+}
+
+/** A copy of the repository folders one bundle is made of, for a test that edits them. */
+export function copyBundleSources(role: Role): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), `sources-${role}-`));
+  for (const folder of BUNDLE_SOURCES[role]) fs.cpSync(path.join(REPO_ROOT, folder), path.join(root, folder), { recursive: true });
+  return root;
 }

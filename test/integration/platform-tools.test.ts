@@ -22,8 +22,8 @@ describe("platform files checked by real tools", () => {
       assert.match(result.stdout, /Valid cloud-config/);
     });
 
-    it(`docker-compose accepts the ${role} bundle as laid out on its host`, () => {
-      const dir = assembleBundle(role);
+    it(`docker-compose accepts the ${role} bundle as laid out on its host`, async () => {
+      const dir = await assembleBundle(role);
       try {
         const result = runTool("docker-compose", ["config", "--quiet"], "docker-compose", { cwd: dir });
         assert.equal(result.status, 0, result.stdout + result.stderr);
@@ -37,12 +37,17 @@ describe("platform files checked by real tools", () => {
     const write = (cwd: string, files: Record<string, string>) =>
       runTool("python3", ["-c", WRITE_FILES_PY], "python3", { cwd, input: JSON.stringify(files) });
 
-    it("keeps .env private and the other files readable by containers running as other users", () => {
+    it("keeps .env and secrets/ private and the other files readable by containers running as other users", () => {
       const dir = fs.mkdtempSync(path.join(tmp, "rendered-"));
-      const result = write(dir, { ".env": "A='1'\n", "prometheus/targets/node.json": "[]\n" });
+      const files = { ".env": "A='1'\n", "secrets/receivers.yml": "password: x\n", "prometheus/targets/node.json": "[]\n" };
+      // A rewrite keeps the modes even if someone loosened a file by hand.
+      fs.mkdirSync(path.join(dir, "secrets"));
+      fs.writeFileSync(path.join(dir, "secrets/receivers.yml"), "", { mode: 0o666 });
+      const result = write(dir, files);
       assert.equal(result.status, 0, result.stderr);
       assert.equal(fs.readFileSync(path.join(dir, ".env"), "utf8"), "A='1'\n");
       assert.equal(fs.statSync(path.join(dir, ".env")).mode & 0o777, 0o600);
+      assert.equal(fs.statSync(path.join(dir, "secrets/receivers.yml")).mode & 0o777, 0o600);
       assert.equal(fs.statSync(path.join(dir, "prometheus/targets/node.json")).mode & 0o777, 0o644);
     });
 

@@ -3,9 +3,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { registered, Registered, STACK, PROJECT } from "../setup";
+import { registered, Registered, STACK, PROJECT, mockImageId } from "../setup";
 import { ROLES, Role } from "../../components/roles";
 import { bundleContentHash } from "../../components/bundle";
+import { ubuntuImageName } from "../../components/host";
+import { Network, carveSubnets, zonesOffering } from "../../components/network";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
 
 const NAME = `${PROJECT}-${STACK}`;
@@ -52,7 +54,7 @@ describe("platform program (Pulumi mocks)", function () {
   });
 
   describe("hosts", () => {
-    const expectedTypes: Record<Role, string> = { logging: "m7g.large", web: "t4g.small", kafka: "t4g.medium", monitoring: "t4g.small" };
+    const expectedTypes: Record<Role, string> = { logging: "m7g.large", web: "t4g.small", kafka: "t4g.medium", monitoring: "t3.small" };
     const expectedVolumes: Record<Role, number> = { logging: 50, web: 20, kafka: 30, monitoring: 30 };
 
     it("are exactly four instances, one per role, with the configured types", () => {
@@ -63,8 +65,19 @@ describe("platform program (Pulumi mocks)", function () {
       for (const instance of instances) {
         const role = (instance.inputs.tags as Record<string, string>).Role as Role;
         assert.equal(instance.inputs.instanceType, expectedTypes[role], role);
-        assert.equal(instance.inputs.ami, "ami-0123456789abcdef0");
       }
+    });
+
+    it("boot the pinned Ubuntu build of their architecture, so an architecture change replaces the host", () => {
+      for (const instance of ofType("aws:ec2/instance:Instance")) {
+        const role = (instance.inputs.tags as Record<string, string>).Role as Role;
+        const architecture = role === "monitoring" ? "x86_64" : "arm64";
+        assert.equal(instance.inputs.ami, mockImageId(ubuntuImageName(architecture)), role);
+        // An ignored image would keep the old architecture's image through the replacement.
+        assert.deepEqual(instance.ignoreChanges, [], role);
+      }
+      assert.match(ubuntuImageName("x86_64"), /^ubuntu\/images\/hvm-ssd-gp3\/ubuntu-noble-24\.04-amd64-server-\d{8}$/);
+      assert.equal(ubuntuImageName("arm64").replace("arm64", "amd64"), ubuntuImageName("x86_64"));
     });
 
     it("require IMDSv2 and keep containers away from the metadata service", () => {
@@ -85,10 +98,30 @@ describe("platform program (Pulumi mocks)", function () {
       }
     });
 
-    it("sit in the zone that offers every configured instance type", () => {
+    it("sit in the zone that offers every configured instance type, chosen once for the subnet", () => {
       const [subnet] = ofType("aws:ec2/subnet:Subnet");
       assert.equal(subnet.inputs.availabilityZone, "eu-west-1b");
       assert.equal(subnet.inputs.mapPublicIpOnLaunch, true);
+      assert.deepEqual(subnet.ignoreChanges, ["availabilityZone"]);
+      for (const instance of ofType("aws:ec2/instance:Instance")) assert.equal(instance.inputs.availabilityZone, "eu-west-1b", instance.name);
+    });
+
+    it("use a subnet carved from the VPC range, leaving room for subnets in more zones", () => {
+      const [subnet] = ofType("aws:ec2/subnet:Subnet");
+      assert.equal(subnet.inputs.cidrBlock, "10.42.0.0/18");
+      assert.equal(subnet.deleteBeforeReplace, true, "a replacement subnet would overlap the old one");
+    });
+
+    it("wait, when (re)started, for cloud-init with a bound, then converge packages and services", () => {
+      for (const role of ROLES) {
+        const ready = byName(`${NAME}-${role}-ready`);
+        const script = ready.inputs.create as string;
+        assert.match(script, new RegExp(`^HOST_ROLE='${role}'$`, "m"));
+        assert.match(script, /^BUNDLE_ROOT='\/opt\/aws-log-platform'$/m);
+        assert.match(script, /timeout "\$wait_seconds" cloud-init status --wait/);
+        assert.match(script, /apt-get install --no-upgrade/);
+        assert.deepEqual(ready.inputs.triggers, [`${NAME}-${role}-id`]);
+      }
     });
 
     it("install Docker, compose and node_exporter from Ubuntu's archive; only logging sets vm.max_map_count", () => {
@@ -96,7 +129,8 @@ describe("platform program (Pulumi mocks)", function () {
         const role = (instance.inputs.tags as Record<string, string>).Role;
         const userData = instance.inputs.userData as string;
         assert.match(userData, /^#cloud-config\n/);
-        for (const pkg of ["docker.io", "docker-compose-v2", "prometheus-node-exporter"]) assert.ok(userData.includes(`- ${pkg}`), `${role}: ${pkg}`);
+        for (const pkg of ["docker.io", "docker-compose-v2", "prometheus-node-exporter", "rsync"]) assert.ok(userData.includes(`- ${pkg}`), `${role}: ${pkg}`);
+        assert.match(userData, /Acquire::Retries/);
         assert.match(userData, /prometheus-node-exporter\.service/);
         assert.ok(userData.includes(`/opt/${PROJECT}`), role);
         assert.equal(userData.includes("vm.max_map_count=262144"), role === "logging", role);
@@ -199,23 +233,40 @@ describe("platform program (Pulumi mocks)", function () {
       assert.match(byName(`${NAME}-pipeline-check-logging`).inputs.create as string, /bash checks\/pipeline\.sh$/);
     });
 
-    it("copies every bundle folder to /opt/<project>/<role>/", () => {
+    it("copies every bundle folder to a staging folder named after the content hash, then syncs it to /opt/<project>/<role>/", () => {
       const copies = ofType("command:remote:CopyToRemote");
-      for (const role of ROLES) {
+      const staging = (role: Role) => {
         const root = copies.find((c) => c.name === `${NAME}-${role}-bundle-copy-${role}`);
-        assert.equal(root?.inputs.remotePath, `/opt/${PROJECT}`);
-      }
+        const match = new RegExp(`^/opt/${PROJECT}/\\.staging/${role}-([0-9a-f]{16})$`).exec(root?.inputs.remotePath as string);
+        assert.ok(match, `${role}: copied to ${String(root?.inputs.remotePath)}`);
+        assert.ok((root?.inputs.triggers as string[])[0].startsWith(match[1]), `${role}: the staging folder is not the content hash's`);
+        assert.match(byName(`${NAME}-${role}-bundle-up`).inputs.create as string, new RegExp(`rsync .*'${match[0]}/${role}/' '/opt/${PROJECT}/${role}/'`));
+        return match[0];
+      };
+      for (const role of ROLES) staging(role);
       const kibana = copies.find((c) => c.name === `${NAME}-logging-bundle-copy-provisioning-kibana`);
-      assert.equal(kibana?.inputs.remotePath, `/opt/${PROJECT}/logging/provisioning`);
+      assert.equal(kibana?.inputs.remotePath, `${staging("logging")}/logging/provisioning`);
       const loadgen = copies.find((c) => c.name === `${NAME}-web-bundle-copy-loadgen`);
-      assert.equal(loadgen?.inputs.remotePath, `/opt/${PROJECT}/web`);
+      assert.equal(loadgen?.inputs.remotePath, `${staging("web")}/web`);
+    });
+
+    it("never deletes a deployed bundle, never forces a recreate, and re-copies on a new host or new content", () => {
+      for (const role of ROLES) {
+        const steps = registered.filter((r) => r.name.startsWith(`${NAME}-${role}-bundle-`) && r.type.startsWith("command:"));
+        for (const step of steps) {
+          const create = (step.inputs.create as string | undefined) ?? "";
+          assert.doesNotMatch(create, new RegExp(`rm -rf '/opt/${PROJECT}/${role}'`), step.name);
+          assert.doesNotMatch(create, /--force-recreate/, step.name);
+          assert.deepEqual((step.inputs.triggers as string[])[1], `${NAME}-${role}-id`, `${step.name}: not keyed on the instance`);
+        }
+      }
     });
 
     it("has no delete step anywhere, so destroy never dials a host", () => {
       for (const command of ofType("command:remote:Command")) assert.equal(command.inputs.delete, undefined, command.name);
     });
 
-    it("keys every step of a bundle on one content hash, distinct per bundle", () => {
+    it("keys every step of a bundle on one content hash (and its host), distinct per bundle", () => {
       const hashes = ROLES.map((role) => {
         const steps = registered.filter((r) => r.name.startsWith(`${NAME}-${role}-bundle-`) && r.type.startsWith("command:"));
         const triggers = new Set(steps.map((s) => JSON.stringify(s.inputs.triggers)));
@@ -283,6 +334,29 @@ describe("platform program (Pulumi mocks)", function () {
     assert.equal(resolved.elasticsearchUrl, `http://${hosts.logging.publicIp}:9200`);
     assert.equal(resolved.sshUser, "ubuntu");
     assert.equal(resolved.environment, "dev");
+  });
+});
+
+describe("network layout", () => {
+  it("carves the VPC range into four equal subnets in address order", () => {
+    assert.deepEqual(carveSubnets("10.42.0.0/16"), ["10.42.0.0/18", "10.42.64.0/18", "10.42.128.0/18", "10.42.192.0/18"]);
+    assert.deepEqual(carveSubnets("192.168.7.0/24"), ["192.168.7.0/26", "192.168.7.64/26", "192.168.7.128/26", "192.168.7.192/26"]);
+  });
+
+  it("refuses, naming type and zone, instance types the subnet's kept zone does not offer", async () => {
+    // Zone a (where this subnet stays) lacks t4g.medium in the mocks.
+    const network = new Network("kept-zone", { vpcCidr: "10.9.0.0/16", instanceTypes: ["t4g.small", "t4g.medium"], operatorCidrs: [] });
+    await assert.rejects(
+      // apply() swallows a failed Output; its (internal) promise carries the error the deployment reports.
+      (network.zone as unknown as { promise(): Promise<string> }).promise(),
+      /instanceTypes: t4g\.medium not offered in eu-west-1a, the zone this stack's subnet was created in/,
+    );
+  });
+
+  it("lists the zones that offer every type, in name order", () => {
+    const offerings = { locations: ["z-b", "z-a", "z-b", "z-c"], instanceTypes: ["t3.small", "t3.small", "t4g.large", "t4g.large"] };
+    assert.deepEqual(zonesOffering(offerings, ["t3.small", "t4g.large"]), ["z-b"]);
+    assert.deepEqual(zonesOffering(offerings, ["t3.small"]), ["z-a", "z-b"]);
   });
 });
 
