@@ -21,6 +21,31 @@ export function markedTable(doc: MarkdownDoc, name: string): string[][] {
   return block[1].trim().split("\n").slice(2).map((line) => line.split(" | ").map((cell) => cell.replace(/^\|\s*|\s*\|$/g, "").replace(/`/g, "").trim()));
 }
 
+/**
+ * Compares a table's rows with the rows the code implies, on the columns the code decides; `undefined` in an
+ * expected row is a free-text column (any non-empty text). Fails naming each row to add or remove.
+ */
+export function assertTableRows(doc: MarkdownDoc, name: string, expected: (string | undefined)[][]): void {
+  assert.ok(expected.length > 0, `the code gives no rows for ${doc.file}'s table ${name}`);
+  const rows = markedTable(doc, name);
+  const decided = expected[0].map((cell) => cell !== undefined);
+  const key = (row: (string | undefined)[]) => row.filter((_, i) => decided[i]).join(" | ");
+  const show = (row: (string | undefined)[]) => `| ${row.map((cell) => cell ?? "…").join(" | ")} |`;
+  const unmatched = [...rows];
+  const missing: string[] = [];
+  for (const row of expected) {
+    const index = unmatched.findIndex((documented) => key(documented) === key(row));
+    if (index === -1) missing.push(`add row ${show(row)}`);
+    else unmatched.splice(index, 1);
+  }
+  const problems = [
+    ...missing,
+    ...unmatched.map((row) => `remove row ${show(row)}`),
+    ...rows.filter((row) => row.length !== decided.length || row.some((cell) => cell === "")).map((row) => `fill every column of ${show(row)}`),
+  ];
+  if (problems.length > 0) assert.fail(`${doc.file}, table ${name}, differs from the code:\n  ${problems.join("\n  ")}`);
+}
+
 export interface PortRow {
   port: number;
   name: PortName;
