@@ -3,20 +3,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { CONFIG_KEYS, parseConfig } from "../../components/config";
-import { INGRESS_MATRIX } from "../../components/network";
-import { PORTS } from "../../components/ports";
-import { ROLES } from "../../components/roles";
 import { REPO_ROOT } from "../../components/repo";
 import { PROJECT } from "../setup";
+import { markedTable, portRows, readDoc } from "../helpers/markdown";
 
-const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
-
-/** Rows of the Markdown table between `<!-- name ... -->` and `<!-- /name -->`, cells without backticks. */
-function table(name: string): string[][] {
-  const block = new RegExp(`<!-- ${name}[^>]*-->([\\s\\S]*?)<!-- /${name} -->`).exec(readme);
-  assert.ok(block, `README has no ${name} block`);
-  return block[1].trim().split("\n").slice(2).map((line) => line.split(" | ").map((cell) => cell.replace(/^\|\s*|\s*\|$/g, "").replace(/`/g, "").trim()));
-}
+const readme = readDoc("README.md");
+const table = (name: string) => markedTable(readme, name);
 
 describe("README", () => {
   it("documents every config key with the default and effect the config component has", () => {
@@ -27,13 +19,7 @@ describe("README", () => {
   it("lists every port of the security groups, with the hosts and sources that reach it", () => {
     const rows = table("ports-table");
     const documented = rows.map(([port, , hosts, from]) => `${port} ${hosts} ${from}`).sort();
-    const names = (roles: string[]) => (roles.length === ROLES.length ? "all" : roles.join(", "));
-    const expected = Object.values(PORTS).map((port) => {
-      const rules = INGRESS_MATRIX.filter((r) => PORTS[r.port] === port);
-      const hosts = ROLES.filter((role) => rules.some((r) => r.to === role));
-      const from = [...new Set(rules.map((r) => (typeof r.from === "object" ? r.from.role : r.from === "operators" ? "operator CIDRs" : r.from)))];
-      return `${port} ${names(hosts)} ${from.join(", ")}`;
-    });
+    const expected = portRows().map(({ port, hosts, from }) => `${port} ${hosts} ${from}`);
     assert.deepEqual(documented, expected.sort());
   });
 
@@ -41,7 +27,7 @@ describe("README", () => {
     const scripts = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
     const ci = fs.readFileSync(path.join(REPO_ROOT, ".ci/run"), "utf8");
     for (const command of ["npm test", "npm run test:integration", "npm run verify"]) {
-      assert.ok(readme.includes(command), `README does not mention ${command}`);
+      assert.ok(readme.text.includes(command), `README does not mention ${command}`);
       const script = command === "npm test" ? "test" : command.split(" ").pop()!;
       assert.ok(scripts[script], `package.json has no "${script}" script`);
     }
