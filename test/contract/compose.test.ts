@@ -165,6 +165,21 @@ describe("compose bundles", () => {
     assert.ok(seconds(healthcheck.start_period ?? "0s") >= 5 * 60, `start_period ${healthcheck.start_period} is under 5 minutes`);
   });
 
+  it("hands Kibana its three encryption keys from the logging .env only", () => {
+    const environment = loadCompose("logging").services.kibana.environment as Record<string, string>;
+    const keys = ["XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY", "XPACK_REPORTING_ENCRYPTIONKEY", "XPACK_SECURITY_ENCRYPTIONKEY"];
+    const variables = keys.map((key) => /^\$\{([A-Z_]+)\}$/.exec(environment[key] ?? "")?.[1]);
+    assert.ok(variables.every(Boolean), `kibana must set ${keys.join(", ")} from .env variables`);
+    assert.equal(new Set(variables).size, keys.length, "each key has its own secret");
+    for (const role of ROLES) {
+      const env = sampleEnv(role);
+      for (const variable of variables as string[]) {
+        if (role === "logging") assert.ok(env[variable].length >= 32, `${variable}: Kibana needs at least 32 characters`);
+        else assert.equal(env[variable], undefined, `${variable} must not reach the ${role} host`);
+      }
+    }
+  });
+
   it("never hard-codes a host address in a bundle", () => {
     const files = ["hosts", "loadgen", "provisioning"].flatMap((dir) => walk(path.join(REPO_ROOT, dir)));
     for (const file of files) {
