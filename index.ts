@@ -45,6 +45,14 @@ export = async () => {
 
   // Alphanumeric: it travels through .env and compose interpolation untouched.
   const grafanaAdminPassword = pulumi.secret(new random.RandomPassword(`${name}-grafana-admin`, { length: 24, special: false }).result);
+  // Kibana's minimum is 32 characters. A RandomPassword keeps its value in the stack state for as long as its name
+  // and inputs stay the same, which these keys need (a new key makes encrypted saved objects unreadable).
+  const kibanaKey = (purpose: string) => new random.RandomPassword(`${name}-kibana-${purpose}-key`, { length: 32, special: false }).result;
+  const kibanaEncryptionKeys = pulumi.secret({
+    encryptedSavedObjects: kibanaKey("saved-objects"),
+    reporting: kibanaKey("reporting"),
+    security: kibanaKey("security"),
+  });
   const privateIps: pulumi.Output<PerRole<string>> = pulumi.output(perRole((role) => hosts[role].privateIp));
 
   const bundles = {} as PerRole<Bundle>;
@@ -56,10 +64,11 @@ export = async () => {
       hostId: hosts[role].instanceId,
       bundleRoot,
       folders: BUNDLE_SOURCES[role],
-      env: pulumi.all([privateIps, grafanaAdminPassword]).apply(([ips, password]) => bundleEnv(role, {
+      env: pulumi.all([privateIps, grafanaAdminPassword, kibanaEncryptionKeys]).apply(([ips, password, kibanaKeys]) => bundleEnv(role, {
         ...config,
         privateIps: ips,
         grafanaAdminPassword: password,
+        kibanaEncryptionKeys: kibanaKeys,
       })),
       renderedFiles: role === "monitoring" ? privateIps.apply(renderScrapeTargets) : undefined,
       dependsOn: [hosts[role].ready, ...BUNDLE_STARTS_AFTER[role].map((before) => bundles[before].up)],

@@ -31,7 +31,18 @@ export type EnvFacts = Pick<
 > & {
   privateIps: PerRole<string>;
   grafanaAdminPassword: string;
+  kibanaEncryptionKeys: KibanaEncryptionKeys;
 };
+
+/**
+ * Kibana's encryption keys (each at least 32 characters): saved-object encryption (alerting rules and connectors),
+ * reporting, and session cookies. Generated once and kept in the stack: a changed key makes what it encrypted unreadable.
+ */
+export interface KibanaEncryptionKeys {
+  encryptedSavedObjects: string;
+  reporting: string;
+  security: string;
+}
 
 /**
  * The variables of one host's `.env`. Compose interpolates them, passes them to services, and Fluent Bit (`${VAR}`)
@@ -61,6 +72,9 @@ export function bundleEnv(role: Role, facts: EnvFacts): Record<string, string> {
       ES_HEAP_SIZE: `${facts.elasticsearchHeapGiB}g`,
       ES_RETENTION_DAYS: String(facts.elasticsearchRetentionDays),
       KAFKA_CONSUMER_GROUP,
+      KIBANA_ENCRYPTED_SAVED_OBJECTS_KEY: facts.kibanaEncryptionKeys.encryptedSavedObjects,
+      KIBANA_REPORTING_KEY: facts.kibanaEncryptionKeys.reporting,
+      KIBANA_SECURITY_KEY: facts.kibanaEncryptionKeys.security,
     },
     monitoring: {
       ELASTICSEARCH_URL: `http://${facts.privateIps.logging}:${PORTS.elasticsearch}`,

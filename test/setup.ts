@@ -53,7 +53,8 @@ const mocks: pulumi.runtime.Mocks = {
         state.publicKeyOpenssh = "ssh-ed25519 AAAAC3MOCKED generated";
         break;
       case "random:index/randomPassword:RandomPassword":
-        state.result = "MockedGrafanaPassword123";
+        // Each password its own value, so a test can tell which one went where.
+        state.result = args.name.endsWith("-grafana-admin") ? "MockedGrafanaPassword123" : `Mocked${args.name.replace(/[^A-Za-z0-9]/g, "")}`;
         break;
       case "aws:ec2/keyPair:KeyPair":
         state.keyName = args.name;

@@ -10,9 +10,29 @@ import { INGRESS_MATRIX } from "../../components/network";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
 import { REPO_ROOT } from "../../components/repo";
 import { sampleEnv } from "../helpers/sample-facts";
+import { loadPrometheusConfig, ScrapeConfig } from "../helpers/monitoring";
 import {
   composeText, dependsOn, interpolate, isOneShot, loadCompose, publishedPorts, referencedVariables,
 } from "../helpers/compose";
+
+/** Commands that start a JVM: a healthcheck runs every interval, and a second JVM does not fit a small host. */
+const JVM_TOOLS = [
+  /\/opt\/kafka\/bin\//,
+  /\bkafka-[\w.-]+\.sh\b/,
+  /\/usr\/share\/elasticsearch\/bin\//,
+  /(^|[\s/])elasticsearch-(cli|keystore|certutil|certgen|node|shard|users|plugin|reset-password|setup-passwords|sql-cli|create-enrollment-token|service-tokens|croneval|syskeygen|geoip|saml-metadata|reconfigure-node)\b/,
+  /(^|[\s/])(java|jcmd|jps|jstat|jshell)(\s|$)/,
+];
+
+/** Go durations as compose and Prometheus write them here ("10s", "1m30s", "500ms"), in seconds. */
+function seconds(duration: string): number {
+  const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+  const parts = [...duration.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  assert.ok(parts.length > 0 && parts.map((p) => p[0]).join("") === duration, `"${duration}" is not a duration`);
+  return parts.reduce((total, [, value, unit]) => total + Number(value) * units[unit], 0);
+}
+
+interface Healthcheck { test?: unknown; interval?: string; retries?: number; start_period?: string }
 
 /** Ports served by host services (sshd, node_exporter from Ubuntu's archive), not by compose. */
 const HOST_SERVICE_PORTS = new Set<number>([PORTS.ssh, PORTS.nodeExporter]);
@@ -113,6 +133,51 @@ describe("compose bundles", () => {
   it("uses every pinned version somewhere (no stale pins)", () => {
     const texts = ROLES.map((role) => composeText(role)).join("\n");
     for (const key of Object.keys(IMAGE_VERSIONS)) assert.ok(texts.includes(`\${${key}}`), `${key} is pinned but unused`);
+  });
+
+  it("runs no JVM tool in any healthcheck (no /opt/kafka/bin/*.sh, no elasticsearch-* CLI, no java)", () => {
+    for (const role of ROLES) {
+      for (const [name, service] of Object.entries(loadCompose(role).services)) {
+        const test = service.healthcheck?.test;
+        const command = Array.isArray(test) ? test.join(" ") : String(test ?? "");
+        const jvm = JVM_TOOLS.find((tool) => tool.test(command));
+        assert.equal(jvm, undefined, `${role}/${name}: healthcheck "${command}" matches ${jvm}`);
+      }
+    }
+  });
+
+  it("gives the Elasticsearch exporter a timeout below Prometheus' scrape timeout for its job", () => {
+    const prometheus = loadPrometheusConfig();
+    const job = prometheus.scrape_configs.find((c) => c.job_name === "elasticsearch-exporter") as ScrapeConfig & { scrape_timeout?: string };
+    assert.ok(job, "no elasticsearch-exporter job in prometheus.yml");
+    // Prometheus' own default, when neither the job nor global sets one.
+    const scrapeTimeout = seconds(job.scrape_timeout ?? prometheus.global.scrape_timeout ?? "10s");
+    const command = loadCompose("logging").services["elasticsearch-exporter"].command as string[];
+    const flags = command.filter((arg) => arg.startsWith("--es.timeout="));
+    assert.equal(flags.length, 1, "the exporter sets --es.timeout once (its default is not ours to rely on)");
+    const esTimeout = seconds(flags[0].split("=")[1]);
+    assert.ok(esTimeout < scrapeTimeout, `--es.timeout ${esTimeout}s must be below the scrape timeout ${scrapeTimeout}s`);
+  });
+
+  it("lets Grafana's first start run its database migrations for minutes before the healthcheck counts", () => {
+    const healthcheck = loadCompose("monitoring").services.grafana.healthcheck as Healthcheck;
+    // On a t4g.small the first migrations can take several minutes; failures before then must not count.
+    assert.ok(seconds(healthcheck.start_period ?? "0s") >= 5 * 60, `start_period ${healthcheck.start_period} is under 5 minutes`);
+  });
+
+  it("hands Kibana its three encryption keys from the logging .env only", () => {
+    const environment = loadCompose("logging").services.kibana.environment as Record<string, string>;
+    const keys = ["XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY", "XPACK_REPORTING_ENCRYPTIONKEY", "XPACK_SECURITY_ENCRYPTIONKEY"];
+    const variables = keys.map((key) => /^\$\{([A-Z_]+)\}$/.exec(environment[key] ?? "")?.[1]);
+    assert.ok(variables.every(Boolean), `kibana must set ${keys.join(", ")} from .env variables`);
+    assert.equal(new Set(variables).size, keys.length, "each key has its own secret");
+    for (const role of ROLES) {
+      const env = sampleEnv(role);
+      for (const variable of variables as string[]) {
+        if (role === "logging") assert.ok(env[variable].length >= 32, `${variable}: Kibana needs at least 32 characters`);
+        else assert.equal(env[variable], undefined, `${variable} must not reach the ${role} host`);
+      }
+    }
   });
 
   it("never hard-codes a host address in a bundle", () => {

@@ -12,6 +12,7 @@ export const SAMPLE_FACTS: EnvFacts = {
   prometheusRetentionDays: 15,
   loadgenRequestsPerSecond: 5,
   grafanaAdminPassword: "test-password",
+  kibanaEncryptionKeys: { encryptedSavedObjects: "s".repeat(32), reporting: "r".repeat(32), security: "k".repeat(32) },
   grafanaComDashboards: [{ id: 1860, revision: 42 }],
 };
 

@@ -318,6 +318,39 @@ describe("platform program (Pulumi mocks)", function () {
       }
     });
 
+    it("generates Kibana's encryption keys once, as secrets, and ships them in the logging .env only", async () => {
+      const variables: Record<string, string> = {
+        KIBANA_ENCRYPTED_SAVED_OBJECTS_KEY: `${NAME}-kibana-saved-objects-key`,
+        KIBANA_REPORTING_KEY: `${NAME}-kibana-reporting-key`,
+        KIBANA_SECURITY_KEY: `${NAME}-kibana-security-key`,
+      };
+      const mocked = (resource: string) => `Mocked${resource.replace(/[^A-Za-z0-9]/g, "")}`;
+      for (const resource of Object.values(variables)) {
+        // Static inputs and no keepers: a second `pulumi up` finds the same resource and keeps its value, which
+        // Kibana needs (a new key makes encrypted saved objects unreadable). 32 characters is Kibana's minimum.
+        assert.deepEqual(byName(resource).inputs, { length: 32, special: false }, resource);
+      }
+      const logging = byName(`${NAME}-logging-bundle-rendered`);
+      assert.ok(logging.secretInputs.includes("stdin"), "rendered files are not secret");
+      const loggingEnv = JSON.parse(logging.inputs.stdin as string)[".env"] as string;
+      for (const [variable, resource] of Object.entries(variables)) {
+        assert.ok(loggingEnv.split("\n").includes(`${variable}='${mocked(resource)}'`), `${variable} is not ${resource}`);
+      }
+      const keys = Object.values(variables).map(mocked);
+      for (const role of ROLES.filter((r) => r !== "logging")) {
+        const stdin = byName(`${NAME}-${role}-bundle-rendered`).inputs.stdin as string;
+        assert.ok(!keys.some((key) => stdin.includes(key)), `a Kibana key reaches the ${role} host`);
+      }
+      for (const instance of ofType("aws:ec2/instance:Instance")) {
+        assert.ok(!keys.some((key) => (instance.inputs.userData as string).includes(key)), `${instance.name}: user data`);
+      }
+      for (const [output, value] of Object.entries(resolved)) {
+        assert.ok(!keys.some((key) => JSON.stringify(value).includes(key)), `output ${output} leaks a Kibana key`);
+      }
+      const holders = registered.filter((r) => keys.some((key) => JSON.stringify(r.inputs).includes(key))).map((r) => r.name);
+      assert.deepEqual(holders, [logging.name], "only the logging bundle's rendered files (a secret stdin) carry the keys");
+    });
+
     it("publishes the generated key's public half in the key pair", () => {
       const [keyPair] = ofType("aws:ec2/keyPair:KeyPair");
       assert.equal(keyPair.inputs.publicKey, "ssh-ed25519 AAAAC3MOCKED generated");

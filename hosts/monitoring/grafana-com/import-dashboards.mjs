@@ -1,7 +1,11 @@
 // Fetches the grafana.com dashboards listed in GRAFANA_COM_DASHBOARDS ("id:revision id:revision ...") and writes
 // them where Grafana's "grafana-com" dashboard provider reads. A file-provisioned dashboard gets no import wizard, so
 // every datasource input (`__inputs`, `${DS_*}`) is bound here to the provisioned datasource UIDs.
-// Runs in node:${NODE_VERSION} on the monitoring host; test/contract/monitoring-grafana-com.test.ts runs this file.
+// A dashboard that cannot be imported (grafana.com unreachable, a wrong revision, a broken export) only warns and
+// keeps its last good copy: Grafana waits for this job, and an optional dashboard must not keep it stopped.
+// Runs in node:${NODE_VERSION} on the monitoring host; test/contract/monitoring-grafana-com.test.ts and
+// test/integration/grafana-com-import.test.ts run this file.
+import { existsSync } from "node:fs";
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import process from "node:process";
@@ -64,14 +68,22 @@ function bindDashboard(raw, id) {
   return { ...dashboard, id: null, uid: `${FILE_PREFIX}${id}` };
 }
 
+/** A client error other than 429 (e.g. 404 for a revision that does not exist) answers the same on every retry. */
+const isFinal = (status) => status >= 400 && status < 500 && status !== 429;
+
 async function download(url) {
   for (let attempt = 1; ; attempt++) {
+    let final = false;
     try {
       const response = await globalThis.fetch(url, { signal: globalThis.AbortSignal.timeout(30_000) });
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      if (!response.ok) {
+        final = isFinal(response.status);
+        throw new Error(`HTTP ${response.status}`);
+      }
+      // A body cut off in transit fails to parse too, so invalid JSON is retried like a network error.
       return await response.json();
     } catch (error) {
-      if (attempt >= ATTEMPTS) throw new Error(`${url}: ${error.message}`);
+      if (final || attempt >= ATTEMPTS) throw new Error(`${url}: ${error.message}`);
       await sleep(2_000 * attempt);
     }
   }
@@ -83,19 +95,24 @@ async function main() {
   const baseUrl = (process.env.GRAFANA_COM_URL ?? "https://grafana.com").replace(/\/$/, "");
   const wanted = parseList(process.env.GRAFANA_COM_DASHBOARDS ?? "");
   await mkdir(outDir, { recursive: true });
-  const written = new Set();
+  const listed = new Set(wanted.map(({ id }) => `${FILE_PREFIX}${id}.json`));
   for (const { id, revision } of wanted) {
-    const raw = await download(`${baseUrl}/api/dashboards/${id}/revisions/${revision}/download`);
     const file = `${FILE_PREFIX}${id}.json`;
-    const tmp = path.join(outDir, `.${file}.tmp`);
-    await writeFile(tmp, JSON.stringify(bindDashboard(raw, id), null, 2) + "\n");
-    await rename(tmp, path.join(outDir, file));
-    written.add(file);
-    process.stdout.write(`imported grafana.com dashboard ${id} revision ${revision} as ${file}\n`);
+    try {
+      const raw = await download(`${baseUrl}/api/dashboards/${id}/revisions/${revision}/download`);
+      const tmp = path.join(outDir, `.${file}.tmp`);
+      await writeFile(tmp, JSON.stringify(bindDashboard(raw, id), null, 2) + "\n");
+      // rename() replaces the old copy in one step: Grafana never reads a half-written file.
+      await rename(tmp, path.join(outDir, file));
+      process.stdout.write(`imported grafana.com dashboard ${id} revision ${revision} as ${file}\n`);
+    } catch (error) {
+      const kept = existsSync(path.join(outDir, file)) ? `keeping the last good copy ${file}` : "no earlier copy to keep";
+      process.stderr.write(`WARNING: grafana.com dashboard ${id} revision ${revision} not imported: ${error.message}; ${kept}\n`);
+    }
   }
   // Dashboards dropped from the list disappear from Grafana too.
   for (const file of await readdir(outDir)) {
-    if (file.startsWith(FILE_PREFIX) && !written.has(file)) await rm(path.join(outDir, file));
+    if (file.startsWith(FILE_PREFIX) && !listed.has(file)) await rm(path.join(outDir, file));
   }
 }
 
