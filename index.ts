@@ -1,47 +1,31 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as aws from "@pulumi/aws";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { loadConfig, lookupDeployerIp, resolveOperatorCidrs } from "./components/config";
+import { loadConfig } from "./components/config";
 import { ROLES, PerRole } from "./components/roles";
-import { PORTS } from "./components/ports";
-import { Network } from "./components/network";
-import { Host, SSH_USER } from "./components/host";
+import { PortName } from "./components/ports";
+import { SSH_USER } from "./components/host";
+import { PlatformHost } from "./components/platform-host";
+import { awsHosts, dockerHosts, perRole } from "./components/targets";
 import { Bundle } from "./components/bundle";
 import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, bundleEnv } from "./components/bundle-env";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/pipeline-check";
 import { renderScrapeTargets } from "./components/scrape-targets";
-
-const perRole = <T>(make: (role: (typeof ROLES)[number]) => T): PerRole<T> =>
-  Object.fromEntries(ROLES.map((role) => [role, make(role)])) as PerRole<T>;
 
 export = async () => {
   const { config, sshPrivateKey: configuredPrivateKey } = loadConfig();
   const name = `${pulumi.getProject()}-${pulumi.getStack()}`;
   const bundleRoot = `/opt/${pulumi.getProject()}`;
 
-  const network = new Network(name, {
-    vpcCidr: config.vpcCidr,
-    instanceTypes: Object.values(config.instanceTypes),
-    operatorCidrs: await resolveOperatorCidrs(config.operatorCidrs, lookupDeployerIp),
-  });
-
   const generatedKey = config.sshPublicKey ? undefined : new tls.PrivateKey(`${name}-ssh`, { algorithm: "ED25519" });
-  const sshPrivateKey = pulumi.secret(configuredPrivateKey ?? generatedKey!.privateKeyOpenssh);
-  const keyPair = new aws.ec2.KeyPair(`${name}-ssh`, { publicKey: config.sshPublicKey ?? generatedKey!.publicKeyOpenssh });
-
-  const hosts = perRole((role) => new Host(`${name}-${role}`, {
-    role,
-    instanceType: config.instanceTypes[role],
-    architecture: config.architectures[role],
-    rootVolumeGiB: config.rootVolumeGiB[role],
-    subnetId: network.subnet.id,
-    availabilityZone: network.zone,
-    securityGroupId: network.securityGroups[role].id,
-    keyName: keyPair.keyName,
-    bundleRoot,
-    sshPrivateKey,
-  }));
+  const sshKey = {
+    sshPublicKey: config.sshPublicKey ?? generatedKey!.publicKeyOpenssh,
+    sshPrivateKey: pulumi.secret(configuredPrivateKey ?? generatedKey!.privateKeyOpenssh),
+  };
+  // Only the hosts differ between targets; everything from the bundles up is the same code and the same files.
+  const hosts: PerRole<PlatformHost> = config.target === "docker"
+    ? dockerHosts(name, { config, bundleRoot, ...sshKey })
+    : await awsHosts(name, { config, bundleRoot, ...sshKey });
 
   // Alphanumeric: it travels through .env and compose interpolation untouched.
   const grafanaAdminPassword = pulumi.secret(new random.RandomPassword(`${name}-grafana-admin`, { length: 24, special: false }).result);
@@ -81,17 +65,17 @@ export = async () => {
     dependsOn: ROLES.map((role) => bundles[role].up),
   });
 
-  const url = (host: Host, port: number) => pulumi.interpolate`http://${host.publicIp}:${port}`;
+  const url = (host: PlatformHost, service: PortName) => host.endpoint(service).apply((at) => `http://${at.replace(/:80$/, "")}`);
   return {
     environment: config.environment,
-    gatewayUrl: pulumi.interpolate`http://${hosts.web.publicIp}`,
-    kibanaUrl: url(hosts.logging, PORTS.kibana),
-    grafanaUrl: url(hosts.monitoring, PORTS.grafana),
-    prometheusUrl: url(hosts.monitoring, PORTS.prometheus),
-    elasticsearchUrl: url(hosts.logging, PORTS.elasticsearch),
-    hosts: perRole((role) => ({ publicIp: hosts[role].publicIp, privateIp: hosts[role].privateIp })),
+    gatewayUrl: url(hosts.web, "gateway"),
+    kibanaUrl: url(hosts.logging, "kibana"),
+    grafanaUrl: url(hosts.monitoring, "grafana"),
+    prometheusUrl: url(hosts.monitoring, "prometheus"),
+    elasticsearchUrl: url(hosts.logging, "elasticsearch"),
+    hosts: perRole((role) => ({ publicIp: hosts[role].publicIp, privateIp: hosts[role].privateIp, sshPort: hosts[role].sshPort })),
     sshUser: SSH_USER,
-    sshPrivateKey,
+    sshPrivateKey: sshKey.sshPrivateKey,
     grafanaAdminUser: "admin",
     grafanaAdminPassword,
     pipelineCheck: pipelineCheck.stdout,

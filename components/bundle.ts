@@ -8,6 +8,7 @@ import { parse, stringify } from "yaml";
 import { Role } from "./roles";
 import { renderDotEnv } from "./bundle-env";
 import { REPO_ROOT } from "./repo";
+import { quote } from "./shell";
 
 /** One hash over the local folders and the rendered files: a change anywhere re-deploys the bundle, nothing else does. */
 export async function bundleContentHash(folders: readonly string[], rendered: Record<string, string>, root = REPO_ROOT): Promise<string> {
@@ -110,9 +111,6 @@ export const WRITE_FILES_PY = [
   "    os.fchmod(fd, 0o600 if private else 0o644)",
   "    with os.fdopen(fd, 'w') as f: f.write(content)",
 ].join("\n");
-
-/** Shell-quotes a value for the remote commands. */
-export const quote = (value: string): string => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /** How long `docker compose up --wait` may take on a host (first image pulls on a small instance are slow). */
 const COMPOSE_WAIT_SECONDS = 900;

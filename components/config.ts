@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as ipaddr from "ipaddr.js";
 import { ROLES, PerRole } from "./roles";
+import { loopbackPortClashes, loopbackPorts } from "./local-ports";
 
 export type Architecture = "arm64" | "x86_64";
 
@@ -9,8 +10,14 @@ export interface GrafanaComDashboard {
   revision: number;
 }
 
+/** Where the hosts run: EC2 instances, or containers on the local Docker engine. */
+export const TARGETS = ["aws", "docker"] as const;
+export type Target = (typeof TARGETS)[number];
+
 /** The whole validated stack configuration. Everything the program reads from config goes through here. */
 export interface PlatformConfig {
+  target: Target;
+  /** The AWS region; empty with the docker target. */
   region: string;
   /** Environment name used in Kafka topic names, e.g. `dev`. */
   environment: string;
@@ -20,6 +27,14 @@ export interface PlatformConfig {
   instanceTypes: PerRole<string>;
   architectures: PerRole<Architecture>;
   rootVolumeGiB: PerRole<number>;
+  /** Memory limit of each host container (docker target). */
+  localMemoryMiB: PerRole<number>;
+  /** Loopback port of the gateway (docker target). */
+  localGatewayPort: number;
+  /** Loopback SSH port of the first host; the others follow in ROLES order (docker target). */
+  localSshBasePort: number;
+  /** Memory of each host, from its instance type or its container limit: what heaps are sized from. */
+  memoryGiB: PerRole<number>;
   elasticsearchHeapGiB: number;
   elasticsearchRetentionDays: number;
   kafkaPartitions: number;
@@ -40,6 +55,9 @@ export const DEFAULT_INSTANCE_TYPES: PerRole<string> = {
 
 export const DEFAULT_ROOT_VOLUME_GIB: PerRole<number> = { logging: 50, web: 20, kafka: 30, monitoring: 30 };
 
+// The whole local stack in 7.25 GiB: it fits a laptop with 8 GiB free.
+export const DEFAULT_LOCAL_MEMORY_MIB: PerRole<number> = { logging: 4096, web: 768, kafka: 1536, monitoring: 1024 };
+
 // Node Exporter Full; the revision is pinned so a deploy never changes under the user.
 export const DEFAULT_GRAFANA_COM_DASHBOARDS: GrafanaComDashboard[] = [{ id: 1860, revision: 42 }];
 
@@ -50,12 +68,15 @@ const INT_KEYS = {
   kafkaPartitions: { default: 3, min: 1, max: 64, about: "Partitions per Kafka topic" },
   prometheusRetentionDays: { default: 15, min: 1, max: 365, about: "Days Prometheus keeps samples" },
   loadgenRequestsPerSecond: { default: 5, min: 1, max: 200, about: "Requests per second the load generator sends" },
+  localGatewayPort: { default: 8080, min: 1024, max: 65535, about: "Port on 127.0.0.1 of the gateway (docker target)" },
+  localSshBasePort: { default: 2201, min: 1024, max: 65532, about: "Port on 127.0.0.1 of the logging host's SSH; web, kafka and monitoring take the next three (docker target)" },
 } as const;
 type IntKey = keyof typeof INT_KEYS;
 
 /** Every config key, its default and its effect; the README's config table is checked against this list. */
 export const CONFIG_KEYS: { key: string; default: string; description: string }[] = [
-  { key: "aws:region", default: "(required)", description: "AWS region to deploy into." },
+  { key: "target", default: "aws", description: "Where the hosts run: `aws` (EC2 instances) or `docker` (containers on your Docker engine, no AWS account needed)." },
+  { key: "aws:region", default: "(required for aws)", description: "AWS region to deploy into." },
   {
     key: "environment",
     default: "the stack name",
@@ -64,18 +85,23 @@ export const CONFIG_KEYS: { key: string; default: string; description: string }[
   {
     key: "operatorCidrs",
     default: "your public IP /32",
-    description: "IPv4 CIDRs allowed to reach SSH, Kibana, Grafana, Prometheus and Elasticsearch; 0.0.0.0/0 is refused.",
+    description: "IPv4 CIDRs allowed to reach SSH, Kibana, Grafana, Prometheus and Elasticsearch; 0.0.0.0/0 is refused (aws target; on docker everything binds to 127.0.0.1).",
   },
-  { key: "vpcCidr", default: "10.42.0.0/16", description: "Private IPv4 range of the VPC, /16 to /24." },
+  { key: "vpcCidr", default: "10.42.0.0/16", description: "Private IPv4 range of the VPC (on docker, of the hosts' network), /16 to /24." },
   {
     key: "instanceTypes",
     default: "logging t4g.large, others t4g.small",
-    description: "Instance type per role (any subset). Graviton (`*g`) families get arm64 AMIs, others x86_64.",
+    description: "Instance type per role (any subset; aws target). Graviton (`*g`) families get arm64 images, others x86_64; a change of architecture replaces the host.",
   },
   {
     key: "rootVolumeGiB",
     default: "logging 50, web 20, kafka 30, monitoring 30",
-    description: "Encrypted gp3 root volume size per role (any subset), 8 to 2048.",
+    description: "Encrypted gp3 root volume size per role (any subset; aws target), 8 to 2048.",
+  },
+  {
+    key: "localMemoryMiB",
+    default: "logging 4096, web 768, kafka 1536, monitoring 1024",
+    description: "Memory limit of each host container per role (any subset; docker target), 256 to 65536, the logging host at least 4096.",
   },
   ...(Object.keys(INT_KEYS) as IntKey[]).map((key) => ({
     key,
@@ -209,6 +235,7 @@ function parseInt(source: ConfigSource, key: IntKey, errors: ConfigErrors): numb
 }
 
 const isString = (value: unknown): value is string => typeof value === "string";
+const isMemoryMiB = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 256 && (value as number) <= 65536;
 const isVolumeSize = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 8 && (value as number) <= 2048;
 
 function parseOperatorCidrs(source: ConfigSource, errors: ConfigErrors): string[] {
@@ -277,8 +304,12 @@ function parseGrafanaComDashboards(source: ConfigSource, errors: ConfigErrors): 
 export function parseConfig(source: ConfigSource): PlatformConfig {
   const errors = new ConfigErrors(source.namespace);
 
+  const rawTarget = source.get("target") ?? "aws";
+  const target: Target = (TARGETS as readonly string[]).includes(rawTarget) ? (rawTarget as Target) : "aws";
+  if (target !== rawTarget) errors.add("target", rawTarget, `one of ${TARGETS.join(", ")}`);
+
   const region = source.get("aws:region");
-  if (region === undefined || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region)) {
+  if (target === "aws" && (region === undefined || !/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))) {
     errors.add("aws:region", region, "an AWS region such as eu-west-1 (pulumi config set aws:region eu-west-1)");
   }
 
@@ -299,9 +330,17 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     }
     architectures[role] = FAMILIES[instanceTypes[role].split(".")[0]];
   }
-  const loggingMemory = instanceMemoryGiB(instanceTypes.logging) ?? 0;
-  if (loggingMemory < MIN_LOGGING_MEMORY_GIB) {
-    errors.add("instanceTypes.logging", instanceTypes.logging, `at least ${MIN_LOGGING_MEMORY_GIB} GiB of memory for Elasticsearch, Kibana and the aggregator (e.g. t4g.large)`);
+  const localMemoryMiB = parsePerRole(source, "localMemoryMiB", errors, DEFAULT_LOCAL_MEMORY_MIB, isMemoryMiB, "an integer from 256 to 65536");
+  const memoryGiB = {} as PerRole<number>;
+  for (const role of ROLES) {
+    memoryGiB[role] = target === "aws" ? instanceMemoryGiB(instanceTypes[role]) ?? 0 : localMemoryMiB[role] / 1024;
+  }
+  if (memoryGiB.logging < MIN_LOGGING_MEMORY_GIB) {
+    if (target === "aws") {
+      errors.add("instanceTypes.logging", instanceTypes.logging, `at least ${MIN_LOGGING_MEMORY_GIB} GiB of memory for Elasticsearch, Kibana and the aggregator (e.g. t4g.large)`);
+    } else {
+      errors.add("localMemoryMiB.logging", localMemoryMiB.logging, `at least ${MIN_LOGGING_MEMORY_GIB * 1024} for Elasticsearch, Kibana and the aggregator`);
+    }
   }
 
   const rootVolumeGiB = parsePerRole(source, "rootVolumeGiB", errors, DEFAULT_ROOT_VOLUME_GIB, isVolumeSize, "an integer from 8 to 2048");
@@ -318,15 +357,27 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     );
   }
 
+  const localGatewayPort = parseInt(source, "localGatewayPort", errors);
+  const localSshBasePort = parseInt(source, "localSshBasePort", errors);
+  const clashes = loopbackPortClashes(loopbackPorts(localGatewayPort, localSshBasePort));
+  if (target === "docker" && clashes.length > 0) {
+    errors.add("localGatewayPort", localGatewayPort, `a port that neither the SSH ports from localSshBasePort (${localSshBasePort}) nor another published service takes (both take ${clashes.join(", ")})`);
+  }
+
   const config: PlatformConfig = {
-    region: region ?? "",
+    target,
+    region: target === "aws" ? region ?? "" : "",
     environment,
     vpcCidr: parseVpcCidr(source, errors),
     operatorCidrs: parseOperatorCidrs(source, errors),
     instanceTypes,
     architectures,
     rootVolumeGiB,
-    elasticsearchHeapGiB: elasticsearchHeapGiB(loggingMemory),
+    localMemoryMiB,
+    localGatewayPort,
+    localSshBasePort,
+    memoryGiB,
+    elasticsearchHeapGiB: elasticsearchHeapGiB(memoryGiB.logging),
     elasticsearchRetentionDays: parseInt(source, "elasticsearchRetentionDays", errors),
     kafkaPartitions: parseInt(source, "kafkaPartitions", errors),
     kafkaRetentionHours: parseInt(source, "kafkaRetentionHours", errors),

@@ -5,7 +5,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { Role } from "./roles";
 import { Architecture } from "./config";
-import { quote } from "./bundle";
+import { PlatformHost } from "./platform-host";
+import { scriptWithInputs } from "./shell";
+import { PORTS, PortName } from "./ports";
 import { HOST_PACKAGES, HOST_SERVICES, renderUserData } from "./user-data";
 import { UBUNTU_IMAGE_SERIAL } from "./versions";
 
@@ -21,16 +23,15 @@ export const ubuntuImageName = (architecture: Architecture): string =>
 /** Waits for cloud-init (bounded), installs what it left out, starts the host services; see the script. */
 const READINESS_SCRIPT = fs.readFileSync(path.join(__dirname, "host-ready.sh"), "utf8");
 
-/** The readiness command for one host: the script with its inputs prepended as shell variables. */
+/** The readiness command of an EC2 host. */
 export function readinessCommand(role: Role, bundleRoot: string): string {
-  const inputs = {
+  return scriptWithInputs(READINESS_SCRIPT, {
     HOST_ROLE: role,
     HOST_PACKAGES: HOST_PACKAGES.join(" "),
     HOST_SERVICES: HOST_SERVICES.join(" "),
     BUNDLE_ROOT: bundleRoot,
     SSH_USER,
-  };
-  return `${Object.entries(inputs).map(([key, value]) => `${key}=${quote(value)}`).join("\n")}\n${READINESS_SCRIPT}`;
+  });
 }
 
 export interface HostArgs {
@@ -50,13 +51,14 @@ export interface HostArgs {
 }
 
 /** One EC2 host: Ubuntu 24.04, IMDSv2 only, encrypted gp3 root volume, and a readiness step other steps wait on. */
-export class Host extends pulumi.ComponentResource {
+export class Host extends pulumi.ComponentResource implements PlatformHost {
   public readonly instance: aws.ec2.Instance;
   public readonly publicIp: pulumi.Output<string>;
   public readonly privateIp: pulumi.Output<string>;
   /** Changes only when the host is replaced (a resize or a stop/start keeps it). */
   public readonly instanceId: pulumi.Output<string>;
   public readonly connection: types.input.remote.ConnectionArgs;
+  public readonly sshPort = PORTS.ssh;
   /** Completes when SSH answers, cloud-init has finished, and Docker and node_exporter run. */
   public readonly ready: remote.Command;
 
@@ -112,5 +114,9 @@ export class Host extends pulumi.ComponentResource {
     }, parent);
 
     this.registerOutputs({ publicIp: this.publicIp, privateIp: this.privateIp });
+  }
+
+  endpoint(service: PortName): pulumi.Output<string> {
+    return pulumi.interpolate`${this.publicIp}:${PORTS[service]}`;
   }
 }

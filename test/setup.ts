@@ -59,6 +59,9 @@ const mocks: pulumi.runtime.Mocks = {
       case "aws:ec2/keyPair:KeyPair":
         state.keyName = args.name;
         break;
+      case "docker:index/remoteImage:RemoteImage":
+        state.imageId = `sha256:${crypto.createHash("sha256").update(String(args.inputs.name)).digest("hex")}`;
+        break;
       case "aws:ec2/subnet:Subnet":
         // Stands for a stack whose subnet was created earlier in another zone, kept there by ignoreChanges.
         if (args.name.startsWith("kept-zone-")) state.availabilityZone = "eu-west-1a";
@@ -134,4 +137,33 @@ function unwrapSecrets(value: unknown, at: string, found: string[]): unknown {
   }
   if (Array.isArray(value)) return value.map((item, i) => unwrapSecrets(item, `${at}[${i}]`, found));
   return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, unwrapSecrets(item, at ? `${at}.${key}` : key, found)]));
+}
+
+/**
+ * Runs the whole program (index.ts) against the mocks with the given stack config, and returns its outputs and the
+ * resources that this run registered (a test file may run the program with another config before or after).
+ */
+export async function runProgram(config: Record<string, string>): Promise<{ outputs: Record<string, unknown>; resources: Registered[] }> {
+  pulumi.runtime.setAllConfig(config);
+  const start = registered.length;
+  // Imported here, after the mocks are installed: a static import would run the program against no monitor.
+  const program = (await import("../index")).default;
+  const outputs = (await program()) as unknown as Record<string, unknown>;
+  // Let registrations still in flight land before the caller reads them.
+  let count = -1;
+  while (count !== registered.length) {
+    count = registered.length;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { outputs, resources: registered.slice(start) };
+}
+
+/** Resolves every Output in a (nested) value. */
+export async function settle(value: unknown): Promise<unknown> {
+  if (pulumi.Output.isInstance(value)) return settle(await new Promise((resolve) => value.apply(resolve)));
+  if (Array.isArray(value)) return Promise.all(value.map(settle));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await settle(v)])));
+  }
+  return value;
 }

@@ -35,16 +35,24 @@ describe("README", () => {
     assert.match(ci, /^npm run test:integration$/m);
   });
 
-  it("ships a dev stack file that the config component accepts as it is", () => {
-    const stack = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
-    const values = Object.fromEntries(Object.entries(stack.config).map(([key, value]) => [
-      key.startsWith(`${PROJECT}:`) ? key.slice(PROJECT.length + 1) : key,
-      typeof value === "string" ? value : JSON.stringify(value),
-    ]));
-    const known = new Set(CONFIG_KEYS.map((k) => k.key));
-    for (const key of Object.keys(values)) assert.ok(known.has(key), `Pulumi.dev.yaml sets unknown key ${key}`);
-    const config = parseConfig({ get: (key) => values[key], hasSshPrivateKey: false, stackName: "dev", namespace: PROJECT });
-    assert.equal(config.environment, "dev");
-    assert.deepEqual(config.operatorCidrs, []);
-  });
+  for (const [stackName, target] of [["dev", "aws"], ["local", "docker"]] as const) {
+    it(`ships a complete ${stackName} stack file (target ${target}) that the config component accepts as it is`, () => {
+      const file = `Pulumi.${stackName}.yaml`;
+      const stack = parse(fs.readFileSync(path.join(REPO_ROOT, file), "utf8")) as { config: Record<string, unknown> };
+      const values = Object.fromEntries(Object.entries(stack.config).map(([key, value]) => [
+        key.startsWith(`${PROJECT}:`) ? key.slice(PROJECT.length + 1) : key,
+        typeof value === "string" ? value : JSON.stringify(value),
+      ]));
+      const known = new Set(CONFIG_KEYS.map((k) => k.key));
+      for (const key of Object.keys(values)) assert.ok(known.has(key), `${file} sets unknown key ${key}`);
+      const config = parseConfig({ get: (key) => values[key], hasSshPrivateKey: false, stackName, namespace: PROJECT });
+      assert.equal(config.environment, stackName);
+      assert.equal(config.target, target);
+      if (target === "docker") {
+        assert.deepEqual(Object.keys(values).filter((key) => key.startsWith("aws:")), [], `${file} needs no AWS setting`);
+      } else {
+        assert.deepEqual(config.operatorCidrs, []);
+      }
+    });
+  }
 });

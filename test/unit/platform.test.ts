@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { registered, Registered, STACK, PROJECT, mockImageId } from "../setup";
+import { Registered, STACK, PROJECT, TEST_CONFIG, mockImageId, runProgram, settle } from "../setup";
 import { ROLES, Role } from "../../components/roles";
 import { bundleContentHash } from "../../components/bundle";
 import { ubuntuImageName } from "../../components/host";
@@ -13,16 +13,8 @@ import { BUNDLE_SOURCES } from "../../components/bundle-env";
 const NAME = `${PROJECT}-${STACK}`;
 const OPERATORS = ["203.0.113.0/24", "198.51.100.7/32"];
 
-/** Resolves every Output in a (nested) value. */
-async function settle(value: unknown): Promise<unknown> {
-  if (pulumi.Output.isInstance(value)) return settle(await new Promise((resolve) => value.apply(resolve)));
-  if (Array.isArray(value)) return Promise.all(value.map(settle));
-  if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await settle(v)])));
-  }
-  return value;
-}
-
+/** What the program registered with TEST_CONFIG (the aws target). */
+let registered: Registered[] = [];
 const ofType = (type: string) => registered.filter((r) => r.type === type);
 const byName = (name: string): Registered => {
   const found = registered.find((r) => r.name === name);
@@ -36,16 +28,8 @@ describe("platform program (Pulumi mocks)", function () {
   let resolved: Record<string, unknown>;
 
   before(async () => {
-    // Imported here, after test/setup.ts installed the mocks: a static import would run the program first.
-    const program = (await import("../../index")).default;
-    outputs = (await program()) as unknown as Record<string, unknown>;
+    ({ outputs, resources: registered } = await runProgram(TEST_CONFIG));
     resolved = (await settle(outputs)) as Record<string, unknown>;
-    // Let registrations still in flight land before the assertions read them.
-    let count = -1;
-    while (count !== registered.length) {
-      count = registered.length;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
   });
 
   it("registers the whole platform against the mocks (guards against a vacuous run)", () => {

@@ -1,0 +1,102 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import * as docker from "@pulumi/docker";
+import { hashElement } from "folder-hash";
+import * as ipaddr from "ipaddr.js";
+import { PlatformConfig, lookupDeployerIp, resolveOperatorCidrs } from "./config";
+import { ROLES, PerRole, Role } from "./roles";
+import { Network, carveSubnets } from "./network";
+import { Host } from "./host";
+import { DockerHost, HOST_IMAGE_DIR } from "./docker-host";
+import { loopbackPorts } from "./local-ports";
+import { PlatformHost } from "./platform-host";
+
+export interface HostsArgs {
+  config: PlatformConfig;
+  bundleRoot: string;
+  sshPublicKey: pulumi.Input<string>;
+  /** Secret. */
+  sshPrivateKey: pulumi.Output<string>;
+}
+
+export const perRole = <T>(make: (role: Role, index: number) => T): PerRole<T> =>
+  Object.fromEntries(ROLES.map((role, index) => [role, make(role, index)])) as PerRole<T>;
+
+/** target aws: the VPC with one security group per role, a key pair, and one EC2 instance per role. */
+export async function awsHosts(name: string, args: HostsArgs): Promise<PerRole<PlatformHost>> {
+  const { config } = args;
+  const network = new Network(name, {
+    vpcCidr: config.vpcCidr,
+    instanceTypes: Object.values(config.instanceTypes),
+    operatorCidrs: await resolveOperatorCidrs(config.operatorCidrs, lookupDeployerIp),
+  });
+  const keyPair = new aws.ec2.KeyPair(`${name}-ssh`, { publicKey: args.sshPublicKey });
+  return perRole((role) => new Host(`${name}-${role}`, {
+    role,
+    instanceType: config.instanceTypes[role],
+    architecture: config.architectures[role],
+    rootVolumeGiB: config.rootVolumeGiB[role],
+    subnetId: network.subnet.id,
+    availabilityZone: network.zone,
+    securityGroupId: network.securityGroups[role].id,
+    keyName: keyPair.keyName,
+    bundleRoot: args.bundleRoot,
+    sshPrivateKey: args.sshPrivateKey,
+  }));
+}
+
+/** Static address of a local host: the first subnet's tenth address on, one per role in ROLES order. */
+export function localHostAddress(vpcCidr: string, index: number): string {
+  const [network] = ipaddr.IPv4.parseCIDR(carveSubnets(vpcCidr)[0]);
+  const bytes = network.toByteArray();
+  bytes[3] += 10 + index;
+  return bytes.join(".");
+}
+
+/**
+ * The local engine's share of the platform: a private network with the VPC's range, so the addresses in `.env` work
+ * unchanged, and the host image, built from local-host/ and removed again by `pulumi destroy`.
+ */
+export class LocalEngine extends pulumi.ComponentResource {
+  public readonly network: docker.Network;
+  public readonly hostImageId: pulumi.Output<string>;
+
+  constructor(name: string, args: { vpcCidr: string }, opts?: pulumi.ComponentResourceOptions) {
+    super("logplatform:index:LocalEngine", name, {}, opts);
+    const parent = { parent: this };
+    this.network = new docker.Network(`${name}-network`, {
+      name,
+      driver: "bridge",
+      ipamConfigs: [{ subnet: args.vpcCidr }],
+    }, parent);
+    // A tag per content: a changed image is a new tag, and replacing the old reference removes only the old one.
+    const contentTag = pulumi.output(hashElement(HOST_IMAGE_DIR, { algo: "sha256", encoding: "hex" })).apply((tree) => tree.hash.slice(0, 12));
+    const built = new docker.Image(`${name}-host-image`, {
+      build: { context: HOST_IMAGE_DIR },
+      imageName: pulumi.interpolate`${name.toLowerCase()}-host:${contentTag}`,
+      skipPush: true,
+    }, parent);
+    // docker.Image leaves what it built on destroy; this reference to it removes it (keepLocally: false).
+    const local = new docker.RemoteImage(`${name}-host-image-local`, { name: built.imageName, keepLocally: false }, parent);
+    this.hostImageId = local.imageId;
+    this.registerOutputs({ network: this.network.name, hostImageId: this.hostImageId });
+  }
+}
+
+/** target docker: one privileged container per role on the local engine, each with its own engine and SSH. */
+export function dockerHosts(name: string, args: HostsArgs): PerRole<PlatformHost> {
+  const { config } = args;
+  const engine = new LocalEngine(`${name}-local`, { vpcCidr: config.vpcCidr });
+  const ports = loopbackPorts(config.localGatewayPort, config.localSshBasePort);
+  return perRole((role, index) => new DockerHost(`${name}-${role}`, {
+    role,
+    image: engine.hostImageId,
+    network: engine.network.name,
+    privateIp: localHostAddress(config.vpcCidr, index),
+    ports: ports.filter((port) => port.role === role),
+    memoryMiB: config.localMemoryMiB[role],
+    sshPublicKey: args.sshPublicKey,
+    sshPrivateKey: args.sshPrivateKey,
+    bundleRoot: args.bundleRoot,
+  }));
+}

@@ -1,0 +1,128 @@
+// The docker target on the Pulumi mocks: the whole program with `target: docker`, next to the aws run of
+// platform.test.ts (the same TEST_CONFIG but for the target and the AWS-only keys).
+import { strict as assert } from "assert";
+import * as ipaddr from "ipaddr.js";
+import { Registered, PROJECT, STACK, TEST_CONFIG, runProgram, settle } from "../setup";
+import { ROLES, Role } from "../../components/roles";
+import { BUNDLE_SOURCES } from "../../components/bundle-env";
+import { INGRESS_MATRIX } from "../../components/network";
+import { PORTS } from "../../components/ports";
+
+const NAME = `${PROJECT}-${STACK}`;
+const LOCAL_CONFIG: Record<string, string> = {
+  ...Object.fromEntries(Object.entries(TEST_CONFIG).filter(([key]) => !key.startsWith("aws:"))),
+  [`${PROJECT}:target`]: "docker",
+  [`${PROJECT}:localGatewayPort`]: "18080",
+  [`${PROJECT}:localMemoryMiB`]: JSON.stringify({ logging: 6144 }),
+};
+
+describe("docker target (Pulumi mocks)", function () {
+  this.timeout(60_000);
+  let resources: Registered[];
+  let outputs: Record<string, unknown>;
+  const ofType = (type: string) => resources.filter((r) => r.type === type);
+  const byName = (name: string) => {
+    const found = resources.find((r) => r.name === name);
+    assert.ok(found, `no resource named ${name}`);
+    return found;
+  };
+  const containerOf = (role: Role) => {
+    const found = ofType("docker:index/container:Container").find((r) => r.name === `${NAME}-${role}`);
+    assert.ok(found, `no container for ${role}`);
+    return found;
+  };
+
+  before(async () => {
+    const run = await runProgram(LOCAL_CONFIG);
+    resources = run.resources;
+    outputs = (await settle(run.outputs)) as Record<string, unknown>;
+  });
+
+  it("registers no AWS resource at all, and the whole platform above the hosts", () => {
+    assert.deepEqual(resources.filter((r) => r.type.startsWith("aws:")).map((r) => r.name), []);
+    assert.equal(ofType("logplatform:index:Bundle").length, 4);
+    assert.equal(ofType("docker:index/container:Container").length, 4);
+  });
+
+  it("puts the hosts on one network whose subnet is the VPC range, each at a static address inside it", () => {
+    const [network] = ofType("docker:index/network:Network");
+    assert.deepEqual((network.inputs.ipamConfigs as { subnet: string }[]).map((c) => c.subnet), ["10.42.0.0/16"]);
+    const range = ipaddr.IPv4.parseCIDR("10.42.0.0/16");
+    const addresses = ROLES.map((role) => {
+      const [attachment] = containerOf(role).inputs.networksAdvanced as { name: string; ipv4Address: string }[];
+      assert.equal(attachment.name, network.inputs.name, role);
+      assert.ok(ipaddr.IPv4.parse(attachment.ipv4Address).match(range), `${role}: ${attachment.ipv4Address}`);
+      return attachment.ipv4Address;
+    });
+    assert.equal(new Set(addresses).size, 4);
+    // The other hosts' .env carry exactly these addresses.
+    const env = JSON.parse(byName(`${NAME}-web-bundle-rendered`).inputs.stdin as string)[".env"] as string;
+    assert.match(env, new RegExp(`^KAFKA_BOOTSTRAP_SERVERS='${addresses[ROLES.indexOf("kafka")].replace(/\./g, "\\.")}:9092'$`, "m"));
+  });
+
+  it("publishes on 127.0.0.1 only: each host's SSH, the gateway on its port, and what operators reach on AWS", () => {
+    const published = ROLES.flatMap((role) =>
+      (containerOf(role).inputs.ports as { internal: number; external: number; ip: string }[]).map((p) => {
+        assert.equal(p.ip, "127.0.0.1", `${role} publishes ${p.external} beyond loopback`);
+        return `${role} ${p.external}->${p.internal}`;
+      }));
+    const operatorPorts = INGRESS_MATRIX.filter((r) => r.from === "operators" && r.port !== "ssh").map((r) => `${r.to} ${PORTS[r.port]}->${PORTS[r.port]}`);
+    const expected = [
+      ...ROLES.map((role, i) => `${role} ${2201 + i}->22`),
+      "web 18080->80",
+      ...new Set(operatorPorts),
+    ];
+    assert.deepEqual(published.sort(), expected.sort());
+  });
+
+  it("runs privileged hosts whose inner engine keeps its data in a named volume, within their memory limits", () => {
+    for (const role of ROLES) {
+      const container = containerOf(role);
+      assert.equal(container.inputs.privileged, true, role);
+      const [mount] = container.inputs.volumes as { volumeName: string; containerPath: string }[];
+      assert.equal(mount.containerPath, "/var/lib/docker", role);
+      assert.equal(mount.volumeName, byName(`${NAME}-${role}-engine`).inputs.name, role);
+      assert.equal(container.inputs.memory, { logging: 6144, web: 768, kafka: 1536, monitoring: 1024 }[role], role);
+      assert.ok((container.inputs.envs as string[]).includes(`HOST_ROLE=${role}`), role);
+    }
+    const env = JSON.parse(byName(`${NAME}-logging-bundle-rendered`).inputs.stdin as string)[".env"] as string;
+    assert.match(env, /^ES_HEAP_SIZE='2g'$/m, "6 GiB: (6 - 1.5) / 2 rounded down");
+  });
+
+  it("builds the host image from local-host/ under a content tag, and removes it on destroy", () => {
+    const [image] = ofType("docker:index/image:Image");
+    assert.match((image.inputs.build as { context: string }).context, /\/local-host$/);
+    assert.match(image.inputs.imageName as string, new RegExp(`^${NAME}-local-host:[0-9a-f]{12}$`));
+    assert.equal(image.inputs.skipPush, true);
+    const [reference] = ofType("docker:index/remoteImage:RemoteImage");
+    assert.equal(reference.inputs.name, image.inputs.imageName);
+    assert.equal(reference.inputs.keepLocally, false);
+    for (const role of ROLES) assert.match(containerOf(role).inputs.image as string, /^sha256:/, role);
+  });
+
+  it("deploys the same bundles with the same steps as on AWS, over each host's loopback SSH port", () => {
+    for (const [i, role] of ROLES.entries()) {
+      const steps = resources.filter((r) => r.name.startsWith(`${NAME}-${role}-bundle-`));
+      const names = steps.map((s) => s.name.slice(`${NAME}-${role}-bundle-`.length)).sort();
+      assert.deepEqual(names, [...BUNDLE_SOURCES[role].map((f) => `copy-${f === `hosts/${role}` ? role : f.replace(/\//g, "-")}`), "prepare", "rendered", "up"].sort());
+      for (const step of steps) {
+        const connection = step.inputs.connection as { host: string; port: number; user: string };
+        assert.deepEqual([connection.host, connection.port, connection.user], ["127.0.0.1", 2201 + i, "ubuntu"], step.name);
+        assert.ok(step.secretInputs.some((p) => p.startsWith("connection")), `${step.name}: key not secret`);
+        assert.equal((step.inputs.triggers as string[])[1], `${NAME}-${role}-id`, `${step.name}: not keyed on the host container`);
+      }
+      assert.match(byName(`${NAME}-${role}-ready`).inputs.create as string, /sudo docker info/);
+    }
+    assert.match(byName(`${NAME}-pipeline-check-logging`).inputs.create as string, /bash checks\/pipeline\.sh$/);
+  });
+
+  it("exports local URLs, so `npm run verify` works unchanged", () => {
+    assert.equal(outputs.gatewayUrl, "http://127.0.0.1:18080");
+    assert.equal(outputs.kibanaUrl, "http://127.0.0.1:5601");
+    assert.equal(outputs.grafanaUrl, "http://127.0.0.1:3000");
+    assert.equal(outputs.prometheusUrl, "http://127.0.0.1:9090");
+    assert.equal(outputs.elasticsearchUrl, "http://127.0.0.1:9200");
+    const hosts = outputs.hosts as Record<Role, { publicIp: string; sshPort: number }>;
+    assert.deepEqual(ROLES.map((role) => `${hosts[role].publicIp}:${hosts[role].sshPort}`), ["127.0.0.1:2201", "127.0.0.1:2202", "127.0.0.1:2203", "127.0.0.1:2204"]);
+  });
+});
