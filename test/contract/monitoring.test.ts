@@ -117,8 +117,10 @@ describe("monitoring: alert rules", () => {
   const required = [
     "TargetDown", "HostDiskSpaceLow", "HostHighCpu", "HostMemoryPressure", "ElasticsearchHeapHigh",
     "ElasticsearchClusterRed", "ElasticsearchClusterYellow", "KafkaConsumerLagGrowing", "FluentBitOutputErrors",
-    "FluentBitRecordsLost", "GatewayLogPipelineStalled",
+    "FluentBitRecordsLost", "GatewayLogPipelineStalled", "ElasticsearchUnreachable", "KafkaBrokerDown",
+    "ContainerLogPipelineStalled",
   ];
+  const rule = (name: string) => rules.find((r) => r.alert === name) as (typeof rules)[number];
 
   it("include every alert the platform needs, once, each with a severity, a summary and a runbook hint", () => {
     const names = rules.map((r) => r.alert);
@@ -135,6 +137,24 @@ describe("monitoring: alert rules", () => {
     const problems: string[] = [];
     for (const rule of rules) checkExpression(rule.expr, `alert ${rule.alert}`, problems);
     assert.deepEqual(problems, []);
+  });
+
+  it("count a flush that will be retried (retries) as failing, not only the ones given up (errors)", () => {
+    const metrics = selectors(rule("FluentBitOutputErrors").expr).map((s) => s.metric).sort();
+    assert.deepEqual(metrics, ["fluentbit_output_errors_total", "fluentbit_output_retries_total"]);
+  });
+
+  it("see Elasticsearch down through the exporter's own collector success, which outlives the health series", () => {
+    assert.deepEqual(selectors(rule("ElasticsearchUnreachable").expr).map((s) => s.metric), ["elasticsearch_scrape_success"]);
+  });
+
+  it("see the broker down from the Kafka exporter's scrape, broker count or missing partition offsets", () => {
+    const found = selectors(rule("KafkaBrokerDown").expr).map((s) => `${s.metric}${s.equals.job ? `{job=${s.equals.job}}` : ""}`);
+    assert.deepEqual([...new Set(found)].sort(), ["kafka_brokers", "kafka_topic_partition_current_offset", "up{job=kafka-exporter}"]);
+  });
+
+  it("detect the containers path stalled while the gateway's still reaches Elasticsearch", () => {
+    assert.deepEqual(selectors(rule("ContainerLogPipelineStalled").expr).map((s) => s.equals.name), ["es_gateway", "es_containers"]);
   });
 
   it("detect the stalled pipeline from the forwarder's kafka_gateway and the aggregator's es_gateway outputs", () => {
