@@ -12,6 +12,7 @@ import { Bundle } from "./components/bundle";
 import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, bundleEnv } from "./components/bundle-env";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/pipeline-check";
 import { renderScrapeTargets } from "./components/scrape-targets";
+import { ALERTMANAGER_CONFIG_PATH, loadAlertSecrets, renderAlertmanagerConfig } from "./components/alertmanager";
 
 const perRole = <T>(make: (role: (typeof ROLES)[number]) => T): PerRole<T> =>
   Object.fromEntries(ROLES.map((role) => [role, make(role)])) as PerRole<T>;
@@ -46,6 +47,14 @@ export = async () => {
   // Alphanumeric: it travels through .env and compose interpolation untouched.
   const grafanaAdminPassword = pulumi.secret(new random.RandomPassword(`${name}-grafana-admin`, { length: 24, special: false }).result);
   const privateIps: pulumi.Output<PerRole<string>> = pulumi.output(perRole((role) => hosts[role].privateIp));
+  const url = (host: Host, port: number) => pulumi.interpolate`http://${host.publicIp}:${port}`;
+  const kibanaUrl = url(hosts.logging, PORTS.kibana);
+  // Secret end to end: the receivers' URLs and password exist only inside this Output and the 0600 file it renders.
+  const monitoringFiles = pulumi.all([privateIps, loadAlertSecrets(config.alerting, new pulumi.Config())])
+    .apply(([ips, alertSecrets]) => ({
+      ...renderScrapeTargets(ips),
+      [ALERTMANAGER_CONFIG_PATH]: renderAlertmanagerConfig(config.alerting, alertSecrets),
+    }));
 
   const bundles = {} as PerRole<Bundle>;
   // One level of dependencies: the roles with none come first.
@@ -55,12 +64,13 @@ export = async () => {
       connection: hosts[role].connection,
       bundleRoot,
       folders: BUNDLE_SOURCES[role],
-      env: pulumi.all([privateIps, grafanaAdminPassword]).apply(([ips, password]) => bundleEnv(role, {
+      env: pulumi.all([privateIps, grafanaAdminPassword, kibanaUrl]).apply(([ips, password, kibana]) => bundleEnv(role, {
         ...config,
         privateIps: ips,
         grafanaAdminPassword: password,
+        kibanaUrl: kibana,
       })),
-      renderedFiles: role === "monitoring" ? privateIps.apply(renderScrapeTargets) : undefined,
+      renderedFiles: role === "monitoring" ? monitoringFiles : undefined,
       dependsOn: [hosts[role].ready, ...BUNDLE_STARTS_AFTER[role].map((before) => bundles[before].up)],
     });
   }
@@ -71,13 +81,13 @@ export = async () => {
     dependsOn: ROLES.map((role) => bundles[role].up),
   });
 
-  const url = (host: Host, port: number) => pulumi.interpolate`http://${host.publicIp}:${port}`;
   return {
     environment: config.environment,
     gatewayUrl: pulumi.interpolate`http://${hosts.web.publicIp}`,
-    kibanaUrl: url(hosts.logging, PORTS.kibana),
+    kibanaUrl,
     grafanaUrl: url(hosts.monitoring, PORTS.grafana),
     prometheusUrl: url(hosts.monitoring, PORTS.prometheus),
+    alertmanagerUrl: url(hosts.monitoring, PORTS.alertmanager),
     elasticsearchUrl: url(hosts.logging, PORTS.elasticsearch),
     hosts: perRole((role) => ({ publicIp: hosts[role].publicIp, privateIp: hosts[role].privateIp })),
     sshUser: SSH_USER,

@@ -31,6 +31,8 @@ export type EnvFacts = Pick<
 > & {
   privateIps: PerRole<string>;
   grafanaAdminPassword: string;
+  /** Kibana as the operator opens it (the logging host's public address): alert annotations link to its logs. */
+  kibanaUrl: string;
 };
 
 /**
@@ -66,6 +68,8 @@ export function bundleEnv(role: Role, facts: EnvFacts): Record<string, string> {
       ELASTICSEARCH_URL: `http://${facts.privateIps.logging}:${PORTS.elasticsearch}`,
       PROMETHEUS_RETENTION_DAYS: String(facts.prometheusRetentionDays),
       GRAFANA_ADMIN_PASSWORD: facts.grafanaAdminPassword,
+      // Prometheus expands it into the `kibana_url` external label that alert annotations build log links from.
+      KIBANA_URL: facts.kibanaUrl,
       GRAFANA_COM_DASHBOARDS: facts.grafanaComDashboards.map((d) => `${d.id}:${d.revision}`).join(" "),
     },
   };

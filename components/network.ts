@@ -22,6 +22,7 @@ export const INGRESS_MATRIX: IngressRule[] = [
   { to: "logging", port: "kibana", from: "operators" },
   { to: "monitoring", port: "grafana", from: "operators" },
   { to: "monitoring", port: "prometheus", from: "operators" },
+  { to: "monitoring", port: "alertmanager", from: "operators" },
   { to: "logging", port: "elasticsearch", from: { role: "logging" } },
   { to: "logging", port: "elasticsearch", from: { role: "monitoring" } },
   { to: "logging", port: "elasticsearch", from: "operators" },
@@ -32,6 +33,7 @@ export const INGRESS_MATRIX: IngressRule[] = [
   { to: "logging", port: "fluentBitMetrics", from: { role: "monitoring" } },
   { to: "kafka", port: "kafkaExporter", from: { role: "monitoring" } },
   { to: "logging", port: "elasticsearchExporter", from: { role: "monitoring" } },
+  ...everyRole("cadvisor", { role: "monitoring" }),
 ];
 
 export interface NetworkArgs {

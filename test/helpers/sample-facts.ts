@@ -12,6 +12,7 @@ export const SAMPLE_FACTS: EnvFacts = {
   prometheusRetentionDays: 15,
   loadgenRequestsPerSecond: 5,
   grafanaAdminPassword: "test-password",
+  kibanaUrl: "http://198.51.100.10:5601",
   grafanaComDashboards: [{ id: 1860, revision: 42 }],
 };
 

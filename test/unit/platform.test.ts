@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { registered, Registered, STACK, PROJECT } from "../setup";
+import { ALERT_SECRETS, registered, Registered, STACK, PROJECT } from "../setup";
 import { ROLES, Role } from "../../components/roles";
 import { bundleContentHash } from "../../components/bundle";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
@@ -112,6 +112,7 @@ describe("platform program (Pulumi mocks)", function () {
       ...ROLES.flatMap((role) => OPERATORS.map((cidr): [Role, number, string] => [role, 22, cidr])),
       ...OPERATORS.flatMap((cidr): [Role, number, string][] => [
         ["logging", 5601, cidr], ["monitoring", 3000, cidr], ["monitoring", 9090, cidr], ["logging", 9200, cidr],
+        ["monitoring", 9093, cidr],
       ]),
       ["logging", 9200, "sg:logging"],
       ["logging", 9200, "sg:monitoring"],
@@ -122,6 +123,7 @@ describe("platform program (Pulumi mocks)", function () {
       ["logging", 2020, "sg:monitoring"],
       ["kafka", 9308, "sg:monitoring"],
       ["logging", 9114, "sg:monitoring"],
+      ...ROLES.map((role): [Role, number, string] => [role, 8080, "sg:monitoring"]),
     ];
 
     const groupRole = (id: unknown): Role => {
@@ -264,6 +266,27 @@ describe("platform program (Pulumi mocks)", function () {
       for (const instance of ofType("aws:ec2/instance:Instance")) {
         const userData = instance.inputs.userData as string;
         assert.ok(!userData.includes(GRAFANA_PASSWORD) && !userData.includes(PRIVATE_KEY_MARK), instance.name);
+      }
+    });
+
+    it("renders the alert receivers' URLs and SMTP password only into the secret rendered files, never into outputs", async () => {
+      const rendered = byName(`${NAME}-monitoring-bundle-rendered`);
+      assert.ok(rendered.secretInputs.includes("stdin"), "rendered files are not secret");
+      const files = JSON.parse(rendered.inputs.stdin as string) as Record<string, string>;
+      const alertmanager = files["secrets/alertmanager.yml"] ?? "";
+      for (const secret of ALERT_SECRETS) assert.ok(alertmanager.includes(secret), `alertmanager.yml lacks ${secret}`);
+      for (const [file, content] of Object.entries(files)) {
+        if (file === "secrets/alertmanager.yml") continue;
+        for (const secret of ALERT_SECRETS) assert.ok(!content.includes(secret), `${file} carries ${secret}`);
+      }
+      for (const resource of registered.filter((r) => r !== rendered)) {
+        const text = JSON.stringify(resource.inputs);
+        for (const secret of ALERT_SECRETS) {
+          assert.ok(!text.includes(secret) || resource.secretInputs.length > 0, `${resource.name} has ${secret} in plain inputs`);
+        }
+      }
+      for (const [key, value] of Object.entries(resolved)) {
+        for (const secret of ALERT_SECRETS) assert.ok(!JSON.stringify(value).includes(secret), `output ${key} leaks ${secret}`);
       }
     });
 
