@@ -8,9 +8,9 @@ import { SSH_USER } from "./components/host";
 import { PlatformHost } from "./components/platform-host";
 import { awsHosts, dockerHosts, perRole } from "./components/targets";
 import { Bundle } from "./components/bundle";
-import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, bundleEnv } from "./components/bundle-env";
+import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, bundleEnv, renderedFiles } from "./components/bundle-env";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/pipeline-check";
-import { renderScrapeTargets } from "./components/scrape-targets";
+import { loadAlertSecrets } from "./components/alertmanager";
 
 export = async () => {
   const { config, sshPrivateKey: configuredPrivateKey } = loadConfig();
@@ -38,6 +38,10 @@ export = async () => {
     security: kibanaKey("security"),
   });
   const privateIps: pulumi.Output<PerRole<string>> = pulumi.output(perRole((role) => hosts[role].privateIp));
+  const url = (host: PlatformHost, service: PortName) => host.endpoint(service).apply((at) => `http://${at.replace(/:80$/, "")}`);
+  const kibanaUrl = url(hosts.logging, "kibana");
+  // Secret end to end: the receivers' URLs and password exist only inside this Output and the 0600 file it renders.
+  const alertSecrets = loadAlertSecrets(config.alerting, new pulumi.Config());
 
   const bundles = {} as PerRole<Bundle>;
   // One level of dependencies: the roles with none come first.
@@ -48,13 +52,15 @@ export = async () => {
       hostId: hosts[role].instanceId,
       bundleRoot,
       folders: BUNDLE_SOURCES[role],
-      env: pulumi.all([privateIps, grafanaAdminPassword, kibanaEncryptionKeys]).apply(([ips, password, kibanaKeys]) => bundleEnv(role, {
+      env: pulumi.all([privateIps, grafanaAdminPassword, kibanaEncryptionKeys, kibanaUrl]).apply(([ips, password, kibanaKeys, kibana]) => bundleEnv(role, {
         ...config,
         privateIps: ips,
         grafanaAdminPassword: password,
         kibanaEncryptionKeys: kibanaKeys,
+        kibanaUrl: kibana,
       })),
-      renderedFiles: role === "monitoring" ? privateIps.apply(renderScrapeTargets) : undefined,
+      renderedFiles: pulumi.all([privateIps, alertSecrets]).apply(([ips, secrets]) =>
+        renderedFiles(role, { privateIps: ips, alerting: config.alerting, alertSecrets: secrets })),
       dependsOn: [hosts[role].ready, ...BUNDLE_STARTS_AFTER[role].map((before) => bundles[before].up)],
     });
   }
@@ -65,13 +71,13 @@ export = async () => {
     dependsOn: ROLES.map((role) => bundles[role].up),
   });
 
-  const url = (host: PlatformHost, service: PortName) => host.endpoint(service).apply((at) => `http://${at.replace(/:80$/, "")}`);
   return {
     environment: config.environment,
     gatewayUrl: url(hosts.web, "gateway"),
-    kibanaUrl: url(hosts.logging, "kibana"),
+    kibanaUrl,
     grafanaUrl: url(hosts.monitoring, "grafana"),
     prometheusUrl: url(hosts.monitoring, "prometheus"),
+    alertmanagerUrl: url(hosts.monitoring, "alertmanager"),
     elasticsearchUrl: url(hosts.logging, "elasticsearch"),
     hosts: perRole((role) => ({ publicIp: hosts[role].publicIp, privateIp: hosts[role].privateIp, sshPort: hosts[role].sshPort })),
     sshUser: SSH_USER,

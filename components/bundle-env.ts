@@ -2,7 +2,9 @@ import { Role, PerRole } from "./roles";
 import { IMAGE_VERSIONS } from "./versions";
 import { PORTS } from "./ports";
 import { datasets, KAFKA_CONSUMER_GROUP } from "./naming";
-import { PlatformConfig } from "./config";
+import { AlertingConfig, PlatformConfig } from "./config";
+import { renderScrapeTargets } from "./scrape-targets";
+import { ALERTMANAGER_CONFIG_PATH, AlertSecrets, renderAlertmanagerConfig } from "./alertmanager";
 
 /** Local folders copied to each host: the first is the bundle root, the others keep their path below it. */
 export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
@@ -32,6 +34,8 @@ export type EnvFacts = Pick<
   privateIps: PerRole<string>;
   grafanaAdminPassword: string;
   kibanaEncryptionKeys: KibanaEncryptionKeys;
+  /** Kibana as the operator opens it (the logging host's public address): alert annotations link to its logs. */
+  kibanaUrl: string;
 };
 
 /**
@@ -80,6 +84,8 @@ export function bundleEnv(role: Role, facts: EnvFacts): Record<string, string> {
       ELASTICSEARCH_URL: `http://${facts.privateIps.logging}:${PORTS.elasticsearch}`,
       PROMETHEUS_RETENTION_DAYS: String(facts.prometheusRetentionDays),
       GRAFANA_ADMIN_PASSWORD: facts.grafanaAdminPassword,
+      // Prometheus expands it into the `kibana_url` external label that alert annotations build log links from.
+      KIBANA_URL: facts.kibanaUrl,
       GRAFANA_COM_DASHBOARDS: facts.grafanaComDashboards.map((d) => `${d.id}:${d.revision}`).join(" "),
     },
   };
@@ -94,4 +100,13 @@ export function renderDotEnv(vars: Record<string, string>): string {
       return `${key}='${value}'`;
     })
     .join("\n") + "\n";
+}
+
+/** Files the program renders into a bundle beside its `.env`: the monitoring host's scrape targets and receivers. */
+export function renderedFiles(role: Role, facts: { privateIps: PerRole<string>; alerting: AlertingConfig; alertSecrets: AlertSecrets }): Record<string, string> {
+  if (role !== "monitoring") return {};
+  return {
+    ...renderScrapeTargets(facts.privateIps),
+    [ALERTMANAGER_CONFIG_PATH]: renderAlertmanagerConfig(facts.alerting, facts.alertSecrets),
+  };
 }

@@ -29,13 +29,19 @@ export const MOUNTED_FILES_OVERRIDE = "compose.mounted-files.yaml";
 export const MOUNTED_FILES_LABEL = "io.log-platform.mounted-files-hash";
 
 type ComposeVolume = string | { type?: string; source?: string };
+interface ComposeService {
+  volumes?: ComposeVolume[];
+  /** Bundle files a service reads without mounting them (through another service): a change recreates it too. */
+  "x-config-files"?: string[];
+}
 
-/** Bundle-relative paths a service bind-mounts from its bundle (`./x:/y`); named volumes and host paths are not ours. */
-function bundleMounts(volumes: ComposeVolume[] | undefined): string[] {
-  return (volumes ?? []).flatMap((volume) => {
-    const source = typeof volume === "string" ? volume.split(":")[0] : volume.type === "bind" ? volume.source ?? "" : "";
-    return source.startsWith("./") ? [path.posix.normalize(source)] : [];
-  });
+/** Bundle-relative paths a service depends on: what it bind-mounts (`./x:/y`) and its `x-config-files`. */
+function bundleMounts(service: ComposeService): string[] {
+  const mounted = (service.volumes ?? []).map((volume) =>
+    typeof volume === "string" ? volume.split(":")[0] : volume.type === "bind" ? volume.source ?? "" : "");
+  return [...mounted, ...(service["x-config-files"] ?? [])]
+    .filter((source) => source.startsWith("./"))
+    .map((source) => path.posix.normalize(source));
 }
 
 /**
@@ -51,11 +57,11 @@ export async function mountedFilesHashes(
 ): Promise<Record<string, string>> {
   const [rootFolder, ...extraFolders] = folders;
   const compose = parse(fs.readFileSync(path.join(root, rootFolder, "compose.yaml"), "utf8"), { merge: true }) as {
-    services: Record<string, { volumes?: ComposeVolume[] }>;
+    services: Record<string, ComposeService>;
   };
   const hashes: Record<string, string> = {};
   for (const [service, definition] of Object.entries(compose.services)) {
-    const mounts = bundleMounts(definition.volumes);
+    const mounts = bundleMounts(definition);
     if (mounts.length === 0) continue;
     const digest = crypto.createHash("sha256");
     for (const mount of mounts) {

@@ -14,6 +14,22 @@ export interface GrafanaComDashboard {
 export const TARGETS = ["aws", "docker"] as const;
 export type Target = (typeof TARGETS)[number];
 
+/** Where alert e-mail goes and through which SMTP server; the password is the secret `alertSmtpPassword`. */
+export interface AlertEmail {
+  to: string;
+  from: string;
+  /** `host:port` of the SMTP server (STARTTLS required). */
+  smarthost: string;
+  username?: string;
+}
+
+/** Which alert receivers are configured. Their URLs and password are secrets, read apart (components/alertmanager.ts). */
+export interface AlertingConfig {
+  webhook: boolean;
+  slack: boolean;
+  email?: AlertEmail;
+}
+
 /** The whole validated stack configuration. Everything the program reads from config goes through here. */
 export interface PlatformConfig {
   target: Target;
@@ -42,6 +58,7 @@ export interface PlatformConfig {
   prometheusRetentionDays: number;
   loadgenRequestsPerSecond: number;
   grafanaComDashboards: GrafanaComDashboard[];
+  alerting: AlertingConfig;
   /** OpenSSH public key installed instead of a generated key pair; always comes with the secret `sshPrivateKey`. */
   sshPublicKey?: string;
 }
@@ -112,6 +129,26 @@ export const CONFIG_KEYS: { key: string; default: string; description: string }[
     key: "grafanaComDashboards",
     default: JSON.stringify(DEFAULT_GRAFANA_COM_DASHBOARDS),
     description: "grafana.com dashboards (`id`, `revision`) imported at deploy time, bound to the `prometheus` datasource.",
+  },
+  {
+    key: "alertWebhookUrl",
+    default: "(none)",
+    description: "Secret: http(s) URL Alertmanager posts every alert to (its generic webhook JSON).",
+  },
+  {
+    key: "alertSlackWebhookUrl",
+    default: "(none)",
+    description: "Secret: Slack incoming-webhook URL (https) that receives every alert.",
+  },
+  {
+    key: "alertEmail",
+    default: "(none)",
+    description: 'Alert e-mail: `{"to", "from", "smarthost": "host:port", "username"?}`; STARTTLS required.',
+  },
+  {
+    key: "alertSmtpPassword",
+    default: "(none)",
+    description: "Secret: the SMTP password of `alertEmail.username`; set together with it.",
   },
   {
     key: "sshPublicKey",
@@ -300,6 +337,64 @@ function parseGrafanaComDashboards(source: ConfigSource, errors: ConfigErrors): 
   return parsed as GrafanaComDashboard[];
 }
 
+/** A secret's value never appears in an error: only its shape, enough to spot a pasted wrong thing. */
+const redacted = (secret: string) => `(secret, ${secret.length} characters${/^\w+:\/\//.test(secret) ? `, scheme ${secret.split(":")[0]}` : ""})`;
+
+function isHttpUrl(value: string, httpsOnly: boolean): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "https:" || (!httpsOnly && url.protocol === "http:")) && url.hostname !== "";
+  } catch {
+    return false;
+  }
+}
+
+const EMAIL = /^[^\s@,<>]+@[^\s@,<>]+\.[^\s@,<>]+$/;
+const SMARTHOST = /^[A-Za-z0-9.-]+:\d{1,5}$/;
+
+function parseAlerting(source: ConfigSource, errors: ConfigErrors): AlertingConfig {
+  const url = (key: string, httpsOnly: boolean): boolean => {
+    const value = source.get(key);
+    if (value === undefined) return false;
+    if (!isHttpUrl(value, httpsOnly)) {
+      errors.add(key, redacted(value), `${httpsOnly ? "an https" : "an http or https"} URL, set with pulumi config set --secret ${key} <url>`);
+      return false;
+    }
+    return true;
+  };
+  const alerting: AlertingConfig = { webhook: url("alertWebhookUrl", false), slack: url("alertSlackWebhookUrl", true) };
+
+  const expected = 'an object {"to": <address>, "from": <address>, "smarthost": "<host>:<port>", "username"?: <string>}';
+  const email = parseJson(source, "alertEmail", errors, expected);
+  const hasPassword = source.get("alertSmtpPassword") !== undefined;
+  if (email !== undefined) {
+    const fields = typeof email === "object" && email !== null && !Array.isArray(email) ? (email as Record<string, unknown>) : undefined;
+    const unknown = Object.keys(fields ?? {}).filter((k) => !["to", "from", "smarthost", "username"].includes(k));
+    if (!fields || unknown.length > 0) {
+      errors.add("alertEmail", email, expected);
+    } else {
+      const { to, from, smarthost, username } = fields;
+      const bad = [
+        ...(["to", "from"] as const).filter((k) => typeof fields[k] !== "string" || !EMAIL.test(fields[k] as string))
+          .map((k) => ({ key: `alertEmail.${k}`, value: fields[k], expected: "one e-mail address such as ops@example.com" })),
+        ...(typeof smarthost !== "string" || !SMARTHOST.test(smarthost) || Number(smarthost.split(":")[1]) > 65535
+          ? [{ key: "alertEmail.smarthost", value: smarthost, expected: "the SMTP server as host:port, e.g. smtp.example.com:587" }] : []),
+        ...(username !== undefined && (typeof username !== "string" || username === "")
+          ? [{ key: "alertEmail.username", value: username, expected: "a non-empty SMTP user name, or no username for a server without login" }] : []),
+      ];
+      for (const problem of bad) errors.add(problem.key, problem.value, problem.expected);
+      if (username !== undefined && !hasPassword) {
+        errors.add("alertSmtpPassword", undefined, "the secret SMTP password of alertEmail.username (pulumi config set --secret alertSmtpPassword ...)");
+      }
+      if (bad.length === 0) alerting.email = { to, from, smarthost, ...(username !== undefined ? { username } : {}) } as AlertEmail;
+    }
+  }
+  if (hasPassword && (email === undefined || (email as { username?: unknown }).username === undefined)) {
+    errors.add("alertEmail.username", undefined, "the SMTP user name that alertSmtpPassword belongs to");
+  }
+  return alerting;
+}
+
 /** Validates the whole stack config at once; every problem is reported with its key, its value and what is expected. */
 export function parseConfig(source: ConfigSource): PlatformConfig {
   const errors = new ConfigErrors(source.namespace);
@@ -384,6 +479,7 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     prometheusRetentionDays: parseInt(source, "prometheusRetentionDays", errors),
     loadgenRequestsPerSecond: parseInt(source, "loadgenRequestsPerSecond", errors),
     grafanaComDashboards: parseGrafanaComDashboards(source, errors),
+    alerting: parseAlerting(source, errors),
     sshPublicKey: sshPublicKey?.trim(),
   };
   errors.throwIfAny();

@@ -23,6 +23,7 @@ export const INGRESS_MATRIX: IngressRule[] = [
   { to: "logging", port: "kibana", from: "operators" },
   { to: "monitoring", port: "grafana", from: "operators" },
   { to: "monitoring", port: "prometheus", from: "operators" },
+  { to: "monitoring", port: "alertmanager", from: "operators" },
   { to: "logging", port: "elasticsearch", from: { role: "logging" } },
   { to: "logging", port: "elasticsearch", from: { role: "monitoring" } },
   { to: "logging", port: "elasticsearch", from: "operators" },
@@ -33,6 +34,7 @@ export const INGRESS_MATRIX: IngressRule[] = [
   { to: "logging", port: "fluentBitMetrics", from: { role: "monitoring" } },
   { to: "kafka", port: "kafkaExporter", from: { role: "monitoring" } },
   { to: "logging", port: "elasticsearchExporter", from: { role: "monitoring" } },
+  ...everyRole("cadvisor", { role: "monitoring" }),
 ];
 
 /** How many subnets the VPC range is split into: room for one per zone in up to three zones, and one spare. */

@@ -5,12 +5,14 @@ export const PORTS = {
   kibana: 5601,
   grafana: 3000,
   prometheus: 9090,
+  alertmanager: 9093,
   elasticsearch: 9200,
   kafka: 9092,
   nodeExporter: 9100,
   fluentBitMetrics: 2020,
   kafkaExporter: 9308,
   elasticsearchExporter: 9114,
+  cadvisor: 8080,
 } as const;
 
 export type PortName = keyof typeof PORTS;

@@ -25,11 +25,18 @@ export interface Registered {
 
 export const registered: Registered[] = [];
 
+/** The alert receivers' secret values in TEST_CONFIG: they may appear only where secrets go. */
+export const ALERT_SECRETS = ["https://hooks.example.com/alerts/MOCKWEBHOOK", "https://hooks.slack.com/services/T0/B0/MOCKSLACK", "MockSmtpPassword"];
+
 export const TEST_CONFIG: Record<string, string> = {
   "aws:region": "eu-west-1",
   [`${PROJECT}:operatorCidrs`]: JSON.stringify(["203.0.113.0/24", "198.51.100.7/32"]),
   // One x86 host among the Graviton ones, so architecture-specific choices are visible.
   [`${PROJECT}:instanceTypes`]: JSON.stringify({ logging: "m7g.large", kafka: "t4g.medium", monitoring: "t3.small" }),
+  [`${PROJECT}:alertWebhookUrl`]: ALERT_SECRETS[0],
+  [`${PROJECT}:alertSlackWebhookUrl`]: ALERT_SECRETS[1],
+  [`${PROJECT}:alertEmail`]: JSON.stringify({ to: "ops@example.com", from: "alerts@example.com", smarthost: "smtp.example.com:587", username: "alerts" }),
+  [`${PROJECT}:alertSmtpPassword`]: ALERT_SECRETS[2],
 };
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -95,7 +102,7 @@ const mocks: pulumi.runtime.Mocks = {
   },
 };
 
-pulumi.runtime.setAllConfig(TEST_CONFIG);
+pulumi.runtime.setAllConfig(TEST_CONFIG, [`${PROJECT}:alertWebhookUrl`, `${PROJECT}:alertSlackWebhookUrl`, `${PROJECT}:alertSmtpPassword`]);
 pulumi.runtime.setMocks(mocks, PROJECT, STACK, false);
 
 type RegisterRequest = {

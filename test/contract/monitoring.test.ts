@@ -7,7 +7,10 @@ import { INDEX_PREFIXES, KAFKA_CONSUMER_GROUP } from "../../components/naming";
 import { PORTS } from "../../components/ports";
 import { ROLES } from "../../components/roles";
 import { FILE_SD_JOBS, renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../components/scrape-targets";
+import { ALERTMANAGER_CONFIG_PATH } from "../../components/alertmanager";
 import { ComposeService, dependsOn, loadCompose, publishedPorts } from "../helpers/compose";
+import { mappedFields } from "../helpers/index-template";
+import { kqlFields, loadSavedObjects } from "../helpers/kibana-objects";
 import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
 import {
   Dashboard, DatasourceRef, fixtureLines, GRAFANA_PROVISIONING_DIR, loadAlertRules, loadDashboardProviders,
@@ -60,12 +63,15 @@ function checkExpression(expr: string, where: string, problems: string[]) {
   }
 }
 
-/** Every `datasource` reference anywhere in a dashboard (panels, targets, variables, annotations). */
+/**
+ * Every `datasource` reference anywhere in a dashboard (panels, targets, variables, annotations). An alert list's
+ * `options.datasource` is a filter by datasource name, not a reference; its own test checks it.
+ */
 function datasourceRefs(node: unknown, at = "$"): { at: string; ref: unknown }[] {
   if (Array.isArray(node)) return node.flatMap((item, i) => datasourceRefs(item, `${at}[${i}]`));
   if (node === null || typeof node !== "object") return [];
   return Object.entries(node).flatMap(([key, value]) => [
-    ...(key === "datasource" ? [{ at: `${at}.datasource`, ref: value }] : []),
+    ...(key === "datasource" && !at.endsWith(".options") ? [{ at: `${at}.datasource`, ref: value }] : []),
     ...datasourceRefs(value, `${at}.${key}`),
   ]);
 }
@@ -117,8 +123,10 @@ describe("monitoring: alert rules", () => {
   const required = [
     "TargetDown", "HostDiskSpaceLow", "HostHighCpu", "HostMemoryPressure", "ElasticsearchHeapHigh",
     "ElasticsearchClusterRed", "ElasticsearchClusterYellow", "KafkaConsumerLagGrowing", "FluentBitOutputErrors",
-    "FluentBitRecordsLost", "GatewayLogPipelineStalled",
+    "FluentBitRecordsLost", "GatewayLogPipelineStalled", "ElasticsearchUnreachable", "KafkaBrokerDown",
+    "ContainerLogPipelineStalled", "ContainerRestarting",
   ];
+  const rule = (name: string) => rules.find((r) => r.alert === name) as (typeof rules)[number];
 
   it("include every alert the platform needs, once, each with a severity, a summary and a runbook hint", () => {
     const names = rules.map((r) => r.alert);
@@ -137,6 +145,44 @@ describe("monitoring: alert rules", () => {
     assert.deepEqual(problems, []);
   });
 
+  it("count a flush that will be retried (retries) as failing, not only the ones given up (errors)", () => {
+    const metrics = selectors(rule("FluentBitOutputErrors").expr).map((s) => s.metric).sort();
+    assert.deepEqual(metrics, ["fluentbit_output_errors_total", "fluentbit_output_retries_total"]);
+  });
+
+  it("see Elasticsearch down through the exporter's own collector success, which outlives the health series", () => {
+    assert.deepEqual(selectors(rule("ElasticsearchUnreachable").expr).map((s) => s.metric), ["elasticsearch_scrape_success"]);
+  });
+
+  it("see the broker down from the Kafka exporter's scrape, broker count or missing partition offsets", () => {
+    const found = selectors(rule("KafkaBrokerDown").expr).map((s) => `${s.metric}${s.equals.job ? `{job=${s.equals.job}}` : ""}`);
+    assert.deepEqual([...new Set(found)].sort(), ["kafka_brokers", "kafka_topic_partition_current_offset", "up{job=kafka-exporter}"]);
+  });
+
+  it("detect the containers path stalled while the gateway's still reaches Elasticsearch", () => {
+    assert.deepEqual(selectors(rule("ContainerLogPipelineStalled").expr).map((s) => s.equals.name), ["es_gateway", "es_containers"]);
+  });
+
+  it("link a restarting container to its logs in Kibana: a real data view, filtered on fields the index maps", () => {
+    const restarting = rule("ContainerRestarting");
+    const service = "container_label_com_docker_compose_service";
+    assert.ok(restarting.expr.includes(service), "the rule keeps the compose service label cAdvisor exports");
+    const link = restarting.annotations?.logs ?? "";
+    const match = /^\{\{ \$externalLabels\.kibana_url \}\}\/app\/discover#\/\?.*dataViewId:([\w-]+),.*query:'([^']+)'/.exec(link);
+    assert.ok(match, `not a Discover link on the stack's Kibana: ${link}`);
+    const [, dataViewId, encodedQuery] = match;
+    const dataView = loadSavedObjects().find((o) => o.object.id === dataViewId && o.object.type === "index-pattern");
+    assert.equal((dataView?.object.attributes as { title?: string }).title, `${INDEX_PREFIXES.containers}-*`);
+    const query = decodeURIComponent(encodedQuery);
+    assert.equal(query, `host.name:"{{ $labels.role }}" and container.name:"{{ $labels.${service} }}"`);
+    const fields = mappedFields("containers");
+    for (const field of kqlFields(query)) assert.equal(fields.get(field)?.type, "keyword", `${field} in the containers template`);
+    // The same names the forwarder gives the documents: host.name = the role, container.name = the compose service.
+    const forwarder = fs.readFileSync(path.join(REPO_ROOT, "hosts", "web", "fluent-bit", "fluent-bit.yaml"), "utf8");
+    assert.match(forwarder, /attrs\.com\.docker\.compose\.service container\.name/);
+    assert.match(forwarder, /host\.name \$\{HOST_ROLE\}/);
+  });
+
   it("detect the stalled pipeline from the forwarder's kafka_gateway and the aggregator's es_gateway outputs", () => {
     const stalled = rules.find((r) => r.alert === "GatewayLogPipelineStalled");
     const names = selectors(stalled?.expr ?? "").map((s) => s.equals.name);
@@ -147,8 +193,16 @@ describe("monitoring: alert rules", () => {
 describe("monitoring: Grafana datasources", () => {
   const byUid = new Map(datasources.map((ds) => [ds.uid, ds]));
 
-  it("are exactly the fixed UIDs prometheus and elasticsearch-gateway", () => {
-    assert.deepEqual([...byUid.keys()].sort(), ["elasticsearch-gateway", "prometheus"]);
+  it("are exactly the fixed UIDs alertmanager, prometheus and elasticsearch-gateway", () => {
+    assert.deepEqual([...byUid.keys()].sort(), ["alertmanager", "elasticsearch-gateway", "prometheus"]);
+  });
+
+  it("read alerts from the Alertmanager compose service, without sending Grafana-managed alerts to it", () => {
+    const am = byUid.get("alertmanager");
+    assert.equal(am?.type, "alertmanager");
+    assert.equal(am?.url, `http://alertmanager:${PORTS.alertmanager}`);
+    assert.ok(compose.services.alertmanager, "the alertmanager URL is the compose service of that name");
+    assert.deepEqual(am?.jsonData, { implementation: "prometheus", handleGrafanaManagedAlerts: false });
   });
 
   it("point Prometheus at the compose service, with the scrape interval as Grafana's minimum step", () => {
@@ -218,6 +272,16 @@ describe("monitoring: Grafana dashboards", () => {
     assert.deepEqual(problems, []);
   });
 
+  it("list the Prometheus rules' firing and pending alerts on the Log pipeline dashboard", () => {
+    const pipeline = dashboards.find((d) => d.dashboard.title === "Log pipeline")?.dashboard as Dashboard;
+    const lists = pipeline.panels.filter((p) => p.type === "alertlist");
+    assert.equal(lists.length, 1);
+    const options = lists[0].options as { datasource: string; stateFilter: Record<string, boolean> };
+    // The panel filters by datasource name (Grafana's alertlist editor stores ds.name).
+    assert.equal(options.datasource, datasources.find((ds) => ds.uid === "prometheus")?.name);
+    assert.equal(options.stateFilter.firing && options.stateFilter.pending, true);
+  });
+
   it("make Hosts selectable by role and instance in every panel", () => {
     const hosts = dashboards.find((d) => d.dashboard.title === "Hosts")?.dashboard as Dashboard;
     assert.deepEqual(hosts.templating.list.map((v) => [v.name, parseLabelValues(v).label]), [["role", "role"], ["instance", "instance"]]);
@@ -283,6 +347,31 @@ describe("monitoring: compose bundle", () => {
     }
     assert.ok(grafanaMounts.some((m) => m.source === "./provisioning/grafana/datasources" && m.target === "/etc/grafana/provisioning/datasources"));
     assert.ok(fs.existsSync(path.join(GRAFANA_PROVISIONING_DIR, "datasources")));
+  });
+
+  it("sends alerts to the Alertmanager service and gives the rules the stack's Kibana URL from .env", () => {
+    assert.deepEqual(promConfig.alerting?.alertmanagers.flatMap((a) => a.static_configs.flatMap((c) => c.targets)),
+      [`alertmanager:${PORTS.alertmanager}`]);
+    assert.equal(promConfig.global.external_labels?.kibana_url, "${KIBANA_URL}");
+    const command = services.prometheus.command;
+    assert.ok(Array.isArray(command) && command.includes("--enable-feature=expand-external-labels"));
+    assert.equal((services.prometheus.environment as Record<string, string>).KIBANA_URL, "${KIBANA_URL}");
+    assert.equal(sampleEnv("monitoring").KIBANA_URL, SAMPLE_FACTS.kibanaUrl);
+  });
+
+  it("runs Alertmanager as its image's user on the rendered config, copied by a network-less one-shot", () => {
+    const am = services.alertmanager;
+    const copier = services["alertmanager-config"];
+    assert.deepEqual(publishedPorts(am), [PORTS.alertmanager]);
+    assert.equal(am.user, undefined, "Alertmanager keeps the image's unprivileged user");
+    assert.deepEqual(dependsOn(am), { "alertmanager-config": "service_completed_successfully" });
+    const command = am.command as string[];
+    const configFile = command.find((a) => a.startsWith("--config.file="))?.split("=")[1] ?? "";
+    const copy = (copier.entrypoint as string[]).join(" ");
+    assert.ok(copy.includes(`/${ALERTMANAGER_CONFIG_PATH} ${configFile}`), `${copy} does not write ${configFile}`);
+    assert.ok(copier.volumes?.includes(`./${path.posix.dirname(ALERTMANAGER_CONFIG_PATH)}:/secrets:ro`));
+    assert.equal(copier.network_mode, "none");
+    assert.deepEqual(copier.cap_drop, ["ALL"]);
   });
 
   it("starts Grafana after the grafana.com import finished and Prometheus is healthy", () => {

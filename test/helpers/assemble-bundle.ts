@@ -2,17 +2,22 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Role } from "../../components/roles";
-import { BUNDLE_SOURCES } from "../../components/bundle-env";
+import { BUNDLE_SOURCES, renderedFiles } from "../../components/bundle-env";
 import { renderBundleFiles } from "../../components/bundle";
 import { REPO_ROOT } from "../../components/repo";
-import { renderScrapeTargets } from "../../components/scrape-targets";
 import { SAMPLE_FACTS, sampleEnv } from "./sample-facts";
+import { AlertSecrets } from "../../components/alertmanager";
+import { AlertingConfig } from "../../components/config";
+
+const receiversOf = (secrets: AlertSecrets): AlertingConfig => ({ webhook: secrets.webhookUrl !== undefined, slack: secrets.slackWebhookUrl !== undefined });
 
 export interface AssembleOptions {
   /** Where the bundle's folders are read from: the repository, or a copy a test edited. */
   root?: string;
   /** The `.env` variables; the sample facts' by default. */
   env?: Record<string, string>;
+  /** The alert receivers' secrets (the receivers are those they name); none by default. */
+  alertSecrets?: AlertSecrets;
 }
 
 /** Lays a bundle out in a temp folder as the program lays it out on its host: folders and every rendered file. */
@@ -25,7 +30,7 @@ export async function assembleBundle(role: Role, options: AssembleOptions = {}):
   const rendered = await renderBundleFiles(
     BUNDLE_SOURCES[role],
     options.env ?? sampleEnv(role),
-    role === "monitoring" ? renderScrapeTargets(SAMPLE_FACTS.privateIps) : {},
+    renderedFiles(role, { privateIps: SAMPLE_FACTS.privateIps, alerting: receiversOf(options.alertSecrets ?? {}), alertSecrets: options.alertSecrets ?? {} }),
     root,
   );
   for (const [file, content] of Object.entries(rendered)) {

@@ -16,6 +16,9 @@ export interface ComposeService {
   env_file?: string | string[];
   command?: string | string[];
   entrypoint?: string | string[];
+  user?: string;
+  network_mode?: string;
+  cap_drop?: string[];
 }
 
 export interface ComposeFile {

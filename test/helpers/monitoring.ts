@@ -26,8 +26,9 @@ export interface ScrapeConfig {
   file_sd_configs?: { files: string[] }[];
 }
 export interface PrometheusConfig {
-  global: { scrape_interval: string; scrape_timeout?: string; evaluation_interval?: string };
+  global: { scrape_interval: string; scrape_timeout?: string; evaluation_interval?: string; external_labels?: Record<string, string> };
   rule_files: string[];
+  alerting?: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
   scrape_configs: ScrapeConfig[];
 }
 
@@ -134,6 +135,7 @@ export interface Panel {
   title: string;
   datasource?: DatasourceRef;
   targets?: Target[];
+  options?: Record<string, unknown>;
 }
 export interface Variable {
   name: string;

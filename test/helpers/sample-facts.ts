@@ -13,6 +13,7 @@ export const SAMPLE_FACTS: EnvFacts = {
   loadgenRequestsPerSecond: 5,
   grafanaAdminPassword: "test-password",
   kibanaEncryptionKeys: { encryptedSavedObjects: "s".repeat(32), reporting: "r".repeat(32), security: "k".repeat(32) },
+  kibanaUrl: "http://198.51.100.10:5601",
   grafanaComDashboards: [{ id: 1860, revision: 42 }],
 };
 

@@ -57,6 +57,12 @@ describe("a bundle change recreates only the services it touches (docker-compose
     assert.deepEqual(changed(before, after), ["elasticsearch", "fluent-bit"]);
   });
 
+  it("an alert receiver changed: its copy runs again and Alertmanager restarts, nothing else", async () => {
+    const before = await serviceHashes("monitoring", { alertSecrets: { webhookUrl: "https://hooks.example.com/a" } });
+    const after = await serviceHashes("monitoring", { alertSecrets: { webhookUrl: "https://hooks.example.com/b" } });
+    assert.deepEqual(changed(before, after), ["alertmanager", "alertmanager-config"]);
+  });
+
   it("a Grafana dashboard changed: Grafana restarts, Prometheus does not", async () => {
     const monitoring = copyBundleSources("monitoring");
     try {

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { Registered, STACK, PROJECT, TEST_CONFIG, mockImageId, runProgram, settle } from "../setup";
+import { ALERT_SECRETS, Registered, STACK, PROJECT, TEST_CONFIG, mockImageId, runProgram, settle } from "../setup";
 import { ROLES, Role } from "../../components/roles";
 import { bundleContentHash } from "../../components/bundle";
 import { ubuntuImageName } from "../../components/host";
@@ -130,6 +130,7 @@ describe("platform program (Pulumi mocks)", function () {
       ...ROLES.flatMap((role) => OPERATORS.map((cidr): [Role, number, string] => [role, 22, cidr])),
       ...OPERATORS.flatMap((cidr): [Role, number, string][] => [
         ["logging", 5601, cidr], ["monitoring", 3000, cidr], ["monitoring", 9090, cidr], ["logging", 9200, cidr],
+        ["monitoring", 9093, cidr],
       ]),
       ["logging", 9200, "sg:logging"],
       ["logging", 9200, "sg:monitoring"],
@@ -140,6 +141,7 @@ describe("platform program (Pulumi mocks)", function () {
       ["logging", 2020, "sg:monitoring"],
       ["kafka", 9308, "sg:monitoring"],
       ["logging", 9114, "sg:monitoring"],
+      ...ROLES.map((role): [Role, number, string] => [role, 8080, "sg:monitoring"]),
     ];
 
     const groupRole = (id: unknown): Role => {
@@ -333,6 +335,27 @@ describe("platform program (Pulumi mocks)", function () {
       }
       const holders = registered.filter((r) => keys.some((key) => JSON.stringify(r.inputs).includes(key))).map((r) => r.name);
       assert.deepEqual(holders, [logging.name], "only the logging bundle's rendered files (a secret stdin) carry the keys");
+    });
+
+    it("renders the alert receivers' URLs and SMTP password only into the secret rendered files, never into outputs", async () => {
+      const rendered = byName(`${NAME}-monitoring-bundle-rendered`);
+      assert.ok(rendered.secretInputs.includes("stdin"), "rendered files are not secret");
+      const files = JSON.parse(rendered.inputs.stdin as string) as Record<string, string>;
+      const alertmanager = files["secrets/alertmanager.yml"] ?? "";
+      for (const secret of ALERT_SECRETS) assert.ok(alertmanager.includes(secret), `alertmanager.yml lacks ${secret}`);
+      for (const [file, content] of Object.entries(files)) {
+        if (file === "secrets/alertmanager.yml") continue;
+        for (const secret of ALERT_SECRETS) assert.ok(!content.includes(secret), `${file} carries ${secret}`);
+      }
+      for (const resource of registered.filter((r) => r !== rendered)) {
+        const text = JSON.stringify(resource.inputs);
+        for (const secret of ALERT_SECRETS) {
+          assert.ok(!text.includes(secret) || resource.secretInputs.length > 0, `${resource.name} has ${secret} in plain inputs`);
+        }
+      }
+      for (const [key, value] of Object.entries(resolved)) {
+        for (const secret of ALERT_SECRETS) assert.ok(!JSON.stringify(value).includes(secret), `output ${key} leaks ${secret}`);
+      }
     });
 
     it("publishes the generated key's public half in the key pair", () => {

@@ -1,0 +1,77 @@
+import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
+import { AlertingConfig } from "./config";
+
+/**
+ * Where the program renders Alertmanager's config in the monitoring bundle. It holds the receivers' URLs and SMTP
+ * password, so it lives under `secrets/`, which the bundle writes with mode 0600 for the SSH user (uid 1000); the
+ * compose file's one-shot `alertmanager-config` hands a copy to Alertmanager's own user (see there why).
+ */
+export const ALERTMANAGER_CONFIG_PATH = "secrets/alertmanager.yml";
+
+/** The name of the one receiver every alert goes to; it carries each configured integration. */
+export const OPERATORS_RECEIVER = "operators";
+
+/** The secret halves of the receivers: present exactly for the receivers `AlertingConfig` says are configured. */
+export interface AlertSecrets {
+  webhookUrl?: string;
+  slackWebhookUrl?: string;
+  smtpPassword?: string;
+}
+
+/** Reads the configured receivers' secrets from the stack config, as Pulumi secrets (never plain values). */
+export function loadAlertSecrets(alerting: AlertingConfig, stackConfig: pulumi.Config): pulumi.Output<AlertSecrets> {
+  const read = (wanted: boolean, key: string) => (wanted ? stackConfig.requireSecret(key) : undefined);
+  return pulumi.secret(pulumi.all({
+    webhookUrl: read(alerting.webhook, "alertWebhookUrl"),
+    slackWebhookUrl: read(alerting.slack, "alertSlackWebhookUrl"),
+    smtpPassword: read(alerting.email?.username !== undefined, "alertSmtpPassword"),
+  }));
+}
+
+// One text for chat and mail: what fired, where to look first, and the logs link when the rule gives one.
+const ALERT_LINES =
+  '{{ range .Alerts }}[{{ .Status }}] {{ .Annotations.summary }}\n{{ .Annotations.runbook }}\n' +
+  "{{ if .Annotations.logs }}Logs: {{ .Annotations.logs }}\n{{ end }}{{ end }}";
+
+/**
+ * Alertmanager's config: every alert to one receiver with each configured integration, grouped per alert and host.
+ * With no integration configured the receiver is empty: alerts still show in Alertmanager's UI and in Grafana.
+ */
+export function renderAlertmanagerConfig(alerting: AlertingConfig, secrets: AlertSecrets): string {
+  const missing = (what: string) => new Error(`alerting: ${what} is configured but its secret was not given`);
+  const receiver: Record<string, unknown> = { name: OPERATORS_RECEIVER };
+  if (alerting.webhook) {
+    if (!secrets.webhookUrl) throw missing("the webhook receiver");
+    receiver.webhook_configs = [{ url: secrets.webhookUrl, send_resolved: true }];
+  }
+  if (alerting.slack) {
+    if (!secrets.slackWebhookUrl) throw missing("the Slack receiver");
+    receiver.slack_configs = [{
+      api_url: secrets.slackWebhookUrl,
+      send_resolved: true,
+      title: '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} on the {{ .CommonLabels.role }} host',
+      text: ALERT_LINES,
+    }];
+  }
+  if (alerting.email) {
+    const { to, from, smarthost, username } = alerting.email;
+    if (username !== undefined && !secrets.smtpPassword) throw missing("the SMTP login");
+    receiver.email_configs = [{
+      to, from, smarthost, send_resolved: true, require_tls: true,
+      ...(username !== undefined ? { auth_username: username, auth_password: secrets.smtpPassword } : {}),
+      text: ALERT_LINES,
+    }];
+  }
+  const config = {
+    route: {
+      receiver: OPERATORS_RECEIVER,
+      group_by: ["alertname", "role"],
+      group_wait: "30s",
+      group_interval: "5m",
+      repeat_interval: "4h",
+    },
+    receivers: [receiver],
+  };
+  return `# Rendered by the program (components/alertmanager.ts); receivers come from the stack config.\n${stringify(config)}`;
+}
