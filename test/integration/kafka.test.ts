@@ -6,7 +6,7 @@ import { Admin, ConfigResourceTypes, Consumer, MessagesStreamModes, ProduceAcks,
 import { bundleEnv, renderDotEnv } from "../../components/bundle-env";
 import { REPO_ROOT } from "../../components/repo";
 import {
-  KAFKA_BIN_DIR, KafkaCluster, LOOPBACK_KEYS, kafkaServiceEnvironment, loopbackFacts, run,
+  KAFKA_BIN_DIR, KafkaCluster, LOOPBACK_KEYS, kafkaServiceEnvironment, loopbackFacts, run, toLoopback,
 } from "../helpers/kafka-cluster";
 
 /**
@@ -47,6 +47,22 @@ describe("kafka bundle: a real broker on loopback", function () {
     assert.deepEqual(Object.keys(broker.environment).sort(), Object.keys(brokerEnv).sort());
     for (const key of ["KAFKA_LISTENERS", "KAFKA_ADVERTISED_LISTENERS"]) {
       assert.match(broker.environment[key], /^([A-Z]+:\/\/127\.0\.0\.1:\d+,?)+$/, key);
+    }
+  });
+
+  it("maps N brokers' voters to each other's controller listeners on their own loopback IPs (the scale-out's shape)", () => {
+    const voters = "1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093";
+    const specs = ["1", "2", "3"].map((id) => ({
+      ip: `127.0.0.${id}`,
+      environment: { ...brokerEnv, KAFKA_NODE_ID: id, KAFKA_CONTROLLER_QUORUM_VOTERS: voters },
+    }));
+    const ports = new Map(["1", "2", "3"].map((id) => [id, new Map([[9092, 10_000 + Number(id)], [29092, 20_000 + Number(id)], [9093, 30_000 + Number(id)]])]));
+    const environments = toLoopback(specs, ports, (id) => `/data/${id}`);
+    for (const [i, environment] of environments.entries()) {
+      const id = i + 1;
+      assert.equal(environment.KAFKA_CONTROLLER_QUORUM_VOTERS, "1@127.0.0.1:30001,2@127.0.0.2:30002,3@127.0.0.3:30003");
+      assert.equal(environment.KAFKA_LISTENERS, `EXTERNAL://127.0.0.${id}:1000${id},INTERNAL://127.0.0.${id}:2000${id},CONTROLLER://127.0.0.${id}:3000${id}`);
+      assert.equal(environment.KAFKA_LOG_DIRS, `/data/${id}`);
     }
   });
 
