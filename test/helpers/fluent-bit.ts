@@ -6,7 +6,8 @@ import { parse } from "yaml";
 /**
  * Checks Fluent Bit YAML configurations without a Fluent Bit binary, against the plugin schema that `fluent-bit -J`
  * prints for 5.1.1 (test/fixtures), plus the keys the schema leaves out (listed in the shared schema README).
- * Keys are case-insensitive, as in Fluent Bit.
+ * Keys are case-insensitive, as in Fluent Bit. followRecord models what the filters do to one record and where it
+ * goes, from the plugins' sources (only the filter options these configs use).
  */
 
 export const SCHEMA_PATH = path.join(__dirname, "..", "fixtures", "fluent-bit-schema-5.1.1.json");
