@@ -4,9 +4,11 @@
  */
 export const IMAGE_VERSIONS = {
   ELASTIC_VERSION: "8.19.25", // Elasticsearch and Kibana move together
-  // 5.1.1 matches the schema in test/fixtures; -debug because the plain image is distroless and its compose
-  // healthcheck needs curl.
-  FLUENT_BIT_VERSION: "5.1.1-debug",
+  // 5.1.3 for fluent/fluent-bit#12321 and #12358: a partly rejected bulk is retried with only its rejected items,
+  // where 5.1.1 counts it as delivered and loses them. The configs are still validated against the 5.1.1 schema in
+  // test/fixtures (a patch release keeps the 5.1 keys).
+  // -debug because the plain image is distroless and its compose healthcheck needs curl.
+  FLUENT_BIT_VERSION: "5.1.3-debug",
   KAFKA_VERSION: "4.1.1",
   KAFKA_EXPORTER_VERSION: "v1.9.0",
   ES_EXPORTER_VERSION: "v1.11.0",

@@ -8,7 +8,8 @@ import { INDEX_PREFIXES } from "../../components/naming";
 import { Role } from "../../components/roles";
 import { sampleEnv } from "../helpers/sample-facts";
 import {
-  FluentBitConfig, Plugin, finalTags, inputTag, isOn, matchTag, outputsFor, parseConfig, prop, validateConfig,
+  FluentBitConfig, LogRecord, Plugin, followRecord, inputTag, isOn, loadSchema, matchTag, outputsFor, parseConfig, prop,
+  routes, validateConfig,
 } from "../helpers/fluent-bit";
 
 const FORWARDER = "hosts/web/fluent-bit/fluent-bit.yaml";
@@ -38,9 +39,14 @@ function byAlias(list: Plugin[] | undefined, alias: string): Plugin {
 }
 
 /** The record a json-file line of a compose service becomes after the docker multiline parser. */
-function dockerLine(service?: string): Record<string, unknown> {
+function dockerLine(service?: string, log = "line\n", stream = "stdout"): LogRecord {
   const attrs = service ? { attrs: { tag: `web-${service}-1`, "com.docker.compose.service": service } } : {};
-  return { log: "line\n", stream: "stdout", time: "2025-01-01T00:00:00.000000000Z", ...attrs };
+  return { log, stream, time: "2025-01-01T00:00:00.000000000Z", ...attrs };
+}
+
+/** The tags a record ends up with after the config's filters. */
+function finalTags(config: FluentBitConfig, tag: string, record: LogRecord): string[] {
+  return followRecord(config, tag, record).map((r) => r.tag);
 }
 
 describe("Fluent Bit configurations", () => {
@@ -51,7 +57,7 @@ describe("Fluent Bit configurations", () => {
   });
 
   for (const { file, role } of configs) {
-    it(`${file} parses and is valid for Fluent Bit ${IMAGE_VERSIONS.FLUENT_BIT_VERSION} with the ${role} .env`, () => {
+    it(`${file} parses and is valid for Fluent Bit 5.1 (the 5.1.1 schema) with the ${role} .env`, () => {
       assert.deepEqual(validateConfig(fs.readFileSync(path.join(REPO_ROOT, file), "utf8"), sampleEnv(role)), []);
     });
   }
@@ -126,17 +132,22 @@ describe("Fluent Bit configurations", () => {
     const services = ["gateway", "loadgen", "nginx-exporter", undefined];
     const forwarded = services.map((service) => ({ service, tags: finalTags(forwarder, tailTag, dockerLine(service)) }));
 
-    it("forwarder: gateway lines go to kafka_gateway only, every other line to kafka_containers only", () => {
+    it("forwarder: gateway stdout goes to kafka_gateway only, every other line to kafka_containers only", () => {
       for (const { service, tags } of forwarded) {
         assert.equal(tags.length, 1, `${service}: ${tags.join(", ")}`);
         const expected = service === "gateway" ? ["kafka_gateway"] : ["kafka_containers"];
         assert.deepEqual(outputsFor(forwarder, tags[0]), expected, `${service ?? "unlabelled"} -> ${tags[0]}`);
       }
+      // nginx's error log is the gateway's stderr: the containers dataset, not the access index.
+      const stderrTags = finalTags(forwarder, tailTag, dockerLine("gateway", "error\n", "stderr"));
+      assert.equal(stderrTags.length, 1, stderrTags.join(", "));
+      assert.deepEqual(outputsFor(forwarder, stderrTags[0]), ["kafka_containers"], `gateway stderr -> ${stderrTags[0]}`);
     });
 
     it("aggregator: the restored tag routes gateway records to es_gateway and the rest to es_containers", () => {
       const inTag = inputTag(byAlias(aggregator.pipeline?.inputs, "kafka_in"));
-      for (const { service, tags } of forwarded) {
+      const stderrTag = finalTags(forwarder, tailTag, dockerLine("gateway", "error\n", "stderr"))[0];
+      for (const { service, tags } of [...forwarded, { service: "gateway stderr", tags: [stderrTag] }]) {
         const record = { topic: "t", partition: 0, offset: 1, error: null, key: null, payload: { fluentbit_tag: tags[0] } };
         const restored = finalTags(aggregator, inTag, record);
         assert.deepEqual(restored, [tags[0]], "the original tag comes back");
@@ -147,6 +158,78 @@ describe("Fluent Bit configurations", () => {
       const untagged = finalTags(aggregator, inTag, { topic: "t", payload: "not json" });
       assert.equal(untagged.length, 1);
       assert.equal(outputsFor(aggregator, untagged[0]).length, 1, `untagged -> ${untagged[0]}`);
+    });
+  });
+
+  describe("what each line becomes (the pipeline model in test/helpers/fluent-bit.ts)", () => {
+    const forwarder = load(FORWARDER);
+    const aggregator = load(AGGREGATOR);
+    const tailTag = inputTag(byAlias(forwarder.pipeline?.inputs, "docker_logs"));
+    const inTag = inputTag(byAlias(aggregator.pipeline?.inputs, "kafka_in"));
+
+    /** One line through the forwarder, Kafka and the aggregator: the output it reaches and the document. */
+    function ship(line: LogRecord): { kafka: string; es: string; document: LogRecord } {
+      const [forwarded, ...more] = followRecord(forwarder, tailTag, line, sampleEnv("web"));
+      assert.equal(more.length, 0, "one record per line");
+      // The only filter the model cannot run is the Lua one that carries the tag (checked under "document shape").
+      assert.deepEqual(forwarded.unmodelled, ["carry_tag"]);
+      const [kafka, ...otherOutputs] = outputsFor(forwarder, forwarded.tag);
+      assert.equal(otherOutputs.length, 0, `${forwarded.tag} reaches one output`);
+      const payload = { ...forwarded.record, fluentbit_tag: forwarded.tag, fluentbit_time: "2025-01-01T00:00:00.000000Z" };
+      const message = { topic: "t", partition: 0, offset: 1, error: null, key: null, payload };
+      const [consumed, ...moreConsumed] = followRecord(aggregator, inTag, message, sampleEnv("logging"));
+      assert.equal(moreConsumed.length, 0);
+      const [es, ...otherIndices] = outputsFor(aggregator, consumed.tag);
+      assert.equal(otherIndices.length, 0, `${consumed.tag} reaches one output`);
+      return { kafka, es, document: consumed.record };
+    }
+
+    const access = JSON.stringify({ request: { method: "GET", uri: "/api/users" }, response: { status: 200 } });
+
+    it("an access line (gateway stdout, valid JSON) becomes the gateway's fields in the access index", () => {
+      const { kafka, es, document } = ship(dockerLine("gateway", `${access}\n`));
+      assert.deepEqual([kafka, es], ["kafka_gateway", "es_gateway"]);
+      assert.deepEqual(document.request, { method: "GET", uri: "/api/users" });
+      assert.ok(!("log" in document), "no raw copy of the line");
+      assert.equal(document["container.name"], "gateway");
+      assert.equal(document["host.name"], "web");
+    });
+
+    it("a malformed stdout line stays in the access index as raw text, without Docker's newline", () => {
+      const { kafka, es, document } = ship(dockerLine("gateway", "{\"request\": truncated\n"));
+      assert.deepEqual([kafka, es], ["kafka_gateway", "es_gateway"]);
+      assert.equal(document.log, "{\"request\": truncated");
+    });
+
+    it("nginx's error log (gateway stderr) goes to the containers index, not the access index", () => {
+      const error = "2025/01/01 00:00:00 [error] 29#29: *1 client intended to send too large body: 2097152 bytes\n";
+      const { kafka, es, document } = ship(dockerLine("gateway", error, "stderr"));
+      assert.deepEqual([kafka, es], ["kafka_containers", "es_containers"]);
+      assert.equal(document.log, error.trimEnd());
+      assert.equal(document["container.name"], "gateway");
+      assert.equal(document.stream, "stderr");
+    });
+
+    it("a JSON line on the gateway's stderr is not parsed as an access record", () => {
+      const { es, document } = ship(dockerLine("gateway", `${access}\n`, "stderr"));
+      assert.equal(es, "es_containers");
+      assert.equal(document.log, access);
+    });
+
+    it("another container's line goes to the containers index without Docker's newline", () => {
+      const { kafka, es, document } = ship(dockerLine("loadgen", "sent 5 requests\n"));
+      assert.deepEqual([kafka, es], ["kafka_containers", "es_containers"]);
+      assert.equal(document.log, "sent 5 requests");
+      assert.equal(document["container.name"], "loadgen");
+    });
+
+    it("the forwarder's own lines are not shipped", () => {
+      assert.deepEqual(followRecord(forwarder, tailTag, dockerLine("fluent-bit")), []);
+    });
+
+    it("match_regex is anchored at the tag's start, as onig_match is", () => {
+      assert.ok(routes({ match_regex: "docker\\.gateway" }, "docker.gateway.stdout"));
+      assert.ok(!routes({ match_regex: "gateway" }, "docker.gateway.stdout"));
     });
   });
 
@@ -176,7 +259,7 @@ describe("Fluent Bit configurations", () => {
       for (const alias of ["es_gateway", "es_containers"]) {
         const es = byAlias(aggregator.pipeline?.outputs, alias);
         assert.equal(prop(es, "logstash_dateformat"), "%Y.%m.%d");
-        // Idempotent with generated ids; `create` would loop on 409s in 5.1.1 (see the config's comment).
+        // Idempotent with generated ids in every release; `create` loops on 409s in 5.1.1 (see the config's comment).
         assert.equal(prop(es, "write_operation"), "index");
         assert.ok(isOn(prop(es, "generate_id")), "generate_id");
         assert.equal(prop(es, "retry_limit"), "no_limits");
@@ -205,8 +288,12 @@ describe("Fluent Bit configurations", () => {
   });
 
   describe("images", () => {
-    it("FLUENT_BIT_VERSION is an exact 5.1.1 tag", () => {
-      assert.match(IMAGE_VERSIONS.FLUENT_BIT_VERSION, /^5\.1\.1(-debug)?$/);
+    it("FLUENT_BIT_VERSION is an exact 5.1 release the 5.1.1 schema describes, 5.1.3 or later", () => {
+      const [, minor, patch] = /^(\d+\.\d+)\.(\d+)(-debug)?$/.exec(IMAGE_VERSIONS.FLUENT_BIT_VERSION) ?? [];
+      const schema = loadSchema() as unknown as { "fluent-bit": { version: string } };
+      assert.equal(`${minor}.`, schema["fluent-bit"].version.replace(/\d+$/, ""), "same minor release as the schema");
+      // Releases before 5.1.3 count a bulk with some rejected items as delivered (fluent/fluent-bit#12321).
+      assert.ok(Number(patch) >= 3, IMAGE_VERSIONS.FLUENT_BIT_VERSION);
     });
 
     for (const role of ["web", "logging"]) {

@@ -6,7 +6,8 @@ import { parse } from "yaml";
 /**
  * Checks Fluent Bit YAML configurations without a Fluent Bit binary, against the plugin schema that `fluent-bit -J`
  * prints for 5.1.1 (test/fixtures), plus the keys the schema leaves out (listed in the shared schema README).
- * Keys are case-insensitive, as in Fluent Bit.
+ * Keys are case-insensitive, as in Fluent Bit. followRecord models what the filters do to one record and where it
+ * goes, from the plugins' sources (only the filter options these configs use).
  */
 
 export const SCHEMA_PATH = path.join(__dirname, "..", "fixtures", "fluent-bit-schema-5.1.1.json");
@@ -205,11 +206,14 @@ export function matchTag(pattern: string, tag: string): boolean {
   return new RegExp(`^${regex}$`).test(tag);
 }
 
-/** Whether a filter or output with this `match` / `match_regex` receives records of `tag`. */
+/**
+ * Whether a filter or output with this `match` / `match_regex` receives records of `tag`. `match_regex` is tried
+ * with onig_match at the tag's start (src/flb_router.c), so it is anchored there but not at the end.
+ */
 export function routes(plugin: Record<string, unknown>, tag: string): boolean {
   const match = prop(plugin, "match");
   const matchRegex = prop(plugin, "match_regex");
-  if (typeof matchRegex === "string") return new RegExp(matchRegex).test(tag);
+  if (typeof matchRegex === "string") return (new RegExp(`^(?:${matchRegex})`).exec(tag)?.[0].length ?? 0) > 0;
   return typeof match === "string" && matchTag(match, tag);
 }
 
@@ -228,7 +232,8 @@ export function readAccessor(accessor: string, record: Record<string, unknown>):
 
 /**
  * The tag a `rewrite_tag` filter gives a record, or undefined when no rule matches (the record keeps its tag).
- * Rules are `KEY REGEX NEW_TAG KEEP`; the new tag may use `$TAG`, `$TAG[n]` and capture groups `$0`..`$9`.
+ * Rules are `KEY REGEX NEW_TAG KEEP`; the new tag may use `$TAG`, `$TAG[n]`, capture groups `$0`..`$9` and record
+ * accessors such as `$stream` (a missing key adds nothing).
  */
 export function rewriteTag(filter: Record<string, unknown>, tag: string, record: Record<string, unknown>): { tag: string; keep: boolean } | undefined {
   for (const rule of propList(filter, "rule")) {
@@ -240,26 +245,156 @@ export function rewriteTag(filter: Record<string, unknown>, tag: string, record:
     const composed = newTag
       .replace(/\$TAG\[(\d+)\]/g, (_, n: string) => tag.split(".")[Number(n)] ?? "")
       .replace(/\$TAG/g, tag)
-      .replace(/\$(\d)/g, (_, n: string) => found[Number(n)] ?? "");
+      .replace(/\$(\d)/g, (_, n: string) => found[Number(n)] ?? "")
+      .replace(/\$[A-Za-z_][\w.-]*(?:\['[^']*'\])*/g, (accessor) => String(readAccessor(accessor, record) ?? ""));
     return { tag: composed, keep: /^(true|on|yes)$/i.test(keep ?? "") };
   }
   return undefined;
 }
 
+export type LogRecord = Record<string, unknown>;
+/** A record where it leaves the filters: its tag, its content, and the filters the model could not run. */
+export interface FilteredRecord { tag: string; record: LogRecord; unmodelled: string[] }
+
+/** `${VAR}` in a config value, from the container environment (unknown names stay as written). */
+function interpolate(value: string, env: Record<string, string>): string {
+  return value.replace(/\$\{([^}]*)\}/g, (whole, name: string) => env[name] ?? whole);
+}
+
+/** A `KEY VALUE` pair of a multi-value property (grep rules, modify rename/set). */
+function pair(entry: string): [string, string] {
+  const [key, ...rest] = entry.trim().split(/\s+/);
+  return [key, rest.join(" ")];
+}
+
 /**
- * Follows one record from an input through the config's rewrite_tag filters (re-emitted records start over, as
- * they come back through an emitter input) and returns the tags it ends up with.
+ * What a parser of the config's `parsers` makes of a text: json (an object only) or regex (named groups; the
+ * pattern is read as a JavaScript RegExp, which agrees with Onigmo's Ruby syntax on the patterns used here).
+ * `time_key` is consumed as the event time unless `time_keep` is on. Undefined when the text does not parse.
  */
-export function finalTags(config: FluentBitConfig, tag: string, record: Record<string, unknown>, depth = 0): string[] {
-  if (depth > 5) throw new Error(`rewrite_tag loop for tag '${tag}'`);
-  for (const filter of config.pipeline?.filters ?? []) {
-    if (String(prop(filter, "name")).toLowerCase() !== "rewrite_tag" || !routes(filter, tag)) continue;
-    const result = rewriteTag(filter, tag, record);
-    if (!result) continue;
-    const emitted = finalTags(config, result.tag, record, depth + 1);
-    return result.keep ? [tag, ...emitted] : emitted;
+function runParser(parser: Record<string, unknown>, text: string): LogRecord | undefined {
+  let parsed: LogRecord | undefined;
+  const format = String(prop(parser, "format")).toLowerCase();
+  if (format === "json") {
+    try {
+      const value: unknown = JSON.parse(text);
+      if (value && typeof value === "object" && !Array.isArray(value)) parsed = value as LogRecord;
+    } catch {
+      parsed = undefined;
+    }
+  } else if (format === "regex") {
+    const groups = new RegExp(String(prop(parser, "regex"))).exec(text)?.groups;
+    if (groups) parsed = { ...groups };
+  } else {
+    throw new Error(`parser format '${format}' is not modelled`);
   }
-  return [tag];
+  const timeKey = prop(parser, "time_key");
+  if (parsed && typeof timeKey === "string" && !isOn(prop(parser, "time_keep"))) delete parsed[timeKey];
+  return parsed;
+}
+
+/** The parser filter (plugins/filter_parser): the first parser that reads `key_name` replaces the record. */
+function parserFilter(config: FluentBitConfig, filter: Plugin, record: LogRecord): LogRecord {
+  const key = String(prop(filter, "key_name"));
+  const text = record[key];
+  if (typeof text !== "string") return record;
+  for (const name of propList(filter, "parser")) {
+    const parser = (config.parsers ?? []).find((p) => prop(p, "name") === name);
+    if (!parser) throw new Error(`parser '${name}' is not defined`);
+    const parsed = runParser(parser, text);
+    if (!parsed) continue;
+    const kept: LogRecord = isOn(prop(filter, "reserve_data")) ? { ...record } : {};
+    if (!isOn(prop(filter, "preserve_key"))) delete kept[key];
+    else kept[key] = text;
+    return { ...kept, ...parsed };
+  }
+  return record;
+}
+
+/** The grep filter: `regex` keeps and `exclude` drops the records whose KEY (a name or accessor) matches. */
+function grepKeeps(filter: Plugin, record: LogRecord): boolean {
+  const matches = (entry: string): boolean => {
+    const [key, regex] = pair(entry);
+    const value = key.startsWith("$") ? readAccessor(key, record) : record[key];
+    return typeof value === "string" && new RegExp(regex).test(value);
+  };
+  return propList(filter, "regex").every(matches) && !propList(filter, "exclude").some(matches);
+}
+
+/** The nest filter's `lift`: the keys of a map value move up, with `add_prefix`. */
+function nestLift(filter: Plugin, record: LogRecord): LogRecord {
+  if (String(prop(filter, "operation")).toLowerCase() !== "lift") throw new Error("only nest lift is modelled");
+  const under = String(prop(filter, "nested_under"));
+  const nested = record[under];
+  if (!nested || typeof nested !== "object" || Array.isArray(nested)) return record;
+  const prefix = String(prop(filter, "add_prefix") ?? "");
+  const rest = { ...record };
+  delete rest[under];
+  return { ...rest, ...Object.fromEntries(Object.entries(nested).map(([k, v]) => [`${prefix}${k}`, v])) };
+}
+
+/** The modify filter's rename (only to a key not present), remove and set, in the order the config lists them. */
+function modify(filter: Plugin, record: LogRecord, env: Record<string, string>): LogRecord {
+  const out = { ...record };
+  for (const key of Object.keys(filter)) {
+    const op = key.toLowerCase();
+    if (["name", "alias", "match", "match_regex"].includes(op)) continue;
+    for (const entry of propList(filter, key)) {
+      const [from, to] = pair(entry);
+      if (op === "rename") {
+        if (from in out && !(to in out)) {
+          out[to] = out[from];
+          delete out[from];
+        }
+      } else if (op === "remove") {
+        delete out[from];
+      } else if (op === "set") {
+        out[from] = interpolate(to, env);
+      } else {
+        throw new Error(`modify ${key} is not modelled`);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Follows one record from an input through the config's filters, in order, and returns what reaches the outputs.
+ * A rewrite_tag match re-emits the record (as it is at that point) under its new tag, and it starts over from the
+ * first filter, as records do that come back through an emitter input. Lua filters cannot run here: they are
+ * passed over and named in `unmodelled`.
+ */
+export function followRecord(
+  config: FluentBitConfig, tag: string, record: LogRecord, env: Record<string, string> = {}, depth = 0,
+): FilteredRecord[] {
+  if (depth > 5) throw new Error(`rewrite_tag loop for tag '${tag}'`);
+  let current = record;
+  const unmodelled: string[] = [];
+  const copies: FilteredRecord[] = [];
+  for (const filter of config.pipeline?.filters ?? []) {
+    if (!routes(filter, tag)) continue;
+    const name = String(prop(filter, "name")).toLowerCase();
+    if (name === "rewrite_tag") {
+      const result = rewriteTag(filter, tag, current);
+      if (!result) continue;
+      const emitted = followRecord(config, result.tag, current, env, depth + 1);
+      if (!result.keep) return emitted;
+      copies.push(...emitted);
+    } else if (name === "grep") {
+      if (!grepKeeps(filter, current)) return [];
+    } else if (name === "parser") {
+      current = parserFilter(config, filter, current);
+    } else if (name === "nest") {
+      current = nestLift(filter, current);
+    } else if (name === "modify") {
+      current = modify(filter, current, env);
+    } else if (name === "lua") {
+      unmodelled.push(String(prop(filter, "alias") ?? name));
+    } else {
+      throw new Error(`filter '${name}' is not modelled`);
+    }
+  }
+  return [...copies, { tag, record: current, unmodelled }];
 }
 
 /** The tag an input emits, with tail's `*` expanded the way Fluent Bit does (the file path, `/` as `.`). */
