@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import {
   ConfigSource, elasticsearchHeapGiB, instanceMemoryGiB, parseConfig, resolveOperatorCidrs,
-  DEFAULT_INSTANCE_TYPES, DEFAULT_ROOT_VOLUME_GIB, DEFAULT_GRAFANA_COM_DASHBOARDS,
+  DEFAULT_INSTANCE_TYPES, DEFAULT_ROOT_VOLUME_GIB, DEFAULT_GRAFANA_COM_DASHBOARDS, DEFAULT_LOCAL_MEMORY_MIB,
 } from "../../components/config";
 
 const NS = "aws-log-platform";
@@ -81,12 +81,41 @@ describe("config", () => {
     ["JSON that does not parse", { instanceTypes: "{logging:" }, `${NS}:instanceTypes = "{logging:": expected an object keyed by role`],
     ["a public key without its private key", { sshPublicKey: "ssh-ed25519 AAAAC3Nz me" }, `${NS}:sshPrivateKey = (not set): expected sshPublicKey and the secret sshPrivateKey set together`],
     ["a malformed public key", { sshPublicKey: "not a key" }, `${NS}:sshPublicKey = "not a key": expected an OpenSSH public key line`],
+    ["an unknown target", { target: "gcp" }, `${NS}:target = "gcp": expected one of aws, docker`],
+    ["a local logging host too small", { target: "docker", localMemoryMiB: { logging: 2048 } }, `${NS}:localMemoryMiB.logging = 2048: expected at least 4096`],
+    ["a local memory limit that is not a whole MiB count", { target: "docker", localMemoryMiB: { web: "1g" } }, `${NS}:localMemoryMiB.web = "1g": expected an integer from 256 to 65536`],
+    ["a privileged gateway port", { target: "docker", localGatewayPort: "80" }, `${NS}:localGatewayPort = "80": expected an integer from 1024 to 65535`],
+    ["a gateway port an SSH port takes", { target: "docker", localGatewayPort: "2203" }, `${NS}:localGatewayPort = 2203: expected a port that neither the SSH ports from localSshBasePort (2201) nor another published service takes (both take 2203)`],
+    ["a gateway port Kibana takes", { target: "docker", localGatewayPort: "5601" }, "(both take 5601)"],
   ];
   for (const [what, values, message] of cases) {
     it(`rejects ${what}, naming the key, the value and what is expected`, () => {
       assert.ok(configError(values).includes(message), `message was:\n${configError(values)}`);
     });
   }
+
+  describe("target docker", () => {
+    const local = (values: Record<string, unknown> = {}) => parseConfig(source({ "aws:region": undefined, target: "docker", ...values }));
+
+    it("needs no AWS setting, and sizes the Elasticsearch heap from the logging container's memory", () => {
+      const config = local();
+      assert.equal(config.target, "docker");
+      assert.equal(config.region, "");
+      assert.deepEqual(config.localMemoryMiB, DEFAULT_LOCAL_MEMORY_MIB);
+      assert.equal(config.elasticsearchHeapGiB, 1, "4 GiB: (4 - 1.5) / 2 rounded down");
+      assert.equal(local({ localMemoryMiB: { logging: 8192 } }).elasticsearchHeapGiB, 3);
+    });
+
+    it("fits the whole stack in 8 GiB of free memory with the defaults", () => {
+      const total = Object.values(DEFAULT_LOCAL_MEMORY_MIB).reduce((sum, mib) => sum + mib, 0);
+      assert.ok(total <= 8 * 1024, `${total} MiB`);
+    });
+
+    it("ignores the AWS sizes, and AWS ignores the local ones", () => {
+      assert.equal(local({ instanceTypes: { logging: "t4g.small" } }).elasticsearchHeapGiB, 1);
+      assert.equal(parseConfig(source({ localMemoryMiB: { logging: 65536 } })).elasticsearchHeapGiB, 3);
+    });
+  });
 
   it("rejects a private key without its public key", () => {
     assert.match(configError({}, true), /aws-log-platform:sshPublicKey = \(not set\): expected sshPublicKey and the secret sshPrivateKey/);
