@@ -1,22 +1,17 @@
-import * as fs from "fs";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { remote, types } from "@pulumi/command";
 import { Role } from "./roles";
 import { PortName } from "./ports";
 import { LoopbackPort } from "./local-ports";
-import { PlatformHost } from "./platform-host";
-import { REPO_ROOT } from "./repo";
+import { PlatformHost, platformHostFile } from "./platform-host";
 import { SSH_USER } from "./host";
 import { scriptWithInputs } from "./shell";
 
-/** The folder of the host image: its Dockerfile, entrypoint, sshd and engine configs, and its readiness script. */
-export const HOST_IMAGE_DIR = path.join(REPO_ROOT, "local-host");
 
 /** The readiness command of a local host: its inner Docker engine answers. */
 export function localReadinessCommand(role: Role, bundleRoot: string): string {
-  return scriptWithInputs(fs.readFileSync(path.join(HOST_IMAGE_DIR, "ready.sh"), "utf8"), {
+  return scriptWithInputs(platformHostFile("local-ready.sh"), {
     HOST_ROLE: role,
     BUNDLE_ROOT: bundleRoot,
     SSH_USER,

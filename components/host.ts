@@ -1,11 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { remote, types } from "@pulumi/command";
-import * as fs from "fs";
-import * as path from "path";
 import { Role } from "./roles";
 import { Architecture } from "./config";
-import { PlatformHost } from "./platform-host";
+import { PlatformHost, platformHostFile } from "./platform-host";
 import { scriptWithInputs } from "./shell";
 import { PORTS, PortName } from "./ports";
 import { HOST_PACKAGES, HOST_SERVICES, renderUserData } from "./user-data";
@@ -21,7 +19,7 @@ export const ubuntuImageName = (architecture: Architecture): string =>
   `ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-${architecture === "arm64" ? "arm64" : "amd64"}-server-${UBUNTU_IMAGE_SERIAL}`;
 
 /** Waits for cloud-init (bounded), installs what it left out, starts the host services; see the script. */
-const READINESS_SCRIPT = fs.readFileSync(path.join(__dirname, "host-ready.sh"), "utf8");
+const READINESS_SCRIPT = platformHostFile("ec2-ready.sh");
 
 /** The readiness command of an EC2 host. */
 export function readinessCommand(role: Role, bundleRoot: string): string {
@@ -31,6 +29,7 @@ export function readinessCommand(role: Role, bundleRoot: string): string {
     HOST_SERVICES: HOST_SERVICES.join(" "),
     BUNDLE_ROOT: bundleRoot,
     SSH_USER,
+    CONTAINER_HEALTH_PROBE: platformHostFile("container-health.sh"),
   });
 }
 

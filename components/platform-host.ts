@@ -1,6 +1,18 @@
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { PortName } from "./ports";
+import { REPO_ROOT } from "./repo";
+
+/**
+ * What runs on a host below its bundles: the readiness scripts of both kinds of host, the container health probe,
+ * and the local host image (its Dockerfile, entrypoint and configs; this folder is that image's build context).
+ */
+export const PLATFORM_HOST_DIR = path.join(REPO_ROOT, "platform-host");
+
+/** A file of platform-host/, as text. */
+export const platformHostFile = (name: string): string => fs.readFileSync(path.join(PLATFORM_HOST_DIR, name), "utf8");
 
 /**
  * What everything above a host needs of it, whatever runs it (an EC2 instance or a container on the local engine):

@@ -7,9 +7,9 @@ import { PlatformConfig, lookupDeployerIp, resolveOperatorCidrs } from "./config
 import { ROLES, PerRole, Role } from "./roles";
 import { Network, carveSubnets } from "./network";
 import { Host } from "./host";
-import { DockerHost, HOST_IMAGE_DIR } from "./docker-host";
+import { DockerHost } from "./docker-host";
 import { loopbackPorts } from "./local-ports";
-import { PlatformHost } from "./platform-host";
+import { PLATFORM_HOST_DIR, PlatformHost } from "./platform-host";
 
 export interface HostsArgs {
   config: PlatformConfig;
@@ -55,7 +55,7 @@ export function localHostAddress(vpcCidr: string, index: number): string {
 
 /**
  * The local engine's share of the platform: a private network with the VPC's range, so the addresses in `.env` work
- * unchanged, and the host image, built from local-host/ and removed again by `pulumi destroy`.
+ * unchanged, and the host image, built from platform-host/ and removed again by `pulumi destroy`.
  */
 export class LocalEngine extends pulumi.ComponentResource {
   public readonly network: docker.Network;
@@ -70,9 +70,9 @@ export class LocalEngine extends pulumi.ComponentResource {
       ipamConfigs: [{ subnet: args.vpcCidr }],
     }, parent);
     // A tag per content: a changed image is a new tag, and replacing the old reference removes only the old one.
-    const contentTag = pulumi.output(hashElement(HOST_IMAGE_DIR, { algo: "sha256", encoding: "hex" })).apply((tree) => tree.hash.slice(0, 12));
+    const contentTag = pulumi.output(hashElement(PLATFORM_HOST_DIR, { algo: "sha256", encoding: "hex" })).apply((tree) => tree.hash.slice(0, 12));
     const built = new docker.Image(`${name}-host-image`, {
-      build: { context: HOST_IMAGE_DIR },
+      build: { context: PLATFORM_HOST_DIR },
       imageName: pulumi.interpolate`${name.toLowerCase()}-host:${contentTag}`,
       skipPush: true,
     }, parent);

@@ -156,9 +156,10 @@ export async function runProgram(config: Record<string, string>): Promise<{ outp
   // Imported here, after the mocks are installed: a static import would run the program against no monitor.
   const program = (await import("../index")).default;
   const outputs = (await program()) as unknown as Record<string, unknown>;
-  // Let registrations still in flight land before the caller reads them.
-  let count = -1;
-  while (count !== registered.length) {
+  // The outputs resolve only once the resources they come from are registered (the pipeline check's, last of all);
+  // then let registrations still in flight land: no new one for half a second, on a loaded machine too.
+  await settle(outputs);
+  for (let count = -1, quiet = 0; quiet < 10; quiet = registered.length === count ? quiet + 1 : 0) {
     count = registered.length;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -107,7 +107,7 @@ describe("the bundle's remote steps, replayed as Pulumi runs them", function () 
       dependsOn: [],
     });
     const steps = () => registered.filter((r) => r.name.startsWith(`${name}-`));
-    for (let i = 0; i < 100 && steps().length < 5; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 500 && steps().length < 5; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
     const step = (suffix: string) => {
       const found = steps().find((r) => r.name === `${name}-${suffix}`);
       assert.ok(found, `${name}-${suffix} not registered`);

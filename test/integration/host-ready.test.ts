@@ -6,9 +6,10 @@ import * as os from "os";
 import * as path from "path";
 import { readinessCommand } from "../../components/host";
 import { HOST_PACKAGES } from "../../components/user-data";
+import { platformHostFile } from "../../components/platform-host";
 import { runTool } from "../helpers/tools";
 
-describe("host readiness (components/host-ready.sh)", () => {
+describe("EC2 host readiness (platform-host/ec2-ready.sh)", () => {
   let dir: string;
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "host-ready-"));
@@ -31,7 +32,9 @@ describe("host readiness (components/host-ready.sh)", () => {
       `count=$(grep -c '^apt-get install' '${log}')`,
       'case "$*" in install*) [ "$count" -gt "${APT_FAILURES:-0}" ] || { echo "E: Failed to fetch" >&2; exit 100; };; esac',
     ].join("\n"));
-    for (const name of ["systemctl", "install", "sleep", "docker"]) stub(name, `echo "${name} $*" >> '${log}'`);
+    for (const name of ["systemctl", "install", "sleep", "docker", "chmod"]) stub(name, `echo "${name} $*" >> '${log}'`);
+    // What the script writes as root goes to the test folder, named after the target file.
+    stub("tee", `echo "tee $*" >> '${log}'; cat > '${dir}/written-'"$(basename "$1")"`);
     fs.writeFileSync(path.join(dir, "cloud-init-output.log"), "Setting up docker.io ...\nE: Unable to fetch some archives\n");
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -58,6 +61,16 @@ describe("host readiness (components/host-ready.sh)", () => {
     assert.match(calls, /^systemctl enable --now docker\.service prometheus-node-exporter\.service$/m);
     assert.match(calls, /^install -d -o ubuntu -g ubuntu -m 0755 \/opt\/aws-log-platform$/m);
     assert.match(calls, /^docker compose version$/m);
+  });
+
+  it("installs the container health probe and runs it every 30 s with a systemd timer", () => {
+    const { status, stderr, calls } = ready({ CLOUD_INIT: "ok" });
+    assert.equal(status, 0, stderr);
+    assert.equal(fs.readFileSync(path.join(dir, "written-platform-container-health"), "utf8").trim(), platformHostFile("container-health.sh").trim());
+    assert.match(calls, /^chmod 0755 \/usr\/local\/libexec\/platform-container-health$/m);
+    assert.match(fs.readFileSync(path.join(dir, "written-platform-container-health.service"), "utf8"), /^ExecStart=\/usr\/local\/libexec\/platform-container-health$/m);
+    assert.match(fs.readFileSync(path.join(dir, "written-platform-container-health.timer"), "utf8"), /^OnUnitActiveSec=30s$/m);
+    assert.match(calls, /^systemctl enable --now platform-container-health\.timer$/m);
   });
 
   it("cloud-init's recoverable warnings (exit 2) count as done", () => {

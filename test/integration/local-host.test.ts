@@ -6,11 +6,12 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { HOST_IMAGE_DIR, localReadinessCommand } from "../../components/docker-host";
+import { localReadinessCommand } from "../../components/docker-host";
+import { PLATFORM_HOST_DIR as HOST_IMAGE_DIR } from "../../components/platform-host";
 import { runTool } from "../helpers/tools";
 import { freePort, waitFor } from "../helpers/local-servers";
 
-describe("local host image (local-host/)", function () {
+describe("local host image (platform-host/)", function () {
   this.timeout(60_000);
 
   describe("Dockerfile (no linter for it in Debian: a contract instead)", () => {
@@ -36,6 +37,7 @@ describe("local host image (local-host/)", function () {
         assert.ok(fs.existsSync(path.join(HOST_IMAGE_DIR, source)), `${line}: ${source} missing`);
       }
       assert.match(dockerfile, /^COPY entrypoint\.sh \/usr\/local\/bin\/platform-host-entrypoint$/m);
+      assert.match(dockerfile, /^COPY container-health\.sh \/usr\/local\/libexec\/platform-container-health$/m);
       assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/local\/bin\/platform-host-entrypoint"\]$/m);
       for (const tool of ["openssh-server", "python3", "rsync", "sudo", "bash", "curl", "prometheus-node-exporter"]) {
         assert.match(dockerfile, new RegExp(`apk add [^\\n]*\\b${tool}\\b`), `the bundle steps need ${tool}`);
@@ -119,14 +121,14 @@ describe("local host image (local-host/)", function () {
       assert.equal(ssh(path.join(dir, "stranger"), "true").status, 255);
     });
 
-    it("made its own host key, started node_exporter, and set vm.max_map_count on the logging host", () => {
+    it("made its own host key, started node_exporter with the probe's textfiles, and set vm.max_map_count on the logging host", () => {
       assert.ok(fs.existsSync(path.join(dir, "ssh", "ssh_host_ed25519_key")));
-      assert.match(calls(), /^node_exporter --web\.listen-address=:9100$/m);
+      assert.match(calls(), /^node_exporter --web\.listen-address=:9100 --collector\.textfile\.directory=\/var\/lib\/prometheus\/node-exporter$/m);
       assert.match(calls(), /^sysctl -w vm\.max_map_count=262144$/m);
     });
   });
 
-  describe("readiness (local-host/ready.sh) with the host's commands stood in for", () => {
+  describe("readiness (platform-host/local-ready.sh) with the host's commands stood in for", () => {
     let dir: string;
     beforeEach(() => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), "local-ready-"));

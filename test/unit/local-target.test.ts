@@ -89,9 +89,9 @@ describe("docker target (Pulumi mocks)", function () {
     assert.match(env, /^ES_HEAP_SIZE='2g'$/m, "6 GiB: (6 - 1.5) / 2 rounded down");
   });
 
-  it("builds the host image from local-host/ under a content tag, and removes it on destroy", () => {
+  it("builds the host image from platform-host/ under a content tag, and removes it on destroy", () => {
     const [image] = ofType("docker:index/image:Image");
-    assert.match((image.inputs.build as { context: string }).context, /\/local-host$/);
+    assert.match((image.inputs.build as { context: string }).context, /\/platform-host$/);
     assert.match(image.inputs.imageName as string, new RegExp(`^${NAME}-local-host:[0-9a-f]{12}$`));
     assert.equal(image.inputs.skipPush, true);
     const [reference] = ofType("docker:index/remoteImage:RemoteImage");

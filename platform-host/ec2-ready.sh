@@ -1,8 +1,9 @@
 #!/bin/sh
 # Readiness of a new or restarted host, run over SSH before any bundle step. Safe to run again at any time.
-# The program prepends HOST_ROLE, HOST_PACKAGES, HOST_SERVICES, BUNDLE_ROOT and SSH_USER.
+# The program prepends HOST_ROLE, HOST_PACKAGES, HOST_SERVICES, BUNDLE_ROOT, SSH_USER and CONTAINER_HEALTH_PROBE
+# (the text of container-health.sh).
 set -u
-: "${HOST_ROLE:?}" "${HOST_PACKAGES:?}" "${HOST_SERVICES:?}" "${BUNDLE_ROOT:?}" "${SSH_USER:?}"
+: "${HOST_ROLE:?}" "${HOST_PACKAGES:?}" "${HOST_SERVICES:?}" "${BUNDLE_ROOT:?}" "${SSH_USER:?}" "${CONTAINER_HEALTH_PROBE:?}"
 wait_seconds=${CLOUD_INIT_WAIT_SECONDS:-900}
 output_log=${CLOUD_INIT_OUTPUT_LOG:-/var/log/cloud-init-output.log}
 install_attempts=${PACKAGE_INSTALL_ATTEMPTS:-5}
@@ -41,4 +42,28 @@ done
 # shellcheck disable=SC2086 # one word per unit
 sudo systemctl enable --now $HOST_SERVICES
 sudo install -d -o "$SSH_USER" -g "$SSH_USER" -m 0755 "$BUNDLE_ROOT"
+
+# The container health probe for node_exporter, every 30 s; rewritten at each run, so a new probe arrives with a deploy.
+printf '%s\n' "$CONTAINER_HEALTH_PROBE" | sudo tee /usr/local/libexec/platform-container-health >/dev/null
+sudo chmod 0755 /usr/local/libexec/platform-container-health
+sudo tee /etc/systemd/system/platform-container-health.service >/dev/null <<'UNIT'
+[Unit]
+Description=Docker container health for node_exporter's textfile collector
+After=docker.service
+[Service]
+Type=oneshot
+ExecStart=/usr/local/libexec/platform-container-health
+UNIT
+sudo tee /etc/systemd/system/platform-container-health.timer >/dev/null <<'UNIT'
+[Unit]
+Description=Docker container health every 30 s
+[Timer]
+OnBootSec=30s
+OnUnitActiveSec=30s
+AccuracySec=5s
+[Install]
+WantedBy=timers.target
+UNIT
+sudo systemctl daemon-reload
+sudo systemctl enable --now platform-container-health.timer
 docker compose version >/dev/null

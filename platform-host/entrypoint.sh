@@ -1,5 +1,6 @@
 #!/bin/sh
-# Starts a local platform host: SSH with the deploy's key, node_exporter, then the command (the Docker engine).
+# Starts a local platform host: SSH with the deploy's key, node_exporter with the container health probe, then the
+# command (the Docker engine).
 # HOST_ROLE and SSH_PUBLIC_KEY come from the program; SSH_CONFIG_DIR, SSH_PORT and SSH_LISTEN_ADDRESS let a test run
 # the same script outside a container.
 set -eu
@@ -20,5 +21,9 @@ fi
 
 mkdir -p /run/sshd
 /usr/sbin/sshd -D -e -f "$ssh_dir/sshd_config" -o "ListenAddress=${SSH_LISTEN_ADDRESS:-0.0.0.0}:${SSH_PORT:-22}" &
-node_exporter --web.listen-address=:9100 >/dev/null 2>&1 &
+textfiles=/var/lib/prometheus/node-exporter
+mkdir -p "$textfiles"
+node_exporter --web.listen-address=:9100 --collector.textfile.directory="$textfiles" >/dev/null 2>&1 &
+# The probe needs the engine, which starts last: until then it fails quietly and tries again.
+(while :; do TEXTFILE_DIR="$textfiles" /usr/local/libexec/platform-container-health 2>/dev/null || true; sleep 30; done) &
 exec "$@"
