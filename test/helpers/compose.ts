@@ -3,6 +3,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { Role } from "../../components/roles";
 import { REPO_ROOT } from "../../components/repo";
+import { sampleEnv } from "./sample-facts";
 
 export interface ComposeService {
   image?: string;
@@ -71,4 +72,11 @@ export function publishedPorts(service: ComposeService): number[] {
     if (parts.length < 2) throw new Error(`port "${port}" publishes a random host port`);
     return Number(parts[parts.length - 2]);
   });
+}
+
+/** A service's healthcheck command as its host runs it: the compose list, interpolated with the sample `.env`. */
+export function healthcheckCommand(role: Role, service: string): string[] {
+  const test = loadCompose(role).services[service].healthcheck?.test;
+  if (!Array.isArray(test)) throw new Error(`${service}: healthcheck.test is not a list`);
+  return (test as string[]).map((part) => interpolate(part, sampleEnv(role)));
 }

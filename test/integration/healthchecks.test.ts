@@ -5,10 +5,8 @@ import http from "node:http";
 import net, { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { interpolate, loadCompose } from "../helpers/compose";
-import { sampleEnv } from "../helpers/sample-facts";
+import { healthcheckCommand } from "../helpers/compose";
 import { freePort } from "../helpers/local-servers";
-import { Role } from "../../components/roles";
 
 /**
  * Runs the Kibana and Kafka healthcheck commands from the compose files (real sh, bash, curl and node) against
@@ -16,12 +14,6 @@ import { Role } from "../../components/roles";
  */
 
 /** The shell command of a service's healthcheck, as compose hands it to the container (`$$` becomes `$`). */
-function healthcheckCommand(role: Role, service: string): string[] {
-  const test = loadCompose(role).services[service].healthcheck?.test as string[];
-  assert.ok(Array.isArray(test), `${service}: healthcheck.test is not a list`);
-  return test.map((part) => interpolate(part, sampleEnv(role)));
-}
-
 function swap(text: string, from: string, to: string): string {
   assert.ok(text.includes(from), `the healthcheck no longer contains ${from}`);
   return text.split(from).join(to);

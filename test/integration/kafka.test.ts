@@ -5,6 +5,7 @@ import path from "node:path";
 import { Admin, ConfigResourceTypes, Consumer, MessagesStreamModes, ProduceAcks, Producer, stringDeserializers, stringSerializers } from "@platformatic/kafka";
 import { bundleEnv, renderDotEnv } from "../../components/bundle-env";
 import { REPO_ROOT } from "../../components/repo";
+import { healthcheckCommand } from "../helpers/compose";
 import {
   KAFKA_BIN_DIR, KafkaCluster, LOOPBACK_KEYS, kafkaServiceEnvironment, loopbackFacts, run, toLoopback,
 } from "../helpers/kafka-cluster";
@@ -142,6 +143,15 @@ describe("kafka bundle: a real broker on loopback", function () {
       fs.rmSync(bundle, { recursive: true, force: true });
     }
   }
+
+  it("passes the kafka service's own healthcheck (bash ApiVersions round trip, no JVM)", async () => {
+    const [, shell, flag, script] = healthcheckCommand("kafka", "kafka");
+    const internal = /INTERNAL:\/\/([\d.]+):(\d+)/.exec(started().brokers[0].environment.KAFKA_LISTENERS);
+    assert.ok(internal, "no INTERNAL listener");
+    assert.ok(script.includes("/dev/tcp/127.0.0.1/29092"), "the healthcheck no longer dials the INTERNAL listener");
+    const result = await run("timeout", ["5", shell, flag, script.split("/dev/tcp/127.0.0.1/29092").join(`/dev/tcp/${internal[1]}/${internal[2]}`)], { PATH: process.env.PATH ?? "" }, 10_000);
+    assert.equal(result.status, 0, result.output);
+  });
 
   it("checks/pipeline.sh fails its topic stage while the gateway topic is empty", async () => {
     const result = await pipelineStage();
