@@ -48,7 +48,7 @@ function bundleMounts(service: ComposeService): string[] {
  * Per service, a hash of the bundle files it mounts (repository files and rendered ones, `.env` aside: compose sees
  * its values itself). Compose recreates a service only when its configuration changes, and it cannot see a mounted
  * file change; carrying this hash as a label makes `docker compose up` recreate exactly the services whose files
- * changed, and re-run exactly the one-shot jobs whose inputs changed.
+ * changed. (Exited one-shot jobs are started again by every `up` whatever changed; each is idempotent.)
  */
 export async function mountedFilesHashes(
   folders: readonly string[],

@@ -67,20 +67,26 @@ export class Host extends pulumi.ComponentResource implements PlatformHost {
 
     // One fixed image build per architecture: a newer image never replaces a running host on its own, and a change of
     // architecture (t4g -> t3) changes the image, which replaces the host instead of leaving it stopped.
-    const ami = aws.ec2.getAmiOutput({
+    const imageName = ubuntuImageName(args.architecture);
+    const ami = aws.ec2.getAmiIdsOutput({
       owners: [CANONICAL_OWNER_ID],
-      mostRecent: true,
       // Canonical deprecates builds after a while; a deprecated image still launches.
       includeDeprecated: true,
       filters: [
-        { name: "name", values: [ubuntuImageName(args.architecture)] },
+        { name: "name", values: [imageName] },
         { name: "architecture", values: [args.architecture] },
         { name: "virtualization-type", values: ["hvm"] },
       ],
-    }, parent);
+    }, parent).apply((found) => {
+      // Canonical may make an old, superseded build private: say what to do instead of "no results".
+      if (found.ids.length === 0) {
+        throw new Error(`${imageName} is not available in this region (Canonical retires old builds): raise UBUNTU_IMAGE_SERIAL in components/versions.ts to a current build; that replaces the hosts`);
+      }
+      return found.ids[0];
+    });
 
     this.instance = new aws.ec2.Instance(name, {
-      ami: ami.id,
+      ami,
       instanceType: args.instanceType,
       subnetId: args.subnetId,
       availabilityZone: args.availabilityZone,

@@ -34,7 +34,6 @@ export const INGRESS_MATRIX: IngressRule[] = [
   { to: "logging", port: "fluentBitMetrics", from: { role: "monitoring" } },
   { to: "kafka", port: "kafkaExporter", from: { role: "monitoring" } },
   { to: "logging", port: "elasticsearchExporter", from: { role: "monitoring" } },
-  ...everyRole("cadvisor", { role: "monitoring" }),
 ];
 
 /** How many subnets the VPC range is split into: room for one per zone in up to three zones, and one spare. */

@@ -12,7 +12,6 @@ export const PORTS = {
   fluentBitMetrics: 2020,
   kafkaExporter: 9308,
   elasticsearchExporter: 9114,
-  cadvisor: 8080,
 } as const;
 
 export type PortName = keyof typeof PORTS;

@@ -15,7 +15,6 @@ export const FILE_SD_JOBS = {
   "kafka-exporter": { roles: ["kafka"], port: PORTS.kafkaExporter },
   "elasticsearch-exporter": { roles: ["logging"], port: PORTS.elasticsearchExporter },
   // One per host: the container metrics that name each container (restarts).
-  cadvisor: { roles: ROLES, port: PORTS.cadvisor },
 } as const satisfies Record<string, { roles: readonly Role[]; port: number }>;
 
 export type FileSdJob = keyof typeof FILE_SD_JOBS;

@@ -17,7 +17,6 @@ export const IMAGE_VERSIONS = {
   PROMETHEUS_VERSION: "v2.53.5",
   GRAFANA_VERSION: "12.1.1",
   ALERTMANAGER_VERSION: "v0.28.1",
-  CADVISOR_VERSION: "v0.49.1", // gcr.io/cadvisor/cadvisor, multi-arch (amd64, arm64)
   NODE_VERSION: "22.21.1-alpine3.22", // grafana.com dashboard import (hosts/monitoring/grafana-com)
 } as const;
 

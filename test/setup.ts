@@ -81,11 +81,11 @@ const mocks: pulumi.runtime.Mocks = {
   },
   call(args) {
     switch (args.token) {
-      case "aws:ec2/getAmi:getAmi": {
+      case "aws:ec2/getAmiIds:getAmiIds": {
         // One image id per image name, so a test can tell which build a host boots.
         const filters = args.inputs.filters as { name: string; values: string[] }[];
         const imageName = filters.find((f) => f.name === "name")?.values[0] ?? "";
-        return { id: mockImageId(imageName), name: imageName, architecture: filters.find((f) => f.name === "architecture")?.values[0] };
+        return { id: "amis", ids: [mockImageId(imageName)] };
       }
       case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
         const types = (args.inputs.filters as { values: string[] }[])[0].values;

@@ -163,18 +163,18 @@ describe("monitoring: alert rules", () => {
     assert.deepEqual(selectors(rule("ContainerLogPipelineStalled").expr).map((s) => s.equals.name), ["es_gateway", "es_containers"]);
   });
 
-  it("link a restarting container to its logs in Kibana: a real data view, filtered on fields the index maps", () => {
-    const restarting = rule("ContainerRestarting");
-    const service = "container_label_com_docker_compose_service";
-    assert.ok(restarting.expr.includes(service), "the rule keeps the compose service label cAdvisor exports");
-    const link = restarting.annotations?.logs ?? "";
+  for (const alert of ["ContainerRestarting", "ContainerUnhealthy"]) {
+  it(`${alert}: links the container to its logs in Kibana, a real data view filtered on fields the index maps`, () => {
+    const link = rule(alert).annotations?.logs ?? "";
     const match = /^\{\{ \$externalLabels\.kibana_url \}\}\/app\/discover#\/\?.*dataViewId:([\w-]+),.*query:'([^']+)'/.exec(link);
     assert.ok(match, `not a Discover link on the stack's Kibana: ${link}`);
     const [, dataViewId, encodedQuery] = match;
     const dataView = loadSavedObjects().find((o) => o.object.id === dataViewId && o.object.type === "index-pattern");
     assert.equal((dataView?.object.attributes as { title?: string }).title, `${INDEX_PREFIXES.containers}-*`);
     const query = decodeURIComponent(encodedQuery);
-    assert.equal(query, `host.name:"{{ $labels.role }}" and container.name:"{{ $labels.${service} }}"`);
+    // `service` is the label the container health probe (platform-host/container-health.sh) writes.
+    assert.ok(fs.readFileSync(path.join(REPO_ROOT, "platform-host", "container-health.sh"), "utf8").includes('{service=\\"$service\\"'));
+    assert.equal(query, `host.name:"{{ $labels.role }}" and container.name:"{{ $labels.service }}"`);
     const fields = mappedFields("containers");
     for (const field of kqlFields(query)) assert.equal(fields.get(field)?.type, "keyword", `${field} in the containers template`);
     // The same names the forwarder gives the documents: host.name = the role, container.name = the compose service.
@@ -182,6 +182,7 @@ describe("monitoring: alert rules", () => {
     assert.match(forwarder, /attrs\.com\.docker\.compose\.service container\.name/);
     assert.match(forwarder, /host\.name \$\{HOST_ROLE\}/);
   });
+  }
 
   it("detect the stalled pipeline from the forwarder's kafka_gateway and the aggregator's es_gateway outputs", () => {
     const stalled = rules.find((r) => r.alert === "GatewayLogPipelineStalled");

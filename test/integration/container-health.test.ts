@@ -14,14 +14,21 @@ describe("container health probe (platform-host/container-health.sh)", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "container-health-"));
     fs.mkdirSync(path.join(dir, "bin"));
     fs.mkdirSync(path.join(dir, "textfiles"));
-    // What `docker ps --format` prints for the probe's format: service, name, status.
+    // `docker ps --all --quiet` gives ids; `docker inspect --format` the probe's line per container.
     const rows = [
-      ["kibana", "logging-kibana-1", "Up 3 minutes (unhealthy)"],
-      ["elasticsearch", "logging-elasticsearch-1", "Up 5 minutes (healthy)"],
-      ["kibana-import", "logging-kibana-import-1", "Up 2 seconds"],
-      ["", "someone-elses-container", "Up 1 hour"],
+      ["kibana", "/logging-kibana-1", "unhealthy", "0"],
+      ["elasticsearch", "/logging-elasticsearch-1", "healthy", "0"],
+      ["loadgen", "/web-loadgen-1", "", "4"],
+      ["", "/someone-elses-container", "", "9"],
     ].map((row) => row.join("|")).join("\n");
-    fs.writeFileSync(path.join(dir, "bin", "docker"), `#!/bin/sh\n[ "$1" = ps ] || exit 1\nprintf '%s\\n' '${rows}'\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "bin", "docker"), [
+      "#!/bin/sh",
+      'case "$1" in',
+      "  ps) printf 'a1\\nb2\\nc3\\nd4\\n' ;;",
+      `  inspect) [ "$#" -eq 7 ] || { echo "inspect got $# arguments" >&2; exit 1; }; printf '%s\\n' '${rows}' ;;`,
+      "  *) exit 1 ;;",
+      "esac",
+    ].join("\n") + "\n", { mode: 0o755 });
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -29,7 +36,7 @@ describe("container health probe (platform-host/container-health.sh)", () => {
     env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, TEXTFILE_DIR: path.join(dir, "textfiles") },
   });
 
-  it("writes one gauge per compose container, 1 for the unhealthy one, and nothing half-written", () => {
+  it("writes each compose container's health and restarts, grouped by metric, and nothing half-written", () => {
     const result = probe();
     assert.equal(result.status, 0, result.stderr);
     assert.deepEqual(fs.readdirSync(path.join(dir, "textfiles")), ["containers.prom"]);
@@ -37,7 +44,10 @@ describe("container health probe (platform-host/container-health.sh)", () => {
     assert.deepEqual(samples, [
       'platform_container_unhealthy{service="kibana",container="logging-kibana-1"} 1',
       'platform_container_unhealthy{service="elasticsearch",container="logging-elasticsearch-1"} 0',
-      'platform_container_unhealthy{service="kibana-import",container="logging-kibana-import-1"} 0',
+      'platform_container_unhealthy{service="loadgen",container="web-loadgen-1"} 0',
+      'platform_container_restarts_total{service="kibana",container="logging-kibana-1"} 0',
+      'platform_container_restarts_total{service="elasticsearch",container="logging-elasticsearch-1"} 0',
+      'platform_container_restarts_total{service="loadgen",container="web-loadgen-1"} 4',
     ]);
   });
 

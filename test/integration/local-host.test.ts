@@ -39,6 +39,8 @@ describe("local host image (platform-host/)", function () {
       assert.match(dockerfile, /^COPY entrypoint\.sh \/usr\/local\/bin\/platform-host-entrypoint$/m);
       assert.match(dockerfile, /^COPY container-health\.sh \/usr\/local\/libexec\/platform-container-health$/m);
       assert.match(dockerfile, /^ENTRYPOINT \["\/usr\/local\/bin\/platform-host-entrypoint"\]$/m);
+      // The base image keeps docker in /usr/local/bin, which is not on the PATH sshd gives a command.
+      assert.match(dockerfile, /ln -s \/usr\/local\/bin\/docker \/usr\/bin\/docker/);
       for (const tool of ["openssh-server", "python3", "rsync", "sudo", "bash", "curl", "prometheus-node-exporter"]) {
         assert.match(dockerfile, new RegExp(`apk add [^\\n]*\\b${tool}\\b`), `the bundle steps need ${tool}`);
       }

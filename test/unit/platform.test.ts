@@ -141,7 +141,6 @@ describe("platform program (Pulumi mocks)", function () {
       ["logging", 2020, "sg:monitoring"],
       ["kafka", 9308, "sg:monitoring"],
       ["logging", 9114, "sg:monitoring"],
-      ...ROLES.map((role): [Role, number, string] => [role, 8080, "sg:monitoring"]),
     ];
 
     const groupRole = (id: unknown): Role => {
