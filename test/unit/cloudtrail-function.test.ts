@@ -55,7 +55,7 @@ describe("cloudtrail-to-kafka bundle (components/cloudtrail-function.ts)", funct
     isolated = fs.mkdtempSync(path.join(os.tmpdir(), "cloudtrail-bundle-"));
     fs.copyFileSync(path.join(built, "index.js"), path.join(isolated, "index.js"));
   });
-  after(() => fs.rmSync(isolated, { recursive: true, force: true }));
+  after(() => isolated && fs.rmSync(isolated, { recursive: true, force: true }));
 
   it("holds only index.js, the same bytes on a second build (an unchanged function is not redeployed)", async () => {
     assert.deepEqual(fs.readdirSync(built), ["index.js"]);

@@ -68,8 +68,18 @@ async function withConsole<T>(body: (lines: { log: string[]; error: string[] }) 
   }
 }
 
-function handlerFor(s3: StandInS3, producer: StandInProducer): ReturnType<typeof createHandler> {
-  return createHandler({ s3: s3 as unknown as Dependencies["s3"], connectProducer: () => producer });
+/** One invocation for an event naming `keys`, S3 serving `files`; the producer fails batch `failBatch` if given. */
+async function invoke(files: Record<string, Buffer>, keys: string[], failBatch?: number) {
+  const s3 = new StandInS3(files);
+  const producer = new StandInProducer(s3, failBatch);
+  let connections = 0;
+  const handler = createHandler({ s3: s3 as unknown as Dependencies["s3"], connectProducer: () => (connections++, producer) });
+  const outcome = await withConsole(() => handler(s3Event(...keys)));
+  return { s3, producer, connections, ...outcome };
+}
+
+function assertFulfilled(result: PromiseSettledResult<unknown>): void {
+  assert.equal(result.status, "fulfilled", String((result as PromiseRejectedResult).reason));
 }
 
 function rejection(result: PromiseSettledResult<unknown>): string {
@@ -93,10 +103,8 @@ function assertProducedOnce(producer: StandInProducer, records: CloudTrailRecord
 describe("cloudtrail-to-kafka handler (stand-in S3 and producer)", () => {
   it("produces every record of a gzipped log file once, keyed by eventID, timestamped with eventTime", async () => {
     const key = logFileKey();
-    const s3 = new StandInS3({ [key]: logFile(SAMPLE_RECORDS) });
-    const producer = new StandInProducer(s3);
-    const { lines, result } = await withConsole(() => handlerFor(s3, producer)(s3Event(key)));
-    assert.equal(result.status, "fulfilled", String((result as PromiseRejectedResult).reason));
+    const { s3, producer, lines, result } = await invoke({ [key]: logFile(SAMPLE_RECORDS) }, [key]);
+    assertFulfilled(result);
     assert.deepEqual(s3.requests, [{ Bucket: BUCKET, Key: key }]);
     assertProducedOnce(producer, SAMPLE_RECORDS);
     assert.deepEqual(lines.log, [`cloudtrail-to-kafka: produced 4 records of s3://${BUCKET}/${key}`]);
@@ -107,15 +115,22 @@ describe("cloudtrail-to-kafka handler (stand-in S3 and producer)", () => {
     const records = manyRecords(3000);
     const file = logFile(records);
     const key = logFileKey("big");
-    const s3 = new StandInS3({ [key]: file });
-    const producer = new StandInProducer(s3);
-    const { result } = await withConsole(() => handlerFor(s3, producer)(s3Event(key)));
-    assert.equal(result.status, "fulfilled", String((result as PromiseRejectedResult).reason));
+    const { producer, result } = await invoke({ [key]: file }, [key]);
+    assertFulfilled(result);
     assertProducedOnce(producer, records);
     assert.ok(producer.batches.length >= 6, `${producer.batches.length} batches`);
     for (const batch of producer.batches) assert.ok(batch.length <= 500, `a batch of ${batch.length} records`);
     assert.ok((producer.bytesPulledAtFirstBatch ?? Infinity) < file.length / 2,
       `the first batch came after ${producer.bytesPulledAtFirstBatch} of ${file.length} bytes`);
+  });
+
+  it("caps a batch at 500 records when the records are small", async () => {
+    const records = manyRecords(1200).map(({ eventID, eventTime, eventName }) => ({ eventID, eventTime, eventName }));
+    const key = logFileKey("small");
+    const { producer, result } = await invoke({ [key]: logFile(records) }, [key]);
+    assertFulfilled(result);
+    assertProducedOnce(producer, records);
+    assert.deepEqual(producer.batches.map((batch) => batch.length), [500, 500, 200]);
   });
 
   it("produces a record with huge request parameters intact, in a batch of its own size", async () => {
@@ -126,10 +141,8 @@ describe("cloudtrail-to-kafka handler (stand-in S3 and producer)", () => {
     };
     const records = [...SAMPLE_RECORDS, huge, ...manyRecords(3)];
     const key = logFileKey("huge");
-    const s3 = new StandInS3({ [key]: logFile(records) });
-    const producer = new StandInProducer(s3);
-    const { result } = await withConsole(() => handlerFor(s3, producer)(s3Event(key)));
-    assert.equal(result.status, "fulfilled", String((result as PromiseRejectedResult).reason));
+    const { producer, result } = await invoke({ [key]: logFile(records) }, [key]);
+    assertFulfilled(result);
     assertProducedOnce(producer, records);
     for (const batch of producer.batches) {
       const bytes = batch.reduce((sum, message) => sum + Buffer.byteLength(message.value) + Buffer.byteLength(message.key), 0);
@@ -139,20 +152,15 @@ describe("cloudtrail-to-kafka handler (stand-in S3 and producer)", () => {
 
   it("accepts a log file with an empty Records array, producing nothing", async () => {
     const key = logFileKey("empty");
-    const s3 = new StandInS3({ [key]: logFile([]) });
-    const producer = new StandInProducer(s3);
-    const { lines, result } = await withConsole(() => handlerFor(s3, producer)(s3Event(key)));
-    assert.equal(result.status, "fulfilled", String((result as PromiseRejectedResult).reason));
+    const { producer, lines, result } = await invoke({ [key]: logFile([]) }, [key]);
+    assertFulfilled(result);
     assert.deepEqual(producer.batches, []);
     assert.deepEqual(lines.log, [`cloudtrail-to-kafka: produced 0 records of s3://${BUCKET}/${key}`]);
   });
 
   it("skips a digest file with a log line, without reading it or connecting to Kafka", async () => {
-    const s3 = new StandInS3({});
-    let connections = 0;
-    const handler = createHandler({ s3: s3 as unknown as Dependencies["s3"], connectProducer: () => (connections++, new StandInProducer()) });
-    const { lines, result } = await withConsole(() => handler(s3Event(DIGEST_KEY)));
-    assert.equal(result.status, "fulfilled", String((result as PromiseRejectedResult).reason));
+    const { s3, connections, lines, result } = await invoke({}, [DIGEST_KEY]);
+    assertFulfilled(result);
     assert.deepEqual(s3.requests, []);
     assert.equal(connections, 0);
     assert.deepEqual(lines.log, [`cloudtrail-to-kafka: skipped digest file s3://${BUCKET}/${DIGEST_KEY}`]);
@@ -160,12 +168,9 @@ describe("cloudtrail-to-kafka handler (stand-in S3 and producer)", () => {
 
   it("decodes the URL-encoded key of the notification", async () => {
     const key = "team logs/AWSLogs/111122223333/CloudTrail/us-east-1/2026/12/01/111122223333_CloudTrail_us-east-1_20261201T1005Z_x+y.json.gz";
-    const s3 = new StandInS3({ [key]: logFile(SAMPLE_RECORDS.slice(0, 1)) });
-    const producer = new StandInProducer(s3);
-    const event = s3Event(key);
-    assert.match(event.Records[0].s3.object.key, /^team\+logs\/.*x%2By\.json\.gz$/, "the event carries the key encoded");
-    const { result } = await withConsole(() => handlerFor(s3, producer)(event));
-    assert.equal(result.status, "fulfilled", String((result as PromiseRejectedResult).reason));
+    assert.match(s3Event(key).Records[0].s3.object.key, /^team\+logs\/.*x%2By\.json\.gz$/, "the event carries the key encoded");
+    const { s3, result } = await invoke({ [key]: logFile(SAMPLE_RECORDS.slice(0, 1)) }, [key]);
+    assertFulfilled(result);
     assert.deepEqual(s3.requests, [{ Bucket: BUCKET, Key: key }]);
   });
 
@@ -181,9 +186,7 @@ describe("cloudtrail-to-kafka handler (stand-in S3 and producer)", () => {
   for (const [what, file, reason] of malformedFiles) {
     it(`fails the invocation on a file ${what}, with a log line naming the bucket and key`, async () => {
       const key = logFileKey("malformed");
-      const s3 = new StandInS3({ [key]: file });
-      const producer = new StandInProducer(s3);
-      const { lines, result } = await withConsole(() => handlerFor(s3, producer)(s3Event(key)));
+      const { producer, lines, result } = await invoke({ [key]: file }, [key]);
       const message = rejection(result);
       const location = `s3://${BUCKET}/${key}`;
       assert.equal(lines.error.length, 1, lines.error.join("\n"));
@@ -197,9 +200,7 @@ describe("cloudtrail-to-kafka handler (stand-in S3 and producer)", () => {
   it("fails the invocation when a batch is not acknowledged, naming the file and what was acknowledged", async () => {
     const records = manyRecords(1200);
     const key = logFileKey("unacknowledged");
-    const s3 = new StandInS3({ [key]: logFile(records) });
-    const producer = new StandInProducer(s3, 2);
-    const { lines, result } = await withConsole(() => handlerFor(s3, producer)(s3Event(key)));
+    const { producer, lines, result } = await invoke({ [key]: logFile(records) }, [key], 2);
     const message = rejection(result);
     const acknowledged = /producing s3:\/\/.*unacknowledged\.json\.gz failed: (\d+) records acknowledged, then: .*NOT_ENOUGH_REPLICAS/.exec(message);
     assert.ok(acknowledged, message);
@@ -213,9 +214,7 @@ describe("cloudtrail-to-kafka handler (stand-in S3 and producer)", () => {
   it("still produces the other files of the event when one fails, then fails the invocation", async () => {
     const good = logFileKey("good");
     const bad = logFileKey("bad");
-    const s3 = new StandInS3({ [bad]: Buffer.from("not gzip"), [good]: logFile(SAMPLE_RECORDS) });
-    const producer = new StandInProducer(s3);
-    const { result } = await withConsole(() => handlerFor(s3, producer)(s3Event(bad, DIGEST_KEY, good)));
+    const { producer, result } = await invoke({ [bad]: Buffer.from("not gzip"), [good]: logFile(SAMPLE_RECORDS) }, [bad, DIGEST_KEY, good]);
     assert.match(rejection(result), /1 file\(s\) failed: malformed CloudTrail log file s3:\/\/.*bad\.json\.gz/);
     assertProducedOnce(producer, SAMPLE_RECORDS);
     assert.equal(producer.closed, 1, "one producer for the invocation, closed once");
