@@ -68,7 +68,9 @@ export function bundleEnv(role: Role, facts: EnvFacts): Record<string, string> {
     web: {
       LOADGEN_REQUESTS_PER_SECOND: String(facts.loadgenRequestsPerSecond),
     },
+    // Only the topic setup and the aggregator name the CloudTrail topic; the web host's .env stays as it was.
     kafka: {
+      KAFKA_TOPIC_CLOUDTRAIL: topics.cloudtrailTopic,
       KAFKA_PARTITIONS: String(facts.kafkaPartitions),
       KAFKA_RETENTION_HOURS: String(facts.kafkaRetentionHours),
     },
@@ -76,6 +78,7 @@ export function bundleEnv(role: Role, facts: EnvFacts): Record<string, string> {
       ES_HEAP_SIZE: `${facts.elasticsearchHeapGiB}g`,
       ES_RETENTION_DAYS: String(facts.elasticsearchRetentionDays),
       KAFKA_CONSUMER_GROUP,
+      KAFKA_TOPIC_CLOUDTRAIL: topics.cloudtrailTopic,
       KIBANA_ENCRYPTED_SAVED_OBJECTS_KEY: facts.kibanaEncryptionKeys.encryptedSavedObjects,
       KIBANA_REPORTING_KEY: facts.kibanaEncryptionKeys.reporting,
       KIBANA_SECURITY_KEY: facts.kibanaEncryptionKeys.security,

@@ -15,16 +15,19 @@ export interface Datasets {
   gatewayTopic: string;
   /** Every other container's log lines. */
   containersTopic: string;
+  /** AWS API activity: one CloudTrail record per message, keyed by its eventID (the optional cloudtrail module). */
+  cloudtrailTopic: string;
 }
 
 export function datasets(environment: string): Datasets {
   return {
     gatewayTopic: kafkaTopic("gateway", "access", environment),
     containersTopic: kafkaTopic("containers", "logs", environment),
+    cloudtrailTopic: kafkaTopic("cloudtrail", "events", environment),
   };
 }
 
 /** Daily indices written by the aggregator (`Logstash_Prefix` + `-YYYY.MM.DD`). */
-export const INDEX_PREFIXES = { gateway: "gateway-access", containers: "containers" } as const;
+export const INDEX_PREFIXES = { gateway: "gateway-access", containers: "containers", cloudtrail: "cloudtrail" } as const;
 
 export const KAFKA_CONSUMER_GROUP = "fluent-bit-aggregator";

@@ -4,12 +4,12 @@ import * as path from "path";
 import { parse } from "yaml";
 import { REPO_ROOT } from "../../components/repo";
 import { IMAGE_VERSIONS } from "../../components/versions";
-import { INDEX_PREFIXES } from "../../components/naming";
+import { INDEX_PREFIXES, datasets } from "../../components/naming";
 import { Role } from "../../components/roles";
-import { sampleEnv } from "../helpers/sample-facts";
+import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
 import {
-  FluentBitConfig, LogRecord, Plugin, followRecord, inputTag, isOn, loadSchema, matchTag, outputsFor, parseConfig, prop,
-  routes, validateConfig,
+  FluentBitConfig, LogRecord, Plugin, bulkItem, followRecord, inputTag, isOn, loadSchema, matchTag, outputsFor, parseConfig,
+  parseTime, prop, routes, validateConfig,
 } from "../helpers/fluent-bit";
 
 const FORWARDER = "hosts/web/fluent-bit/fluent-bit.yaml";
@@ -233,12 +233,92 @@ describe("Fluent Bit configurations", () => {
     });
   });
 
+  describe("CloudTrail records (the optional cloudtrail module's topic)", () => {
+    const aggregator = load(AGGREGATOR);
+    const env = sampleEnv("logging");
+    const inTag = inputTag(byAlias(aggregator.pipeline?.inputs, "kafka_in"));
+    const topic = datasets(SAMPLE_FACTS.environment).cloudtrailTopic;
+    // Consumed a day after the call: the index and @timestamp must still be the call's.
+    const consumed = new Date("2026-12-01T08:00:00.000Z");
+    const record = {
+      eventVersion: "1.10",
+      eventTime: "2026-11-30T23:59:58Z",
+      eventSource: "s3.amazonaws.com",
+      eventName: "GetObject",
+      awsRegion: "eu-west-1",
+      sourceIPAddress: "203.0.113.7",
+      userIdentity: { type: "IAMUser", arn: "arn:aws:iam::111122223333:user/ana", userName: "ana" },
+      requestParameters: { bucketName: "b", key: "k" },
+      errorCode: "AccessDenied",
+      eventID: "3038ebd2-c98a-4c65-9b6e-e22506292313",
+    };
+    /** The Lambda's message as the kafka input emits it (key = eventID, payload = the record). */
+    const message = (payload: unknown, onTopic = topic) => ({ topic: onTopic, partition: 0, offset: 7, error: null, key: record.eventID, payload });
+    /** One message through the aggregator's filters: the outputs it reaches and what the es output makes of it. */
+    function consume(payload: unknown, onTopic = topic) {
+      const [filtered, ...more] = followRecord(aggregator, inTag, message(payload, onTopic), env);
+      assert.equal(more.length, 0, "one record per message");
+      const outputs = outputsFor(aggregator, filtered.tag);
+      const es = (aggregator.pipeline?.outputs ?? []).find((o) => prop(o, "alias") === outputs[0]);
+      assert.ok(es, `${filtered.tag} reaches no output`);
+      return { outputs, filtered, item: bulkItem(es, filtered, consumed) };
+    }
+
+    it("a record on the CloudTrail topic goes to es_cloudtrail only, as the record's own fields", () => {
+      const { outputs, filtered } = consume(record);
+      assert.deepEqual(outputs, ["es_cloudtrail"]);
+      assert.deepEqual(filtered.record, record, "no Kafka metadata, no payload wrapper, eventTime kept");
+      assert.deepEqual(filtered.unmodelled, []);
+    });
+
+    it("is written to cloudtrail-<eventTime's day> with _id = eventID and @timestamp = eventTime", () => {
+      const { item } = consume(record);
+      assert.deepEqual(item, { index: `${INDEX_PREFIXES.cloudtrail}-2026.11.30`, id: record.eventID, timestamp: "2026-11-30T23:59:58.000Z" });
+    });
+
+    it("a redelivered record (CloudTrail is at least once) rewrites the same document", () => {
+      const es = byAlias(aggregator.pipeline?.outputs, "es_cloudtrail");
+      assert.equal(prop(es, "write_operation"), "index", "index, not create: a duplicate replaces instead of failing");
+      const reordered = Object.fromEntries(Object.entries(record).reverse());
+      assert.deepEqual(consume(reordered).item, consume(record).item);
+      assert.equal(consume(record).item.id, record.eventID, "the id is the event's, not a hash of the record");
+    });
+
+    it("an eventTime that does not parse stays in the document, and the record still lands (on the consumption day)", () => {
+      const { outputs, filtered, item } = consume({ ...record, eventTime: "yesterday" });
+      assert.deepEqual(outputs, ["es_cloudtrail"]);
+      assert.equal(filtered.record.eventTime, "yesterday");
+      assert.deepEqual(item, { index: `${INDEX_PREFIXES.cloudtrail}-2026.12.01`, id: record.eventID, timestamp: consumed.toISOString() });
+    });
+
+    it("a message that is not JSON still reaches es_cloudtrail instead of blocking the consumer", () => {
+      const { outputs, item } = consume("not json");
+      assert.deepEqual(outputs, ["es_cloudtrail"]);
+      assert.equal(item.id, undefined, "no eventID: Elasticsearch picks an id");
+    });
+
+    it("log topics never reach the CloudTrail index, with or without a carried tag", () => {
+      for (const onTopic of [sampleEnv("logging").KAFKA_TOPIC_GATEWAY, sampleEnv("logging").KAFKA_TOPIC_CONTAINERS]) {
+        assert.deepEqual(consume(record, onTopic).outputs, ["es_containers"], `${onTopic}, untagged`);
+        assert.deepEqual(consume({ fluentbit_tag: "docker.gateway.stdout" }, onTopic).outputs, ["es_gateway"], onTopic);
+      }
+    });
+
+    it("the model reads times as strptime does (from the start, UTC) and takes _id only from a string", () => {
+      assert.deepEqual(parseTime("2026-11-30T23:59:58Z", "%Y-%m-%dT%H:%M:%SZ"), new Date("2026-11-30T23:59:58Z"));
+      assert.deepEqual(parseTime("2025-01-01T00:00:00.123456Z", "%Y-%m-%dT%H:%M:%S.%L"), new Date("2025-01-01T00:00:00.123Z"));
+      assert.equal(parseTime("2026-11-30 23:59:58Z", "%Y-%m-%dT%H:%M:%SZ"), undefined);
+      const es = byAlias(aggregator.pipeline?.outputs, "es_cloudtrail");
+      assert.equal(bulkItem(es, { tag: "t", record: { eventID: 1 }, unmodelled: [] }, consumed).id, undefined);
+    });
+  });
+
   describe("aliases the monitoring alerts and dashboards use", () => {
     const expected: [string, "inputs" | "outputs", string[]][] = [
       [FORWARDER, "inputs", ["docker_logs"]],
       [FORWARDER, "outputs", ["kafka_gateway", "kafka_containers"]],
       [AGGREGATOR, "inputs", ["kafka_in"]],
-      [AGGREGATOR, "outputs", ["es_gateway", "es_containers"]],
+      [AGGREGATOR, "outputs", ["es_gateway", "es_containers", "es_cloudtrail"]],
     ];
     for (const [file, kind, aliases] of expected) {
       it(`${file} ${kind}: ${aliases.join(", ")}`, () => {
@@ -256,6 +336,7 @@ describe("Fluent Bit configurations", () => {
       const prefix = (alias: string) => prop(byAlias(aggregator.pipeline?.outputs, alias), "logstash_prefix");
       assert.equal(prefix("es_gateway"), INDEX_PREFIXES.gateway);
       assert.equal(prefix("es_containers"), INDEX_PREFIXES.containers);
+      assert.equal(prefix("es_cloudtrail"), INDEX_PREFIXES.cloudtrail);
       for (const alias of ["es_gateway", "es_containers"]) {
         const es = byAlias(aggregator.pipeline?.outputs, alias);
         assert.equal(prop(es, "logstash_dateformat"), "%Y.%m.%d");

@@ -34,16 +34,18 @@ const kafkaSetup = () => {
 };
 
 describe("Kafka topics: produced = created = consumed", () => {
-  const expected = Object.values(datasets(SAMPLE_FACTS.environment)).sort();
+  const topics = datasets(SAMPLE_FACTS.environment);
+  const expected = Object.values(topics).sort();
 
-  it("the forwarder produces to both dataset topics", () => {
+  it("the forwarder produces to both log topics (the CloudTrail Lambda produces to the third)", () => {
     const produced = kafkaPlugins(parseConfig(read("hosts/web/fluent-bit/fluent-bit.yaml")), "outputs")
       .flatMap((o) => topicList(prop(o, "topics"), sampleEnv("web")));
-    assert.deepEqual(produced.sort(), expected);
+    assert.deepEqual(produced.sort(), [topics.containersTopic, topics.gatewayTopic].sort());
   });
 
-  it("kafka-setup creates exactly those topics", () => {
+  it("kafka-setup creates exactly those topics, the CloudTrail one whether the module is on or not", () => {
     assert.deepEqual(topicList(kafkaSetup().KAFKA_TOPICS, sampleEnv("kafka")), expected);
+    assert.ok(expected.includes(topics.cloudtrailTopic));
     assert.match(read("hosts/kafka/setup/create-topics.sh"), /read -r -a topics <<<"\$KAFKA_TOPICS"/);
   });
 
@@ -65,7 +67,8 @@ describe("Kafka topics: produced = created = consumed", () => {
   });
 
   it("topic names follow <business>.<dataset>.<data_type>.<environment>.<format>", () => {
-    assert.deepEqual(expected, [kafkaTopic("containers", "logs", "dev"), kafkaTopic("gateway", "access", "dev")]);
+    assert.deepEqual(expected, [kafkaTopic("cloudtrail", "events", "dev"), kafkaTopic("containers", "logs", "dev"), kafkaTopic("gateway", "access", "dev")]);
+    assert.equal(topics.cloudtrailTopic, "platform.cloudtrail.events.dev.json", "the name the CloudTrail Lambda is given");
     for (const topic of expected) assert.match(topic, /^platform\.[a-z]+\.[a-z]+\.dev\.json$/);
   });
 

@@ -71,6 +71,11 @@ describe("Kibana saved objects (provisioning/kibana/*.ndjson)", () => {
     objects = loaded.map((l) => l.object);
   });
 
+  /** Ids of the saved searches a dashboard embeds, and of those that read a data view. */
+  const searchesShownBy = (dashboard: SavedObject) => dashboard.references.filter((r) => r.type === "search").map((r) => r.id).sort();
+  const searchesOver = (dataView: string) =>
+    objects.filter((o) => o.type === "search" && o.references.some((r) => r.id === dataView)).map((o) => o.id).sort();
+
   const byTitle = (type: string, title: string): SavedObject => {
     const found = objects.filter((o) => o.type === type && o.attributes.title === title);
     assert.equal(found.length, 1, `exactly one ${type} titled "${title}"`);
@@ -146,10 +151,44 @@ describe("Kibana saved objects (provisioning/kibana/*.ndjson)", () => {
     }
 
     const explorer = byTitle("dashboard", "Logs explorer");
-    const searchRefs = explorer.references.filter((r) => r.type === "search").map((r) => r.id).sort();
-    const searchIds = objects.filter((o) => o.type === "search").map((o) => o.id).sort();
-    assert.deepEqual(searchRefs, searchIds, "Logs explorer shows every saved search");
+    assert.deepEqual(searchesShownBy(explorer), searchesOver("gateway-access"), "Logs explorer shows every gateway search");
     const controlFields = Object.values(dashboardControls(explorer)).map((c) => c.explicitInput.fieldName);
     assert.ok(controlFields.includes("service.name") && controlFields.includes("host.name"), String(controlFields));
+  });
+
+  describe("AWS API activity (CloudTrail)", () => {
+    const searchQuery = (title: string) =>
+      parseEmbedded<{ query: { query: string; language: string } }>(byTitle("search", title), "kibanaSavedObjectMeta.searchSourceJSON").query;
+    /** The Lens columns of a dashboard panel, by column id. */
+    const columnsOf = (dashboard: SavedObject, title: string) => {
+      const panel = dashboardPanels(dashboard).find((p) => (p as unknown as { title: string }).title === title);
+      assert.ok(panel, `no panel titled "${title}"`);
+      const layers = Object.values(panel.embeddableConfig.attributes?.state.datasourceStates.formBased?.layers ?? {});
+      assert.equal(layers.length, 1, `${title}: one layer`);
+      return layers[0].columns as Record<string, { operationType?: string; sourceField?: string; params?: Record<string, unknown>; filter?: { query: string } }>;
+    };
+
+    it("has a data view on the daily cloudtrail indices", () => {
+      assert.equal(byTitle("index-pattern", "cloudtrail-*").attributes.timeFieldName, "@timestamp");
+    });
+
+    it("has saved searches for failed calls and for console logins", () => {
+      assert.deepEqual(searchQuery("AWS API errors"), { query: "errorCode : *", language: "kuery" });
+      assert.deepEqual(searchQuery("Console logins"), { query: "eventName : ConsoleLogin", language: "kuery" });
+    });
+
+    it("shows the top 10 API calls of every 10 minutes, identities, failures, AccessDenied and sources, and both searches", () => {
+      const dashboard = byTitle("dashboard", "AWS API activity");
+      const top = Object.values(columnsOf(dashboard, "Top 10 API calls per 10 minutes"));
+      assert.ok(top.some((c) => c.operationType === "date_histogram" && c.params?.interval === "10m"), "10-minute buckets");
+      assert.ok(top.some((c) => c.operationType === "terms" && c.sourceField === "eventName" && c.params?.size === 10), "top 10 eventName");
+      const fieldsOf = (title: string) => Object.values(columnsOf(dashboard, title)).map((c) => c.sourceField);
+      assert.ok(fieldsOf("Calls by identity").includes("userIdentity.arn"));
+      assert.ok(["sourceIPAddress", "awsRegion"].every((f) => fieldsOf("Calls by source IP and region").includes(f)));
+      const failed = Object.values(columnsOf(dashboard, "Failed and AccessDenied calls")).map((c) => c.filter?.query ?? "");
+      assert.ok(failed.includes("errorCode : *"), failed.join(" | "));
+      assert.ok(failed.some((q) => /^errorCode : \(.*\bAccessDenied\b.*\)$/.test(q)), failed.join(" | "));
+      assert.deepEqual(searchesShownBy(dashboard), searchesOver("cloudtrail"), "the dashboard shows every CloudTrail search");
+    });
   });
 });

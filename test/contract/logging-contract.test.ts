@@ -45,6 +45,31 @@ const GATEWAY_FIELD_TYPES: Record<string, string> = {
   "route.name": "keyword",
 };
 
+/** CloudTrail record fields (docs: "CloudTrail record contents") and how the cloudtrail indices map them. */
+const CLOUDTRAIL_FIELD_TYPES: Record<string, string> = {
+  eventTime: "date",
+  eventID: "keyword",
+  eventSource: "keyword",
+  eventName: "keyword",
+  eventType: "keyword",
+  awsRegion: "keyword",
+  sourceIPAddress: "ip",
+  userAgent: "keyword",
+  "userIdentity.type": "keyword",
+  "userIdentity.arn": "keyword",
+  "userIdentity.accountId": "keyword",
+  "userIdentity.principalId": "keyword",
+  "userIdentity.userName": "keyword",
+  "userIdentity.sessionContext.sessionIssuer.userName": "keyword",
+  errorCode: "keyword",
+  errorMessage: "text",
+  recipientAccountId: "keyword",
+  "requestParameters.bucketName": "flattened",
+  "responseElements.ConsoleLogin": "flattened",
+  "additionalEventData.MFAUsed": "flattened",
+  "resources.ARN": "flattened",
+};
+
 const NUMERIC_TYPES = new Set(["long", "integer", "short", "float", "double", "scaled_float", "date"]);
 
 /** Added by the pipeline to every document of every dataset. */
@@ -89,6 +114,16 @@ describe("logging contract: gateway log format, index templates, ILM, Kibana, ag
       assert.equal(NUMERIC_TYPES.has(String(type)), kind === "number", `${field}: a JSON ${kind} mapped as ${type}`);
     }
     assert.equal(fields.get("started_at")?.format, "epoch_millis", "started_at is epoch milliseconds");
+  });
+
+  it("maps the CloudTrail record fields with their intended types, open-ended objects as one flattened field each", () => {
+    const fields = mappedFields(INDEX_PREFIXES.cloudtrail);
+    const missing = Object.entries(CLOUDTRAIL_FIELD_TYPES).filter(([field, type]) => mappedType(fields, field) !== type);
+    assert.deepEqual(missing.map(([field, type]) => `${field} should be ${type}, is ${mappedType(fields, field)}`), []);
+    // CloudTrail puts a service name such as cloudtrail.amazonaws.com where an AWS service made the call.
+    const ip = composedMappings(INDEX_PREFIXES.cloudtrail).map((m) => m.properties?.sourceIPAddress as { ignore_malformed?: boolean } | undefined);
+    assert.equal(ip.find((def) => def !== undefined)?.ignore_malformed, true, "sourceIPAddress ignores a value that is no IP");
+    assert.equal(fields.get("@timestamp")?.type, "date", "the data view's time field (the aggregator sets it to eventTime)");
   });
 
   it("maps the pipeline metadata fields in every dataset", () => {

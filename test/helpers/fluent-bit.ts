@@ -233,10 +233,13 @@ export function readAccessor(accessor: string, record: Record<string, unknown>):
 /**
  * The tag a `rewrite_tag` filter gives a record, or undefined when no rule matches (the record keeps its tag).
  * Rules are `KEY REGEX NEW_TAG KEEP`; the new tag may use `$TAG`, `$TAG[n]`, capture groups `$0`..`$9` and record
- * accessors such as `$stream` (a missing key adds nothing).
+ * accessors such as `$stream` (a missing key adds nothing). `${VAR}` in a rule is the container environment's, as
+ * Fluent Bit reads every property value.
  */
-export function rewriteTag(filter: Record<string, unknown>, tag: string, record: Record<string, unknown>): { tag: string; keep: boolean } | undefined {
-  for (const rule of propList(filter, "rule")) {
+export function rewriteTag(
+  filter: Record<string, unknown>, tag: string, record: Record<string, unknown>, env: Record<string, string> = {},
+): { tag: string; keep: boolean } | undefined {
+  for (const rule of propList(filter, "rule").map((r) => interpolate(r, env))) {
     const [key, regex, newTag, keep] = rule.trim().split(/\s+/);
     const value = readAccessor(key, record);
     if (typeof value !== "string") continue;
@@ -253,8 +256,11 @@ export function rewriteTag(filter: Record<string, unknown>, tag: string, record:
 }
 
 export type LogRecord = Record<string, unknown>;
-/** A record where it leaves the filters: its tag, its content, and the filters the model could not run. */
-export interface FilteredRecord { tag: string; record: LogRecord; unmodelled: string[] }
+/**
+ * A record where it leaves the filters: its tag, its content, its event time when a parser set one (otherwise the
+ * time its input stamped), and the filters the model could not run.
+ */
+export interface FilteredRecord { tag: string; record: LogRecord; time?: Date; unmodelled: string[] }
 
 /** `${VAR}` in a config value, from the container environment (unknown names stay as written). */
 function interpolate(value: string, env: Record<string, string>): string {
@@ -267,12 +273,36 @@ function pair(entry: string): [string, string] {
   return [key, rest.join(" ")];
 }
 
+/** strptime conversions a `time_format` may use here; `%L` is Fluent Bit's fraction of a second. */
+const TIME_FIELDS: Record<string, string> = { Y: "(\\d{4})", m: "(\\d{2})", d: "(\\d{2})", H: "(\\d{2})", M: "(\\d{2})", S: "(\\d{2})", L: "(\\d+)" };
+
+/**
+ * A time text read with a `time_format` as UTC (no `%z` is used here, and Fluent Bit then applies no offset). Like
+ * strptime, the format must match from the start and text may follow it. Undefined when it does not match.
+ */
+export function parseTime(text: string, format: string): Date | undefined {
+  const order: string[] = [];
+  const pattern = format.replace(/%(.)|[.*+?^${}()|[\]\\]/g, (whole, conversion?: string) => {
+    if (conversion === undefined) return `\\${whole}`;
+    if (!(conversion in TIME_FIELDS)) throw new Error(`time_format conversion %${conversion} is not modelled`);
+    order.push(conversion);
+    return TIME_FIELDS[conversion];
+  });
+  const found = new RegExp(`^${pattern}`).exec(text);
+  if (!found) return undefined;
+  const part = (c: string) => found[order.indexOf(c) + 1];
+  const number = (c: string) => (order.includes(c) ? Number(part(c)) : 0);
+  const millis = order.includes("L") ? Math.floor(Number(`0.${part("L")}`) * 1000) : 0;
+  return new Date(Date.UTC(number("Y"), number("m") - 1, order.includes("d") ? number("d") : 1, number("H"), number("M"), number("S"), millis));
+}
+
 /**
  * What a parser of the config's `parsers` makes of a text: json (an object only) or regex (named groups; the
  * pattern is read as a JavaScript RegExp, which agrees with Onigmo's Ruby syntax on the patterns used here).
- * `time_key` is consumed as the event time unless `time_keep` is on. Undefined when the text does not parse.
+ * `time_key` read with `time_format` is the event time, and it is left out of the result unless `time_keep` is on,
+ * or when it does not match the format (src/flb_parser_regex.c). Undefined when the text does not parse.
  */
-function runParser(parser: Record<string, unknown>, text: string): LogRecord | undefined {
+function runParser(parser: Record<string, unknown>, text: string): { parsed: LogRecord; time?: Date } | undefined {
   let parsed: LogRecord | undefined;
   const format = String(prop(parser, "format")).toLowerCase();
   if (format === "json") {
@@ -288,27 +318,34 @@ function runParser(parser: Record<string, unknown>, text: string): LogRecord | u
   } else {
     throw new Error(`parser format '${format}' is not modelled`);
   }
-  const timeKey = prop(parser, "time_key");
-  if (parsed && typeof timeKey === "string" && !isOn(prop(parser, "time_keep"))) delete parsed[timeKey];
-  return parsed;
+  if (!parsed) return undefined;
+  const timeKey = String(prop(parser, "time_key") ?? "time");
+  const timeFormat = prop(parser, "time_format");
+  if (typeof timeFormat !== "string" || typeof parsed[timeKey] !== "string") return { parsed };
+  const time = parseTime(parsed[timeKey] as string, timeFormat);
+  if (!time || !isOn(prop(parser, "time_keep"))) delete parsed[timeKey];
+  return { parsed, time };
 }
 
-/** The parser filter (plugins/filter_parser): the first parser that reads `key_name` replaces the record. */
-function parserFilter(config: FluentBitConfig, filter: Plugin, record: LogRecord): LogRecord {
+/**
+ * The parser filter (plugins/filter_parser): the first parser that reads `key_name` replaces the record, and the
+ * time it read (if any) becomes the record's.
+ */
+function parserFilter(config: FluentBitConfig, filter: Plugin, record: LogRecord): { record: LogRecord; time?: Date } {
   const key = String(prop(filter, "key_name"));
   const text = record[key];
-  if (typeof text !== "string") return record;
+  if (typeof text !== "string") return { record };
   for (const name of propList(filter, "parser")) {
     const parser = (config.parsers ?? []).find((p) => prop(p, "name") === name);
     if (!parser) throw new Error(`parser '${name}' is not defined`);
-    const parsed = runParser(parser, text);
-    if (!parsed) continue;
+    const result = runParser(parser, text);
+    if (!result) continue;
     const kept: LogRecord = isOn(prop(filter, "reserve_data")) ? { ...record } : {};
     if (!isOn(prop(filter, "preserve_key"))) delete kept[key];
     else kept[key] = text;
-    return { ...kept, ...parsed };
+    return { record: { ...kept, ...result.parsed }, time: result.time };
   }
-  return record;
+  return { record };
 }
 
 /** The grep filter: `regex` keeps and `exclude` drops the records whose KEY (a name or accessor) matches. */
@@ -369,13 +406,14 @@ export function followRecord(
 ): FilteredRecord[] {
   if (depth > 5) throw new Error(`rewrite_tag loop for tag '${tag}'`);
   let current = record;
+  let time: Date | undefined;
   const unmodelled: string[] = [];
   const copies: FilteredRecord[] = [];
   for (const filter of config.pipeline?.filters ?? []) {
     if (!routes(filter, tag)) continue;
     const name = String(prop(filter, "name")).toLowerCase();
     if (name === "rewrite_tag") {
-      const result = rewriteTag(filter, tag, current);
+      const result = rewriteTag(filter, tag, current, env);
       if (!result) continue;
       const emitted = followRecord(config, result.tag, current, env, depth + 1);
       if (!result.keep) return emitted;
@@ -383,7 +421,9 @@ export function followRecord(
     } else if (name === "grep") {
       if (!grepKeeps(filter, current)) return [];
     } else if (name === "parser") {
-      current = parserFilter(config, filter, current);
+      const parsed = parserFilter(config, filter, current);
+      current = parsed.record;
+      time = parsed.time ?? time;
     } else if (name === "nest") {
       current = nestLift(filter, current);
     } else if (name === "modify") {
@@ -394,7 +434,41 @@ export function followRecord(
       throw new Error(`filter '${name}' is not modelled`);
     }
   }
-  return [...copies, { tag, record: current, unmodelled }];
+  return [...copies, { tag, record: current, ...(time ? { time } : {}), unmodelled }];
+}
+
+/** strftime for the conversions a `logstash_dateformat` uses here, in UTC (the es output uses gmtime_r). */
+function formatDay(format: string, time: Date): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  const values: Record<string, string> = { Y: String(time.getUTCFullYear()), m: two(time.getUTCMonth() + 1), d: two(time.getUTCDate()) };
+  return format.replace(/%(.)/g, (_, c: string) => {
+    if (!(c in values)) throw new Error(`logstash_dateformat conversion %${c} is not modelled`);
+    return values[c];
+  });
+}
+
+/** One bulk item of the es output: the index it names, its `_id` and the document's `@timestamp`. */
+export interface BulkItem { index: string; id: string | "generated" | undefined; timestamp: string }
+
+/**
+ * What an es output (plugins/out_es/es.c) makes of a filtered record: with logstash_format, the index is
+ * `<logstash_prefix>-<logstash_dateformat of the event time>`; `_id` is the `id_key` record accessor's value when it
+ * is a string (generate_id is ignored once id_key is set), otherwise a hash with generate_id, otherwise none (an id
+ * Elasticsearch picks). `consumed` stands for the time the input stamped, when no parser set one.
+ */
+export function bulkItem(output: Plugin, filtered: FilteredRecord, consumed: Date): BulkItem {
+  if (!isOn(prop(output, "logstash_format"))) throw new Error("only logstash_format is modelled");
+  const time = filtered.time ?? consumed;
+  const index = `${String(prop(output, "logstash_prefix"))}-${formatDay(String(prop(output, "logstash_dateformat") ?? "%Y.%m.%d"), time)}`;
+  const idKey = prop(output, "id_key");
+  let id: BulkItem["id"];
+  if (typeof idKey === "string") {
+    const value = readAccessor(idKey, filtered.record);
+    id = typeof value === "string" ? value : undefined;
+  } else if (isOn(prop(output, "generate_id"))) {
+    id = "generated";
+  }
+  return { index, id, timestamp: time.toISOString() };
 }
 
 /** The tag an input emits, with tail's `*` expanded the way Fluent Bit does (the file path, `/` as `.`). */
