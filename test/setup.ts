@@ -52,8 +52,10 @@ const mocks: pulumi.runtime.Mocks = {
     const state: Record<string, unknown> = { ...args.inputs };
     switch (args.type) {
       case "aws:ec2/instance:Instance":
-        state.publicIp = `198.51.100.${counter}`;
-        state.privateIp = `10.42.0.${counter}`;
+        // Valid addresses however many runs of the program one test process makes (the counter keeps growing; past
+        // 255 the rendered scrape targets were invalid and the monitoring bundle never registered).
+        state.publicIp = `198.51.100.${(counter % 254) + 1}`;
+        state.privateIp = `10.42.0.${(counter % 254) + 1}`;
         break;
       case "tls:index/privateKey:PrivateKey":
         state.privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nMOCKED\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -156,12 +158,9 @@ export async function runProgram(config: Record<string, string>): Promise<{ outp
   // Imported here, after the mocks are installed: a static import would run the program against no monitor.
   const program = (await import("../index")).default;
   const outputs = (await program()) as unknown as Record<string, unknown>;
-  // Let registrations still in flight land before the caller reads them.
-  let count = -1;
-  while (count !== registered.length) {
-    count = registered.length;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  // Let every registration still in flight land before the caller reads them: a quiet moment is not enough on a busy
+  // machine, and a late one would be counted in the next run. waitForRPCs is internal to the SDK (untyped).
+  await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
   return { outputs, resources: registered.slice(start) };
 }
 
