@@ -39,6 +39,9 @@ export const TEST_CONFIG: Record<string, string> = {
   [`${PROJECT}:alertSmtpPassword`]: ALERT_SECRETS[2],
 };
 
+/** The AWS account the mocks deploy into. */
+export const MOCK_ACCOUNT_ID = "123456789012";
+
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const urnName = (urn: string) => urn.split("::").pop() ?? urn;
 
@@ -78,6 +81,28 @@ const mocks: pulumi.runtime.Mocks = {
       case "command:remote:Command":
         state.stdout = `${args.name} ok`;
         break;
+      // The CloudTrail module's resources answer with AWS-shaped names and ARNs (the mock account below).
+      case "aws:s3/bucket:Bucket":
+        state.bucket = `${args.name}-id`;
+        state.arn = `arn:aws:s3:::${args.name}-id`;
+        break;
+      case "aws:cloudwatch/logGroup:LogGroup":
+        state.name = `/aws/lambda/${args.name}`;
+        state.arn = `arn:aws:logs:eu-west-1:${MOCK_ACCOUNT_ID}:log-group:/aws/lambda/${args.name}`;
+        break;
+      case "aws:lambda/function:Function":
+        state.name = args.name;
+        state.arn = `arn:aws:lambda:eu-west-1:${MOCK_ACCOUNT_ID}:function:${args.name}`;
+        break;
+      case "aws:iam/role:Role":
+        state.arn = `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/${args.name}`;
+        break;
+      case "aws:cloudtrail/trail:Trail":
+        state.arn = `arn:aws:cloudtrail:eu-west-1:${MOCK_ACCOUNT_ID}:trail/${String(args.inputs.name)}`;
+        break;
+      case "aws:ec2/vpcEndpoint:VpcEndpoint":
+        state.prefixListId = "pl-6da54004";
+        break;
     }
     return { id: `${args.name}-id`, state };
   },
@@ -98,6 +123,10 @@ const mocks: pulumi.runtime.Mocks = {
         ];
         return { id: "offerings", locations: offers.map((o) => o[0]), instanceTypes: offers.map((o) => o[1]), locationTypes: offers.map(() => "availability-zone") };
       }
+      case "aws:index/getCallerIdentity:getCallerIdentity":
+        return { id: MOCK_ACCOUNT_ID, accountId: MOCK_ACCOUNT_ID, arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/deployer`, userId: "AIDAMOCK" };
+      case "aws:index/getPartition:getPartition":
+        return { id: "aws", partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws" };
       default:
         throw new Error(`unexpected invoke in tests: ${args.token}`);
     }
