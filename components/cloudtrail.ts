@@ -56,7 +56,7 @@ export class CloudTrail extends pulumi.ComponentResource {
     const { network } = args;
 
     const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
-    const partition = aws.getPartitionOutput({}, parent).partition;
+    const { partition, reverseDnsPrefix } = aws.getPartitionOutput({}, parent);
     // The policy must name the trail before the trail exists (CloudTrail checks it at creation): a fixed name.
     const trailName = name;
     const trailArn = pulumi.interpolate`arn:${partition}:cloudtrail:${args.region}:${accountId}:trail/${trailName}`;
@@ -164,7 +164,7 @@ export class CloudTrail extends pulumi.ComponentResource {
     // Free, and no NAT: the function reaches S3 through the subnet's route table.
     const s3Endpoint = new aws.ec2.VpcEndpoint(`${name}-s3`, {
       vpcId: network.vpc.id,
-      serviceName: `com.amazonaws.${args.region}.s3`,
+      serviceName: pulumi.interpolate`${reverseDnsPrefix}.${args.region}.s3`,
       vpcEndpointType: "Gateway",
       routeTableIds: [network.routeTable.id],
       tags: { Name: `${name}-s3` },
