@@ -11,6 +11,9 @@ import { Bundle } from "./components/bundle";
 import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, bundleEnv, renderedFiles } from "./components/bundle-env";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/pipeline-check";
 import { loadAlertSecrets } from "./components/alertmanager";
+import { CloudTrail } from "./components/cloudtrail";
+import { buildCloudTrailFunction } from "./components/cloudtrail-function";
+import { datasets } from "./components/naming";
 
 export = async () => {
   const { config, sshPrivateKey: configuredPrivateKey } = loadConfig();
@@ -23,9 +26,8 @@ export = async () => {
     sshPrivateKey: pulumi.secret(configuredPrivateKey ?? generatedKey!.privateKeyOpenssh),
   };
   // Only the hosts differ between targets; everything from the bundles up is the same code and the same files.
-  const hosts: PerRole<PlatformHost> = config.target === "docker"
-    ? dockerHosts(name, { config, bundleRoot, ...sshKey })
-    : await awsHosts(name, { config, bundleRoot, ...sshKey });
+  const onAws = config.target === "aws" ? await awsHosts(name, { config, bundleRoot, ...sshKey }) : undefined;
+  const hosts: PerRole<PlatformHost> = onAws?.hosts ?? dockerHosts(name, { config, bundleRoot, ...sshKey });
 
   // Alphanumeric: it travels through .env and compose interpolation untouched.
   const grafanaAdminPassword = pulumi.secret(new random.RandomPassword(`${name}-grafana-admin`, { length: 24, special: false }).result);
@@ -62,6 +64,19 @@ export = async () => {
       renderedFiles: pulumi.all([privateIps, alertSecrets]).apply(([ips, secrets]) =>
         renderedFiles(role, { privateIps: ips, alerting: config.alerting, alertSecrets: secrets })),
       dependsOn: [hosts[role].ready, ...BUNDLE_STARTS_AFTER[role].map((before) => bundles[before].up)],
+    });
+  }
+
+  // The AWS API activity module beside the hosts; config refuses it on the docker target.
+  if (config.cloudtrail && onAws) {
+    new CloudTrail(`${name}-cloudtrail`, {
+      network: onAws.network,
+      kafkaPrivateIp: hosts.kafka.privateIp,
+      topic: datasets(config.environment).cloudtrailTopic,
+      region: config.region,
+      elasticsearchRetentionDays: config.elasticsearchRetentionDays,
+      functionCode: new pulumi.asset.FileArchive(await buildCloudTrailFunction()),
+      notifyAfter: [bundles.kafka.up],
     });
   }
 

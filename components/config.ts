@@ -59,6 +59,8 @@ export interface PlatformConfig {
   loadgenRequestsPerSecond: number;
   grafanaComDashboards: GrafanaComDashboard[];
   alerting: AlertingConfig;
+  /** The CloudTrail module: the account's AWS API activity indexed in Elasticsearch (aws target only). */
+  cloudtrail: boolean;
   /** OpenSSH public key installed instead of a generated key pair; always comes with the secret `sshPrivateKey`. */
   sshPublicKey?: string;
 }
@@ -149,6 +151,11 @@ export const CONFIG_KEYS: { key: string; default: string; description: string }[
     key: "alertSmtpPassword",
     default: "(none)",
     description: "Secret: the SMTP password of `alertEmail.username`; set together with it.",
+  },
+  {
+    key: "cloudtrail",
+    default: "false",
+    description: "`true` indexes the account's AWS API activity (a multi-region CloudTrail trail, through S3, a Lambda and Kafka) in `cloudtrail-*` (aws target only).",
   },
   {
     key: "sshPublicKey",
@@ -395,6 +402,20 @@ function parseAlerting(source: ConfigSource, errors: ConfigErrors): AlertingConf
   return alerting;
 }
 
+function parseCloudTrail(source: ConfigSource, target: Target, errors: ConfigErrors): boolean {
+  const raw = source.get("cloudtrail");
+  if (raw === undefined) return false;
+  if (raw !== "true" && raw !== "false") {
+    errors.add("cloudtrail", raw, "true or false");
+    return false;
+  }
+  if (raw === "true" && target !== "aws") {
+    errors.add("cloudtrail", raw, `false with target ${target} (CloudTrail, S3 and Lambda exist only on the aws target)`);
+    return false;
+  }
+  return raw === "true";
+}
+
 /** Validates the whole stack config at once; every problem is reported with its key, its value and what is expected. */
 export function parseConfig(source: ConfigSource): PlatformConfig {
   const errors = new ConfigErrors(source.namespace);
@@ -480,6 +501,7 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     loadgenRequestsPerSecond: parseInt(source, "loadgenRequestsPerSecond", errors),
     grafanaComDashboards: parseGrafanaComDashboards(source, errors),
     alerting: parseAlerting(source, errors),
+    cloudtrail: parseCloudTrail(source, target, errors),
     sshPublicKey: sshPublicKey?.trim(),
   };
   errors.throwIfAny();

@@ -4,8 +4,14 @@ import * as ipaddr from "ipaddr.js";
 import { ROLES, PerRole, Role } from "./roles";
 import { PORTS, PortName } from "./ports";
 
-/** Who may open a connection: another role's security group, the operators' CIDRs, or anyone. */
-export type Source = { role: Role } | "operators" | "anywhere";
+/** Optional modules that run outside the hosts with a security group of their own. */
+export type Module = "cloudtrail";
+
+/**
+ * Who may open a connection: another role's security group, an optional module's security group (its rules exist
+ * only while the module is on), the operators' CIDRs, or anyone.
+ */
+export type Source = { role: Role } | { module: Module } | "operators" | "anywhere";
 
 export interface IngressRule {
   /** The role whose security group receives the rule. */
@@ -29,6 +35,8 @@ export const INGRESS_MATRIX: IngressRule[] = [
   { to: "logging", port: "elasticsearch", from: "operators" },
   { to: "kafka", port: "kafka", from: { role: "web" } },
   { to: "kafka", port: "kafka", from: { role: "logging" } },
+  // The CloudTrail Lambda produces the account's API activity.
+  { to: "kafka", port: "kafka", from: { module: "cloudtrail" } },
   ...everyRole("nodeExporter", { role: "monitoring" }),
   { to: "web", port: "fluentBitMetrics", from: { role: "monitoring" } },
   { to: "logging", port: "fluentBitMetrics", from: { role: "monitoring" } },
@@ -69,12 +77,16 @@ export interface NetworkArgs {
 export class Network extends pulumi.ComponentResource {
   public readonly vpc: aws.ec2.Vpc;
   public readonly subnet: aws.ec2.Subnet;
+  /** The subnet's route table: where gateway VPC endpoints add their routes. */
+  public readonly routeTable: aws.ec2.RouteTable;
   /** The subnet's zone, once it is known to offer every configured instance type. */
   public readonly zone: pulumi.Output<string>;
   public readonly securityGroups: PerRole<aws.ec2.SecurityGroup>;
+  private readonly namePrefix: string;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("logplatform:index:Network", name, {}, opts);
+    this.namePrefix = name;
     const parent = { parent: this };
 
     this.vpc = new aws.ec2.Vpc(`${name}-vpc`, {
@@ -124,12 +136,13 @@ export class Network extends pulumi.ComponentResource {
       return zone;
     });
 
-    const routes = new aws.ec2.RouteTable(`${name}-public`, {
+    // The inline route list stays: the provider leaves a gateway VPC endpoint's routes in this table alone.
+    this.routeTable = new aws.ec2.RouteTable(`${name}-public`, {
       vpcId: this.vpc.id,
       routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
       tags: { Name: `${name}-public` },
     }, parent);
-    new aws.ec2.RouteTableAssociation(`${name}-public`, { subnetId: this.subnet.id, routeTableId: routes.id }, parent);
+    new aws.ec2.RouteTableAssociation(`${name}-public`, { subnetId: this.subnet.id, routeTableId: this.routeTable.id }, parent);
 
     this.securityGroups = Object.fromEntries(
       ROLES.map((role) => [
@@ -153,15 +166,12 @@ export class Network extends pulumi.ComponentResource {
     }
 
     for (const rule of INGRESS_MATRIX) {
-      const port = PORTS[rule.port];
-      const common = {
-        securityGroupId: this.securityGroups[rule.to].id,
-        ipProtocol: "tcp",
-        fromPort: port,
-        toPort: port,
-      };
+      const common = this.ingressCommon(rule);
       const ruleName = `${name}-${rule.to}-${rule.port}`;
-      if (rule.from === "anywhere") {
+      if (typeof rule.from === "object" && "module" in rule.from) {
+        // Created by the module, with its security group, only while it is on: see admitModule.
+        continue;
+      } else if (rule.from === "anywhere") {
         new aws.vpc.SecurityGroupIngressRule(`${ruleName}-anywhere`, { ...common, cidrIpv4: "0.0.0.0/0", description: `${rule.port} from anywhere` }, parent);
       } else if (rule.from === "operators") {
         args.operatorCidrs.forEach((cidr, i) => {
@@ -178,5 +188,24 @@ export class Network extends pulumi.ComponentResource {
     }
 
     this.registerOutputs({ vpcId: this.vpc.id, subnetId: this.subnet.id });
+  }
+
+  /**
+   * The INGRESS_MATRIX rules whose source is the module, letting its security group in; the module calls this with
+   * itself as parent, so the rules come and go with it.
+   */
+  admitModule(module: Module, groupId: pulumi.Input<string>, opts: pulumi.CustomResourceOptions): aws.vpc.SecurityGroupIngressRule[] {
+    return INGRESS_MATRIX
+      .filter((rule) => typeof rule.from === "object" && "module" in rule.from && rule.from.module === module)
+      .map((rule) => new aws.vpc.SecurityGroupIngressRule(`${this.namePrefix}-${rule.to}-${rule.port}-from-${module}`, {
+        ...this.ingressCommon(rule),
+        referencedSecurityGroupId: groupId,
+        description: `${rule.port} from the ${module} module`,
+      }, opts));
+  }
+
+  private ingressCommon(rule: IngressRule) {
+    const port = PORTS[rule.port];
+    return { securityGroupId: this.securityGroups[rule.to].id, ipProtocol: "tcp", fromPort: port, toPort: port };
   }
 }

@@ -22,8 +22,11 @@ export interface HostsArgs {
 export const perRole = <T>(make: (role: Role, index: number) => T): PerRole<T> =>
   Object.fromEntries(ROLES.map((role, index) => [role, make(role, index)])) as PerRole<T>;
 
-/** target aws: the VPC with one security group per role, a key pair, and one EC2 instance per role. */
-export async function awsHosts(name: string, args: HostsArgs): Promise<PerRole<PlatformHost>> {
+/**
+ * target aws: the VPC with one security group per role, a key pair, and one EC2 instance per role; the network too,
+ * for the modules that run beside the hosts in the VPC.
+ */
+export async function awsHosts(name: string, args: HostsArgs): Promise<{ hosts: PerRole<PlatformHost>; network: Network }> {
   const { config } = args;
   const network = new Network(name, {
     vpcCidr: config.vpcCidr,
@@ -31,7 +34,7 @@ export async function awsHosts(name: string, args: HostsArgs): Promise<PerRole<P
     operatorCidrs: await resolveOperatorCidrs(config.operatorCidrs, lookupDeployerIp),
   });
   const keyPair = new aws.ec2.KeyPair(`${name}-ssh`, { publicKey: args.sshPublicKey });
-  return perRole((role) => new Host(`${name}-${role}`, {
+  const hosts = perRole((role) => new Host(`${name}-${role}`, {
     role,
     instanceType: config.instanceTypes[role],
     architecture: config.architectures[role],
@@ -43,6 +46,7 @@ export async function awsHosts(name: string, args: HostsArgs): Promise<PerRole<P
     bundleRoot: args.bundleRoot,
     sshPrivateKey: args.sshPrivateKey,
   }));
+  return { hosts, network };
 }
 
 /** Static address of a local host: the first subnet's tenth address on, one per role in ROLES order. */

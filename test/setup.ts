@@ -39,6 +39,9 @@ export const TEST_CONFIG: Record<string, string> = {
   [`${PROJECT}:alertSmtpPassword`]: ALERT_SECRETS[2],
 };
 
+/** The AWS account the mocks deploy into. */
+export const MOCK_ACCOUNT_ID = "123456789012";
+
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const urnName = (urn: string) => urn.split("::").pop() ?? urn;
 
@@ -52,8 +55,10 @@ const mocks: pulumi.runtime.Mocks = {
     const state: Record<string, unknown> = { ...args.inputs };
     switch (args.type) {
       case "aws:ec2/instance:Instance":
-        state.publicIp = `198.51.100.${counter}`;
-        state.privateIp = `10.42.0.${counter}`;
+        // Valid addresses however many runs of the program one test process makes (the counter keeps growing; past
+        // 255 the rendered scrape targets were invalid and the monitoring bundle never registered).
+        state.publicIp = `198.51.100.${(counter % 254) + 1}`;
+        state.privateIp = `10.42.0.${(counter % 254) + 1}`;
         break;
       case "tls:index/privateKey:PrivateKey":
         state.privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nMOCKED\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -76,6 +81,28 @@ const mocks: pulumi.runtime.Mocks = {
       case "command:remote:Command":
         state.stdout = `${args.name} ok`;
         break;
+      // The CloudTrail module's resources answer with AWS-shaped names and ARNs (the mock account below).
+      case "aws:s3/bucket:Bucket":
+        state.bucket = `${args.name}-id`;
+        state.arn = `arn:aws:s3:::${args.name}-id`;
+        break;
+      case "aws:cloudwatch/logGroup:LogGroup":
+        state.name = `/aws/lambda/${args.name}`;
+        state.arn = `arn:aws:logs:eu-west-1:${MOCK_ACCOUNT_ID}:log-group:/aws/lambda/${args.name}`;
+        break;
+      case "aws:lambda/function:Function":
+        state.name = args.name;
+        state.arn = `arn:aws:lambda:eu-west-1:${MOCK_ACCOUNT_ID}:function:${args.name}`;
+        break;
+      case "aws:iam/role:Role":
+        state.arn = `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/${args.name}`;
+        break;
+      case "aws:cloudtrail/trail:Trail":
+        state.arn = `arn:aws:cloudtrail:eu-west-1:${MOCK_ACCOUNT_ID}:trail/${String(args.inputs.name)}`;
+        break;
+      case "aws:ec2/vpcEndpoint:VpcEndpoint":
+        state.prefixListId = "pl-6da54004";
+        break;
     }
     return { id: `${args.name}-id`, state };
   },
@@ -96,6 +123,10 @@ const mocks: pulumi.runtime.Mocks = {
         ];
         return { id: "offerings", locations: offers.map((o) => o[0]), instanceTypes: offers.map((o) => o[1]), locationTypes: offers.map(() => "availability-zone") };
       }
+      case "aws:index/getCallerIdentity:getCallerIdentity":
+        return { id: MOCK_ACCOUNT_ID, accountId: MOCK_ACCOUNT_ID, arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/deployer`, userId: "AIDAMOCK" };
+      case "aws:index/getPartition:getPartition":
+        return { id: "aws", partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws" };
       default:
         throw new Error(`unexpected invoke in tests: ${args.token}`);
     }
@@ -157,12 +188,10 @@ export async function runProgram(config: Record<string, string>): Promise<{ outp
   const program = (await import("../index")).default;
   const outputs = (await program()) as unknown as Record<string, unknown>;
   // The outputs resolve only once the resources they come from are registered (the pipeline check's, last of all);
-  // then let registrations still in flight land: no new one for half a second, on a loaded machine too.
+  // then every registration still in flight lands (waitForRPCs is internal to the SDK, untyped): a quiet moment is
+  // not enough on a busy machine, and a late one would be counted in the next run.
   await settle(outputs);
-  for (let count = -1, quiet = 0; quiet < 10; quiet = registered.length === count ? quiet + 1 : 0) {
-    count = registered.length;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
   return { outputs, resources: registered.slice(start) };
 }
 

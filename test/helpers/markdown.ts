@@ -60,7 +60,7 @@ export function portRows(): PortRow[] {
   return (Object.keys(PORTS) as PortName[]).map((name) => {
     const rules = INGRESS_MATRIX.filter((r) => r.port === name);
     const hosts = ROLES.filter((role) => rules.some((r) => r.to === role));
-    const from = [...new Set(rules.map((r) => (typeof r.from === "object" ? r.from.role : r.from === "operators" ? "operator CIDRs" : r.from)))];
+    const from = [...new Set(rules.map((r) => (typeof r.from === "object" ? ("role" in r.from ? r.from.role : `${r.from.module} module`) : r.from === "operators" ? "operator CIDRs" : r.from)))];
     return { port: PORTS[name], name, hosts: hosts.length === ROLES.length ? "all" : hosts.join(", "), from: from.join(", ") };
   });
 }

@@ -1,0 +1,248 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import { Network } from "./network";
+import { PORTS } from "./ports";
+
+export interface CloudTrailArgs {
+  /** The platform's VPC: the function runs in its subnet and reaches the kafka host's security group. */
+  network: Network;
+  /** The kafka host's private address, where the broker's EXTERNAL listener is advertised. */
+  kafkaPrivateIp: pulumi.Input<string>;
+  /** The Kafka topic the function produces to. */
+  topic: string;
+  /** The region the trail is created in (its home region; it records every region). */
+  region: string;
+  /** Days Elasticsearch keeps an index: the log files in S3 outlive them by LOG_FILE_MARGIN_DAYS. */
+  elasticsearchRetentionDays: number;
+  /** The built function: a folder holding `index.js` that exports `handler`. */
+  functionCode: pulumi.asset.Archive;
+  /** What must exist before S3 notifies the function (the topic, which Kafka does not auto-create). */
+  notifyAfter: pulumi.Resource[];
+}
+
+/** Log files outlive the indices by a week, so a file can still be replayed after an outage of the pipeline. */
+export const LOG_FILE_MARGIN_DAYS = 7;
+/** Days the function's own log group keeps its lines. */
+export const FUNCTION_LOG_RETENTION_DAYS = 14;
+/** Log files are gzipped JSON; digest files share the suffix but live under CloudTrail-Digest/, outside the prefix. */
+export const LOG_FILE_SUFFIX = ".json.gz";
+
+/**
+ * The exact network-interface actions the Lambda service needs to attach a function to a VPC, as in the managed
+ * policy AWSLambdaVPCAccessExecutionRole minus its logs actions on every log group (the function gets its own below).
+ */
+export const VPC_ACCESS_ACTIONS = [
+  "ec2:CreateNetworkInterface",
+  "ec2:DescribeNetworkInterfaces",
+  "ec2:DescribeSubnets",
+  "ec2:DeleteNetworkInterface",
+  "ec2:AssignPrivateIpAddresses",
+  "ec2:UnassignPrivateIpAddresses",
+];
+
+/**
+ * The account's AWS API activity into the platform: a multi-region trail of management events writes gzipped log
+ * files to a bucket only CloudTrail can write; each new log file notifies a Lambda in the VPC, which produces its
+ * records to Kafka (egress to the broker and, through a free gateway endpoint, to S3 only).
+ */
+export class CloudTrail extends pulumi.ComponentResource {
+  public readonly bucketName: pulumi.Output<string>;
+  public readonly trailArn: pulumi.Output<string>;
+  public readonly functionName: pulumi.Output<string>;
+
+  constructor(name: string, args: CloudTrailArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("logplatform:index:CloudTrail", name, {}, opts);
+    const parent = { parent: this };
+    const { network } = args;
+
+    const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
+    const { partition, reverseDnsPrefix } = aws.getPartitionOutput({}, parent);
+    // The policy must name the trail before the trail exists (CloudTrail checks it at creation): a fixed name.
+    const trailName = name;
+    const trailArn = pulumi.interpolate`arn:${partition}:cloudtrail:${args.region}:${accountId}:trail/${trailName}`;
+    // Where CloudTrail writes this account's log files, for every region: AWSLogs/<account>/CloudTrail/<region>/...
+    const logFilePrefix = pulumi.interpolate`AWSLogs/${accountId}/CloudTrail/`;
+
+    // forceDestroy: `pulumi destroy` removes the log files with the bucket instead of failing on a non-empty one.
+    const bucket = new aws.s3.Bucket(`${name}-logs`, { forceDestroy: true }, parent);
+    const ownership = new aws.s3.BucketOwnershipControls(`${name}-logs-ownership`, {
+      bucket: bucket.id,
+      rule: { objectOwnership: "BucketOwnerEnforced" },
+    }, parent);
+    const publicAccess = new aws.s3.BucketPublicAccessBlock(`${name}-logs-public-access`, {
+      bucket: bucket.id,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    }, parent);
+    new aws.s3.BucketServerSideEncryptionConfiguration(`${name}-logs-encryption`, {
+      bucket: bucket.id,
+      rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
+    }, parent);
+    new aws.s3.BucketLifecycleConfiguration(`${name}-logs-expiry`, {
+      bucket: bucket.id,
+      rules: [{
+        id: "expire-log-files",
+        status: "Enabled",
+        filter: {},
+        expiration: { days: args.elasticsearchRetentionDays + LOG_FILE_MARGIN_DAYS },
+      }],
+    }, parent);
+
+    // AWS's documented policy for a trail's bucket (CloudTrail user guide, "Amazon S3 bucket policy for CloudTrail"),
+    // bound to this trail by aws:SourceArn, plus a refusal of plain HTTP.
+    const onlyThisTrail = { "aws:SourceArn": trailArn };
+    const policy = new aws.s3.BucketPolicy(`${name}-logs-policy`, {
+      bucket: bucket.id,
+      policy: pulumi.jsonStringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Sid: "AWSCloudTrailAclCheck",
+            Effect: "Allow",
+            Principal: { Service: "cloudtrail.amazonaws.com" },
+            Action: "s3:GetBucketAcl",
+            Resource: bucket.arn,
+            Condition: { StringEquals: onlyThisTrail },
+          },
+          {
+            Sid: "AWSCloudTrailWrite",
+            Effect: "Allow",
+            Principal: { Service: "cloudtrail.amazonaws.com" },
+            Action: "s3:PutObject",
+            Resource: pulumi.interpolate`${bucket.arn}/AWSLogs/${accountId}/*`,
+            Condition: { StringEquals: { "s3:x-amz-acl": "bucket-owner-full-control", ...onlyThisTrail } },
+          },
+          {
+            Sid: "DenyInsecureTransport",
+            Effect: "Deny",
+            Principal: "*",
+            Action: "s3:*",
+            Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          },
+        ],
+      }),
+    }, {
+      ...parent,
+      // S3 refuses concurrent changes of a bucket's access settings (OperationAborted): one after the other.
+      dependsOn: [publicAccess, ownership],
+    });
+
+    const trail = new aws.cloudtrail.Trail(`${name}-trail`, {
+      name: trailName,
+      s3BucketName: bucket.id,
+      isMultiRegionTrail: true,
+      includeGlobalServiceEvents: true,
+      enableLogFileValidation: true,
+      // Management events only: the first copy of them in an account is free; data events are billed per event.
+      eventSelectors: [{ readWriteType: "All", includeManagementEvents: true }],
+    }, { ...parent, dependsOn: [policy] });
+
+    const logGroup = new aws.cloudwatch.LogGroup(`${name}-function-logs`, { retentionInDays: FUNCTION_LOG_RETENTION_DAYS }, parent);
+
+    const role = new aws.iam.Role(`${name}-function-role`, {
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+      }),
+    }, parent);
+    const rolePolicy = new aws.iam.RolePolicy(`${name}-function-policy`, {
+      role: role.id,
+      policy: pulumi.jsonStringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Sid: "ReadLogFiles", Effect: "Allow", Action: "s3:GetObject", Resource: pulumi.interpolate`${bucket.arn}/${logFilePrefix}*` },
+          { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: pulumi.interpolate`${logGroup.arn}:*` },
+          // These actions take no resource narrower than "*" (DescribeNetworkInterfaces works only on "*").
+          { Sid: "AttachToVpc", Effect: "Allow", Action: VPC_ACCESS_ACTIONS, Resource: "*" },
+        ],
+      }),
+    }, parent);
+
+    // Free, and no NAT: the function reaches S3 through the subnet's route table.
+    const s3Endpoint = new aws.ec2.VpcEndpoint(`${name}-s3`, {
+      vpcId: network.vpc.id,
+      serviceName: pulumi.interpolate`${reverseDnsPrefix}.${args.region}.s3`,
+      vpcEndpointType: "Gateway",
+      routeTableIds: [network.routeTable.id],
+      tags: { Name: `${name}-s3` },
+    }, parent);
+
+    // No egress but the two below: a security group created by the provider loses AWS's default allow-all rule.
+    const group = new aws.ec2.SecurityGroup(`${name}-function`, {
+      vpcId: network.vpc.id,
+      description: "CloudTrail to Kafka function",
+      tags: { Name: `${name}-function` },
+    }, parent);
+    new aws.vpc.SecurityGroupEgressRule(`${name}-function-to-kafka`, {
+      securityGroupId: group.id,
+      ipProtocol: "tcp",
+      fromPort: PORTS.kafka,
+      toPort: PORTS.kafka,
+      referencedSecurityGroupId: network.securityGroups.kafka.id,
+      description: "produce to the kafka host",
+    }, parent);
+    new aws.vpc.SecurityGroupEgressRule(`${name}-function-to-s3`, {
+      securityGroupId: group.id,
+      ipProtocol: "tcp",
+      fromPort: 443,
+      toPort: 443,
+      prefixListId: s3Endpoint.prefixListId,
+      description: "read log files through the S3 gateway endpoint",
+    }, parent);
+    network.admitModule("cloudtrail", group.id, parent);
+
+    const fn = new aws.lambda.Function(`${name}-to-kafka`, {
+      description: "Produces each record of a new CloudTrail log file to Kafka",
+      runtime: "nodejs20.x",
+      handler: "index.handler",
+      code: args.functionCode,
+      role: role.arn,
+      architectures: ["arm64"],
+      // A log file holds up to a few thousand records of a few KiB: its JSON, parsed, fits well in 512 MiB, and 5
+      // minutes leave room for a broker that is slow to acknowledge.
+      memorySize: 512,
+      timeout: 300,
+      environment: {
+        variables: {
+          KAFKA_BOOTSTRAP_SERVERS: pulumi.interpolate`${args.kafkaPrivateIp}:${PORTS.kafka}`,
+          KAFKA_TOPIC: args.topic,
+        },
+      },
+      vpcConfig: { subnetIds: [network.subnet.id], securityGroupIds: [group.id] },
+      loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
+    }, {
+      ...parent,
+      // Lambda checks at creation that the role may create network interfaces.
+      dependsOn: [rolePolicy],
+    });
+
+    const invokeFromS3 = new aws.lambda.Permission(`${name}-from-s3`, {
+      action: "lambda:InvokeFunction",
+      function: fn.name,
+      principal: "s3.amazonaws.com",
+      sourceArn: bucket.arn,
+      sourceAccount: accountId,
+    }, parent);
+    new aws.s3.BucketNotification(`${name}-logs-notification`, {
+      bucket: bucket.id,
+      lambdaFunctions: [{
+        lambdaFunctionArn: fn.arn,
+        events: ["s3:ObjectCreated:*"],
+        filterPrefix: logFilePrefix,
+        filterSuffix: LOG_FILE_SUFFIX,
+      }],
+    }, {
+      ...parent,
+      // S3 checks at creation that it may invoke the function.
+      dependsOn: [invokeFromS3, ...args.notifyAfter],
+    });
+
+    this.bucketName = bucket.id;
+    this.trailArn = trail.arn;
+    this.functionName = fn.name;
+    this.registerOutputs({ bucketName: this.bucketName, trailArn: this.trailArn, functionName: this.functionName });
+  }
+}
