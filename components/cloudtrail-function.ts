@@ -12,7 +12,7 @@ export const CLOUDTRAIL_FUNCTION_DIR = path.join(REPO_ROOT, "lambdas", "cloudtra
 const OUTPUT_DIR = path.join(CLOUDTRAIL_FUNCTION_DIR, "node_modules", ".cache", "bundle");
 
 /**
- * Bundles the function into one self-contained `index.js` (CommonJS, exporting `handler`, for the nodejs20.x
+ * Bundles the function into one self-contained `index.js` (CommonJS, exporting `handler`, for the nodejs24.x
  * runtime's `index.handler`) and returns the folder holding it, for `new pulumi.asset.FileArchive(folder)`.
  */
 export async function buildCloudTrailFunction(): Promise<string> {

@@ -8,7 +8,7 @@ import { CLOUDTRAIL_FUNCTION_DIR, buildCloudTrailFunction } from "../../componen
 import { DIGEST_KEY, s3Event } from "../fixtures/cloudtrail/log-files";
 
 /**
- * Loads the bundle in a child process from a folder of its own, as the nodejs20.x runtime does, recording every
+ * Loads the bundle in a child process from a folder of its own, as the nodejs24.x runtime does, recording every
  * module it asks for, then runs `script` (with `handler` in scope) and prints a JSON report.
  */
 function runBundle(folder: string, script: string, env: Record<string, string> = {}): { status: number | null; report: { exports: Record<string, string>; required: string[]; refused: string[]; result?: unknown }; stderr: string } {

@@ -230,7 +230,7 @@ describe("CloudTrail module (Pulumi mocks)", function () {
 
     it("runs the built function in the VPC's subnet with its own security group, producing to the kafka host's topic", () => {
       const fn = single("aws:lambda/function:Function");
-      assert.equal(fn.inputs.runtime, "nodejs20.x");
+      assert.equal(fn.inputs.runtime, "nodejs24.x");
       assert.equal(fn.inputs.handler, "index.handler");
       assert.equal((fn.inputs.code as { path: string }).path, functionDir);
       assert.deepEqual(fn.inputs.vpcConfig, {
