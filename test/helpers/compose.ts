@@ -80,3 +80,12 @@ export function healthcheckCommand(role: Role, service: string): string[] {
   if (!Array.isArray(test)) throw new Error(`${service}: healthcheck.test is not a list`);
   return (test as string[]).map((part) => interpolate(part, sampleEnv(role)));
 }
+
+/** A service's environment as its container gets it: its `environment` map, with the `.env` interpolated as compose does. */
+export function serviceEnvironment(role: Role, service: string, dotEnv: Record<string, string> = sampleEnv(role)): Record<string, string> {
+  const environment = loadCompose(role).services[service]?.environment;
+  if (!environment || Array.isArray(environment)) {
+    throw new Error(`hosts/${role}/compose.yaml: service ${service} has no environment map`);
+  }
+  return Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, interpolate(String(value), dotEnv)]));
+}

@@ -7,7 +7,7 @@ import { Admin } from "@platformatic/kafka";
 import { EnvFacts } from "../../components/bundle-env";
 import { REPO_ROOT } from "../../components/repo";
 import { IMAGE_VERSIONS } from "../../components/versions";
-import { interpolate, loadCompose } from "./compose";
+import { serviceEnvironment } from "./compose";
 import { freePort, Processes, waitFor } from "./local-servers";
 import { SAMPLE_FACTS } from "./sample-facts";
 
@@ -44,13 +44,8 @@ export function loopbackFacts(kafkaIp = "127.0.0.1"): EnvFacts {
 }
 
 /** A kafka bundle service's `environment` as its container gets it: the rendered .env interpolated as compose does. */
-export function kafkaServiceEnvironment(service: string, dotEnv: Record<string, string>): Record<string, string> {
-  const environment = loadCompose("kafka").services[service]?.environment;
-  if (!environment || Array.isArray(environment)) {
-    throw new Error(`hosts/kafka/compose.yaml: service ${service} has no environment map`);
-  }
-  return Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, interpolate(String(value), dotEnv)]));
-}
+export const kafkaServiceEnvironment = (service: string, dotEnv: Record<string, string>): Record<string, string> =>
+  serviceEnvironment("kafka", service, dotEnv);
 
 /** One broker: the loopback address it binds to (127.0.0.0/8 is all loopback) and its container environment. */
 export interface BrokerSpec {
