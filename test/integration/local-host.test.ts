@@ -7,7 +7,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { localReadinessCommand } from "../../components/docker-host";
-import { PLATFORM_HOST_DIR as HOST_IMAGE_DIR } from "../../components/platform-host";
+import { PLATFORM_HOST_DIR } from "../../components/platform-host";
 import { runTool } from "../helpers/tools";
 import { freePort, waitFor } from "../helpers/local-servers";
 
@@ -15,7 +15,7 @@ describe("local host image (platform-host/)", function () {
   this.timeout(60_000);
 
   describe("Dockerfile (no linter for it in Debian: a contract instead)", () => {
-    const dockerfile = fs.readFileSync(path.join(HOST_IMAGE_DIR, "Dockerfile"), "utf8");
+    const dockerfile = fs.readFileSync(path.join(PLATFORM_HOST_DIR, "Dockerfile"), "utf8");
     const instructions = dockerfile.split("\n").filter((line) => /^[A-Z]+\s/.test(line));
 
     it("builds on one base image pinned to an exact version", () => {
@@ -34,7 +34,7 @@ describe("local host image (platform-host/)", function () {
     it("copies only files that exist beside it, and starts through the tested entrypoint", () => {
       for (const line of instructions.filter((l) => l.startsWith("COPY "))) {
         const source = line.split(/\s+/)[1];
-        assert.ok(fs.existsSync(path.join(HOST_IMAGE_DIR, source)), `${line}: ${source} missing`);
+        assert.ok(fs.existsSync(path.join(PLATFORM_HOST_DIR, source)), `${line}: ${source} missing`);
       }
       assert.match(dockerfile, /^COPY entrypoint\.sh \/usr\/local\/bin\/platform-host-entrypoint$/m);
       assert.match(dockerfile, /^COPY container-health\.sh \/usr\/local\/libexec\/platform-container-health$/m);
@@ -72,7 +72,7 @@ describe("local host image (platform-host/)", function () {
       fs.chmodSync(dir, 0o755);
       fs.mkdirSync(path.join(dir, "ssh"));
       fs.writeFileSync(path.join(dir, "ssh", "sshd_config"),
-        fs.readFileSync(path.join(HOST_IMAGE_DIR, "sshd_config"), "utf8").split("/etc/ssh").join(path.join(dir, "ssh")));
+        fs.readFileSync(path.join(PLATFORM_HOST_DIR, "sshd_config"), "utf8").split("/etc/ssh").join(path.join(dir, "ssh")));
       const bin = path.join(dir, "bin");
       fs.mkdirSync(bin);
       for (const stub of ["node_exporter", "sysctl"]) {
@@ -82,7 +82,7 @@ describe("local host image (platform-host/)", function () {
         assert.equal(runTool("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, name)], "openssh-client").status, 0);
       }
       port = await freePort();
-      host = spawn("sh", [path.join(HOST_IMAGE_DIR, "entrypoint.sh"), "sleep", "60"], {
+      host = spawn("sh", [path.join(PLATFORM_HOST_DIR, "entrypoint.sh"), "sleep", "60"], {
         detached: true,
         stdio: ["ignore", "ignore", fs.openSync(path.join(dir, "host.log"), "w")],
         env: {
