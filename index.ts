@@ -2,13 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { loadConfig } from "./components/config";
-import { ROLES, PerRole } from "./components/roles";
+import { ROLES, PerRole, Role } from "./components/roles";
 import { PortName } from "./components/ports";
 import { SSH_USER } from "./components/host";
 import { PlatformHost } from "./components/platform-host";
-import { awsHosts, dockerHosts, perRole } from "./components/targets";
+import { Hosts, awsHosts, dockerHosts, perRole } from "./components/targets";
 import { Bundle } from "./components/bundle";
-import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, bundleEnv, renderedFiles } from "./components/bundle-env";
+import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, MemberFacts, bundleEnv, renderedFiles } from "./components/bundle-env";
+import { CLUSTER_NODE_SERVICES, ClusterRole, members } from "./components/topology";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/pipeline-check";
 import { loadAlertSecrets } from "./components/alertmanager";
 import { CloudTrail } from "./components/cloudtrail";
@@ -27,7 +28,8 @@ export = async () => {
   };
   // Only the hosts differ between targets; everything from the bundles up is the same code and the same files.
   const onAws = config.target === "aws" ? await awsHosts(name, { config, bundleRoot, ...sshKey }) : undefined;
-  const hosts: PerRole<PlatformHost> = onAws?.hosts ?? dockerHosts(name, { config, bundleRoot, ...sshKey });
+  const hosts: Hosts = onAws?.hosts ?? dockerHosts(name, { config, bundleRoot, ...sshKey });
+  const first = perRole((role) => hosts[role][0]);
 
   // Alphanumeric: it travels through .env and compose interpolation untouched.
   const grafanaAdminPassword = pulumi.secret(new random.RandomPassword(`${name}-grafana-admin`, { length: 24, special: false }).result);
@@ -39,62 +41,88 @@ export = async () => {
     reporting: kibanaKey("reporting"),
     security: kibanaKey("security"),
   });
-  const privateIps: pulumi.Output<PerRole<string>> = pulumi.output(perRole((role) => hosts[role].privateIp));
+  const memberFacts: pulumi.Output<PerRole<MemberFacts[]>> = pulumi.output(perRole((role) => members(config.memberCounts)[role].map((member) => ({
+    name: member.name,
+    privateIp: hosts[role][member.index].privateIp,
+    zone: hosts[role][member.index].zone,
+  }))));
   const url = (host: PlatformHost, service: PortName) => host.endpoint(service).apply((at) => `http://${at.replace(/:80$/, "")}`);
-  const kibanaUrl = url(hosts.logging, "kibana");
+  const kibanaUrl = url(first.logging, "kibana");
   // Secret end to end: the receivers' URLs and password exist only inside this Output and the 0600 file it renders.
   const alertSecrets = loadAlertSecrets(config.alerting, new pulumi.Config());
 
-  const bundles = {} as PerRole<Bundle>;
+  const bundles = {} as PerRole<Bundle[]>;
+  const bundleUps = (role: Role) => bundles[role].map((bundle) => bundle.up);
   // One level of dependencies: the roles with none come first.
   for (const role of [...ROLES].sort((a, b) => BUNDLE_STARTS_AFTER[a].length - BUNDLE_STARTS_AFTER[b].length)) {
-    bundles[role] = new Bundle(`${name}-${role}-bundle`, {
-      role,
-      connection: hosts[role].connection,
-      hostId: hosts[role].instanceId,
-      bundleRoot,
-      folders: BUNDLE_SOURCES[role],
-      env: pulumi.all([privateIps, grafanaAdminPassword, kibanaEncryptionKeys, kibanaUrl]).apply(([ips, password, kibanaKeys, kibana]) => bundleEnv(role, {
-        ...config,
-        privateIps: ips,
-        grafanaAdminPassword: password,
-        kibanaEncryptionKeys: kibanaKeys,
-        kibanaUrl: kibana,
-      })),
-      renderedFiles: pulumi.all([privateIps, alertSecrets]).apply(([ips, secrets]) =>
-        renderedFiles(role, { privateIps: ips, alerting: config.alerting, alertSecrets: secrets })),
-      dependsOn: [hosts[role].ready, ...BUNDLE_STARTS_AFTER[role].map((before) => bundles[before].up)],
-    });
+    const startsAfter = BUNDLE_STARTS_AFTER[role].flatMap(bundleUps);
+    const clustered = hosts[role].length > 1;
+    // A cluster rolls: each member's node (re)starts once the previous member's gate has seen the cluster healthy
+    // with it; after the last gate, the first member's one-off jobs, then the other members' remaining services.
+    // Those later steps exist only once every member's bundle does, hence the promise.
+    let rolled: (after: { lastGate: pulumi.Resource; firstUp: pulumi.Resource }) => void = () => undefined;
+    const roll = new Promise<{ lastGate: pulumi.Resource; firstUp: pulumi.Resource }>((resolve) => (rolled = resolve));
+    bundles[role] = [];
+    for (const member of members(config.memberCounts)[role]) {
+      const host = hosts[role][member.index];
+      const previous = bundles[role][member.index - 1];
+      bundles[role].push(new Bundle(`${name}-${member.name}-bundle`, {
+        role,
+        connection: host.connection,
+        hostId: host.instanceId,
+        bundleRoot,
+        folders: BUNDLE_SOURCES[role],
+        env: pulumi.all([memberFacts, grafanaAdminPassword, kibanaEncryptionKeys, kibanaUrl]).apply(([facts, password, kibanaKeys, kibana]) => bundleEnv(member, {
+          ...config,
+          members: facts,
+          grafanaAdminPassword: password,
+          kibanaEncryptionKeys: kibanaKeys,
+          kibanaUrl: kibana,
+        })),
+        renderedFiles: pulumi.all([memberFacts, alertSecrets]).apply(([facts, secrets]) =>
+          renderedFiles(role, { members: facts, alerting: config.alerting, alertSecrets: secrets })),
+        dependsOn: clustered ? [host.ready] : [host.ready, ...startsAfter],
+        ...(clustered ? {
+          clusterNode: { service: CLUSTER_NODE_SERVICES[role as ClusterRole], after: previous?.gate ? [previous.gate] : [] },
+          upAfter: roll.then(({ lastGate, firstUp }) => [lastGate, ...startsAfter, ...(member.index > 0 ? [firstUp] : [])]),
+        } : {}),
+      }));
+    }
+    rolled({ lastGate: bundles[role][bundles[role].length - 1].gate!, firstUp: bundles[role][0].up });
   }
 
   // The AWS API activity module beside the hosts; config refuses it on the docker target.
   if (config.cloudtrail && onAws) {
     new CloudTrail(`${name}-cloudtrail`, {
       network: onAws.network,
-      kafkaPrivateIp: hosts.kafka.privateIp,
+      kafkaBrokers: hosts.kafka.map((broker) => broker.privateIp),
       topic: datasets(config.environment).cloudtrailTopic,
       region: config.region,
       elasticsearchRetentionDays: config.elasticsearchRetentionDays,
       functionCode: new pulumi.asset.FileArchive(await buildCloudTrailFunction()),
-      notifyAfter: [bundles.kafka.up],
+      notifyAfter: bundleUps("kafka"),
     });
   }
 
   const pipelineCheck = new PipelineCheck(`${name}-pipeline-check`, {
-    stages: PIPELINE_STAGE_ORDER.map((role) => ({ role, connection: hosts[role].connection, directory: bundles[role].directory })),
-    bundleHashes: ROLES.map((role) => bundles[role].contentHash),
-    dependsOn: ROLES.map((role) => bundles[role].up),
+    stages: PIPELINE_STAGE_ORDER.map((role) => ({ role, connection: first[role].connection, directory: bundles[role][0].directory })),
+    bundleHashes: ROLES.flatMap((role) => bundles[role].map((bundle) => bundle.contentHash)),
+    dependsOn: ROLES.flatMap(bundleUps),
   });
 
   return {
     environment: config.environment,
-    gatewayUrl: url(hosts.web, "gateway"),
+    gatewayUrl: url(first.web, "gateway"),
     kibanaUrl,
-    grafanaUrl: url(hosts.monitoring, "grafana"),
-    prometheusUrl: url(hosts.monitoring, "prometheus"),
-    alertmanagerUrl: url(hosts.monitoring, "alertmanager"),
-    elasticsearchUrl: url(hosts.logging, "elasticsearch"),
-    hosts: perRole((role) => ({ publicIp: hosts[role].publicIp, privateIp: hosts[role].privateIp, sshPort: hosts[role].sshPort })),
+    grafanaUrl: url(first.monitoring, "grafana"),
+    prometheusUrl: url(first.monitoring, "prometheus"),
+    alertmanagerUrl: url(first.monitoring, "alertmanager"),
+    elasticsearchUrl: url(first.logging, "elasticsearch"),
+    // By member name: the first member of each role under the role's own name, as with one host per role.
+    hosts: Object.fromEntries(ROLES.flatMap((role) => members(config.memberCounts)[role].map((member) => {
+      const host = hosts[role][member.index];
+      return [member.name, { publicIp: host.publicIp, privateIp: host.privateIp, sshPort: host.sshPort }];
+    }))),
     sshUser: SSH_USER,
     sshPrivateKey: sshKey.sshPrivateKey,
     grafanaAdminUser: "admin",

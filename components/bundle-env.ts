@@ -1,4 +1,5 @@
 import { Role, PerRole } from "./roles";
+import { KAFKA_CONTROLLERS, Member } from "./topology";
 import { IMAGE_VERSIONS } from "./versions";
 import { PORTS } from "./ports";
 import { datasets, KAFKA_CONSUMER_GROUP } from "./naming";
@@ -29,14 +30,33 @@ export const BUNDLE_STARTS_AFTER: PerRole<readonly Role[]> = {
 export type EnvFacts = Pick<
   PlatformConfig,
   | "environment" | "elasticsearchHeapGiB" | "elasticsearchRetentionDays" | "kafkaPartitions" | "kafkaRetentionHours"
-  | "prometheusRetentionDays" | "loadgenRequestsPerSecond" | "grafanaComDashboards"
+  | "prometheusRetentionDays" | "loadgenRequestsPerSecond" | "grafanaComDashboards" | "elasticsearchShards"
 > & {
-  privateIps: PerRole<string>;
+  /** Every member of every role, first members first: what the hosts' addresses and zones are. */
+  members: PerRole<MemberFacts[]>;
   grafanaAdminPassword: string;
   kibanaEncryptionKeys: KibanaEncryptionKeys;
   /** Kibana as the operator opens it (the logging host's public address): alert annotations link to its logs. */
   kibanaUrl: string;
 };
+
+/** What the program knows of one member's host at deploy time. */
+export interface MemberFacts {
+  name: string;
+  privateIp: string;
+  /** Its availability zone (a stand-in name on the docker target): Elasticsearch's `zone` attribute, Kafka's rack. */
+  zone: string;
+}
+
+/** The compose profile of the services that run once per cluster, on its first member. */
+export const FIRST_MEMBER_PROFILE = "first-member";
+
+/**
+ * The Kafka cluster's id. A single broker keeps the id (and data volume) it always had; a cluster of 3 or more is a
+ * different KRaft cluster (a quorum of three controllers cannot be grown from a one-voter static quorum), with its
+ * own id and volume.
+ */
+export const KAFKA_CLUSTER_IDS = { single: "HFO33X-YR3SiFaP7t4PrfA", cluster: "p3Ts8bQ1QmS3vq0J0u9F4w" } as const;
 
 /**
  * Kibana's encryption keys (each at least 32 characters): saved-object encryption (alerting rules and connectors),
@@ -52,47 +72,76 @@ export interface KibanaEncryptionKeys {
  * The variables of one host's `.env`. Compose interpolates them, passes them to services, and Fluent Bit (`${VAR}`)
  * and Grafana provisioning (`$VAR`) read them from the container environment. Bundles never hard-code an IP.
  */
-export function bundleEnv(role: Role, facts: EnvFacts): Record<string, string> {
+export function bundleEnv(member: Member, facts: EnvFacts): Record<string, string> {
+  const role = member.role;
   const topics = datasets(facts.environment);
+  const self = facts.members[role][member.index];
+  const first = (of: Role) => facts.members[of][0];
+  const brokers = facts.members.kafka;
+  const esNodes = facts.members.logging;
+  const firstMember = member.index === 0;
   const common: Record<string, string> = {
     COMPOSE_PROJECT_NAME: role,
+    // The one-off services (setup jobs, Kibana, exporters) run on the first member of a cluster only.
+    COMPOSE_PROFILES: firstMember ? FIRST_MEMBER_PROFILE : "",
     HOST_ROLE: role,
-    HOST_PRIVATE_IP: facts.privateIps[role],
+    HOST_MEMBER: member.name,
+    HOST_PRIVATE_IP: self.privateIp,
+    HOST_ZONE: self.zone,
     ENVIRONMENT: facts.environment,
     ...IMAGE_VERSIONS,
-    KAFKA_BOOTSTRAP_SERVERS: `${facts.privateIps.kafka}:${PORTS.kafka}`,
+    KAFKA_BOOTSTRAP_SERVERS: brokers.map((broker) => `${broker.privateIp}:${PORTS.kafka}`).join(","),
     KAFKA_TOPIC_GATEWAY: topics.gatewayTopic,
     KAFKA_TOPIC_CONTAINERS: topics.containersTopic,
   };
-  const perRole: PerRole<Record<string, string>> = {
-    web: {
+  const replicationFactor = Math.min(3, brokers.length);
+  const controllers = brokers.slice(0, KAFKA_CONTROLLERS);
+  const perRole: PerRole<() => Record<string, string>> = {
+    web: () => ({
       LOADGEN_REQUESTS_PER_SECOND: String(facts.loadgenRequestsPerSecond),
-    },
+    }),
     // Only the topic setup and the aggregator name the CloudTrail topic; the web host's .env stays as it was.
-    kafka: {
+    kafka: () => ({
       KAFKA_TOPIC_CLOUDTRAIL: topics.cloudtrailTopic,
       KAFKA_PARTITIONS: String(facts.kafkaPartitions),
       KAFKA_RETENTION_HOURS: String(facts.kafkaRetentionHours),
-    },
-    logging: {
+      KAFKA_CLUSTER_ID: brokers.length === 1 ? KAFKA_CLUSTER_IDS.single : KAFKA_CLUSTER_IDS.cluster,
+      KAFKA_NODE_ID: String(member.index + 1),
+      KAFKA_PROCESS_ROLES: member.index < KAFKA_CONTROLLERS ? "broker,controller" : "broker",
+      KAFKA_CONTROLLER_QUORUM_VOTERS: controllers.map((c, i) => `${i + 1}@${c.privateIp}:${PORTS.kafkaController}`).join(","),
+      KAFKA_BROKER_RACK: self.zone,
+      KAFKA_REPLICATION_FACTOR: String(replicationFactor),
+      KAFKA_MIN_INSYNC_REPLICAS: String(replicationFactor === 3 ? 2 : 1),
+    }),
+    logging: () => ({
       ES_HEAP_SIZE: `${facts.elasticsearchHeapGiB}g`,
       ES_RETENTION_DAYS: String(facts.elasticsearchRetentionDays),
+      ES_NODE_NAME: member.name,
+      // Every node but this one, by transport address; empty for a single node (discovery.type single-node).
+      ES_SEED_HOSTS: esNodes.filter((node) => node.name !== member.name).map((node) => `${node.privateIp}:${PORTS.elasticsearchTransport}`).join(","),
+      // The nodes that bootstrap a new cluster; the node's start script applies it only to a node that has never been
+      // part of a cluster, while no other member reports a formed one.
+      ES_INITIAL_MASTER_NODES: esNodes.length === 1 ? "" : esNodes.map((node) => node.name).join(","),
+      ES_CLUSTER_MEMBERS: esNodes.map((node) => node.privateIp).join(","),
+      ES_SHARDS: String(facts.elasticsearchShards),
+      // One replica as soon as there is another node to hold it.
+      ES_REPLICAS: esNodes.length > 1 ? "1" : "0",
       KAFKA_CONSUMER_GROUP,
       KAFKA_TOPIC_CLOUDTRAIL: topics.cloudtrailTopic,
       KIBANA_ENCRYPTED_SAVED_OBJECTS_KEY: facts.kibanaEncryptionKeys.encryptedSavedObjects,
       KIBANA_REPORTING_KEY: facts.kibanaEncryptionKeys.reporting,
       KIBANA_SECURITY_KEY: facts.kibanaEncryptionKeys.security,
-    },
-    monitoring: {
-      ELASTICSEARCH_URL: `http://${facts.privateIps.logging}:${PORTS.elasticsearch}`,
+    }),
+    monitoring: () => ({
+      ELASTICSEARCH_URL: `http://${first("logging").privateIp}:${PORTS.elasticsearch}`,
       PROMETHEUS_RETENTION_DAYS: String(facts.prometheusRetentionDays),
       GRAFANA_ADMIN_PASSWORD: facts.grafanaAdminPassword,
       // Prometheus expands it into the `kibana_url` external label that alert annotations build log links from.
       KIBANA_URL: facts.kibanaUrl,
       GRAFANA_COM_DASHBOARDS: facts.grafanaComDashboards.map((d) => `${d.id}:${d.revision}`).join(" "),
-    },
+    }),
   };
-  return { ...common, ...perRole[role] };
+  return { ...common, ...perRole[role]() };
 }
 
 /** `.env` text; values are single-line by construction, quoted so compose takes them literally. */
@@ -106,10 +155,10 @@ export function renderDotEnv(vars: Record<string, string>): string {
 }
 
 /** Files the program renders into a bundle beside its `.env`: the monitoring host's scrape targets and receivers. */
-export function renderedFiles(role: Role, facts: { privateIps: PerRole<string>; alerting: AlertingConfig; alertSecrets: AlertSecrets }): Record<string, string> {
+export function renderedFiles(role: Role, facts: { members: PerRole<MemberFacts[]>; alerting: AlertingConfig; alertSecrets: AlertSecrets }): Record<string, string> {
   if (role !== "monitoring") return {};
   return {
-    ...renderScrapeTargets(facts.privateIps),
+    ...renderScrapeTargets(facts.members),
     [ALERTMANAGER_CONFIG_PATH]: renderAlertmanagerConfig(facts.alerting, facts.alertSecrets),
   };
 }

@@ -136,7 +136,17 @@ export interface BundleArgs {
   renderedFiles?: pulumi.Input<Record<string, string>>;
   /** Resources that must be complete first, typically the host's readiness step. */
   dependsOn: pulumi.Input<pulumi.Resource>[];
+  /**
+   * A member of a cluster of several: its node service starts (or restarts) on its own first, after `after` (the
+   * previous member's gate), then `cluster/gate.sh` waits until the cluster is healthy with this node in it.
+   */
+  clusterNode?: { service: string; after: pulumi.Input<pulumi.Resource>[] };
+  /** Further resources the whole bundle's `up` waits for (the last member's gate, the first member's `up`). */
+  upAfter?: Promise<pulumi.Resource[]>;
 }
+
+/** The gate a cluster member's roll waits on, relative to its bundle. */
+export const CLUSTER_GATE_SCRIPT = "cluster/gate.sh";
 
 /**
  * Copies a host's bundle and its rendered files to `<bundleRoot>/<role>/` and starts it with docker compose.
@@ -153,6 +163,8 @@ export class Bundle extends pulumi.ComponentResource {
   public readonly contentHash: pulumi.Output<string>;
   /** The `docker compose up` step; complete when every service is running, healthy or done. */
   public readonly up: remote.Command;
+  /** A cluster member's gate: complete when its cluster is healthy with this member's node in it. */
+  public readonly gate?: remote.Command;
 
   constructor(name: string, args: BundleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("logplatform:index:Bundle", name, {}, opts);
@@ -206,23 +218,43 @@ export class Bundle extends pulumi.ComponentResource {
       triggers,
     }, { ...parent, dependsOn: copies });
 
+    const sync = (s: string) => [
+      "set -eu",
+      // --checksum: a file whose content is unchanged keeps its inode, so a running container's mount stays valid.
+      `rsync --recursive --perms --times --checksum --delete ${quote(`${s}/`)} ${quote(`${dir}/`)}`,
+      // Earlier stagings of this bundle are done with; the current one stays, so an Update can run this again.
+      `find ${quote(stagingRoot)} -mindepth 1 -maxdepth 1 -name ${quote(`${args.role}-*`)} ! -path ${quote(path.posix.dirname(s))} -exec rm -rf {} +`,
+      `cd ${quote(dir)}`,
+    ];
+    const composeUp = (services: string[]) => [
+      `if ! sudo docker compose up --detach --wait --wait-timeout ${COMPOSE_WAIT_SECONDS} ${services.length ? services.map(quote).join(" ") : "--remove-orphans"}; then`,
+      "  sudo docker compose ps --all >&2",
+      `  sudo docker compose logs --no-color --tail 40 ${services.map((service) => `${quote(service)} `).join("")}>&2`,
+      "  exit 1",
+      "fi",
+    ];
+
+    let upAfter: pulumi.Input<pulumi.Resource[]> = [writeRendered];
+    if (args.clusterNode) {
+      const node = new remote.Command(`${name}-node`, {
+        connection: args.connection,
+        create: staged.apply((s) => [...sync(s), ...composeUp([args.clusterNode!.service])].join("\n")),
+        triggers,
+      }, { ...parent, dependsOn: [writeRendered, ...args.clusterNode.after] });
+      this.gate = new remote.Command(`${name}-gate`, {
+        connection: args.connection,
+        create: `cd ${quote(dir)} && bash ${CLUSTER_GATE_SCRIPT}`,
+        triggers,
+      }, { ...parent, dependsOn: [node] });
+      const gate = this.gate;
+      upAfter = (args.upAfter ?? Promise.resolve([])).then((later) => [writeRendered, gate, ...later]);
+    }
+
     this.up = new remote.Command(`${name}-up`, {
       connection: args.connection,
-      create: staged.apply((s) => [
-        "set -eu",
-        // --checksum: a file whose content is unchanged keeps its inode, so a running container's mount stays valid.
-        `rsync --recursive --perms --times --checksum --delete ${quote(`${s}/`)} ${quote(`${dir}/`)}`,
-        // Earlier stagings of this bundle are done with; the current one stays, so an Update can run this again.
-        `find ${quote(stagingRoot)} -mindepth 1 -maxdepth 1 -name ${quote(`${args.role}-*`)} ! -path ${quote(path.posix.dirname(s))} -exec rm -rf {} +`,
-        `cd ${quote(dir)}`,
-        `if ! sudo docker compose up --detach --wait --wait-timeout ${COMPOSE_WAIT_SECONDS} --remove-orphans; then`,
-        "  sudo docker compose ps --all >&2",
-        "  sudo docker compose logs --no-color --tail 40 >&2",
-        "  exit 1",
-        "fi",
-      ].join("\n")),
+      create: staged.apply((s) => [...sync(s), ...composeUp([])].join("\n")),
       triggers,
-    }, { ...parent, dependsOn: [writeRendered] });
+    }, { ...parent, dependsOn: upAfter });
 
     this.registerOutputs({ directory: dir, contentHash: this.contentHash });
   }

@@ -6,8 +6,8 @@ import { PORTS } from "./ports";
 export interface CloudTrailArgs {
   /** The platform's VPC: the function runs in its subnet and reaches the kafka host's security group. */
   network: Network;
-  /** The kafka host's private address, where the broker's EXTERNAL listener is advertised. */
-  kafkaPrivateIp: pulumi.Input<string>;
+  /** The brokers' private addresses, where their EXTERNAL listeners are advertised. */
+  kafkaBrokers: pulumi.Input<string>[];
   /** The Kafka topic the function produces to. */
   topic: string;
   /** The region the trail is created in (its home region; it records every region). */
@@ -209,11 +209,12 @@ export class CloudTrail extends pulumi.ComponentResource {
       timeout: 300,
       environment: {
         variables: {
-          KAFKA_BOOTSTRAP_SERVERS: pulumi.interpolate`${args.kafkaPrivateIp}:${PORTS.kafka}`,
+          KAFKA_BOOTSTRAP_SERVERS: pulumi.all(args.kafkaBrokers).apply((ips) => ips.map((ip) => `${ip}:${PORTS.kafka}`).join(",")),
           KAFKA_TOPIC: args.topic,
         },
       },
-      vpcConfig: { subnetIds: [network.subnet.id], securityGroupIds: [group.id] },
+      // In every zone the hosts use, so the function keeps running when one zone does not.
+      vpcConfig: { subnetIds: network.subnets.map((subnet) => subnet.id), securityGroupIds: [group.id] },
       loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
     }, {
       ...parent,

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as ipaddr from "ipaddr.js";
 import { ROLES, PerRole } from "./roles";
 import { loopbackPortClashes, loopbackPorts } from "./local-ports";
+import { CLUSTER_SIZES, MemberCounts } from "./topology";
 
 export type Architecture = "arm64" | "x86_64";
 
@@ -51,7 +52,11 @@ export interface PlatformConfig {
   localSshBasePort: number;
   /** Memory of each host, from its instance type or its container limit: what heaps are sized from. */
   memoryGiB: PerRole<number>;
+  /** Hosts per role: 1, or 3 to 9, Elasticsearch nodes (logging) and Kafka brokers; one web and one monitoring host. */
+  memberCounts: MemberCounts;
   elasticsearchHeapGiB: number;
+  /** Primary shards of each daily index. */
+  elasticsearchShards: number;
   elasticsearchRetentionDays: number;
   kafkaPartitions: number;
   kafkaRetentionHours: number;
@@ -81,14 +86,17 @@ export const DEFAULT_LOCAL_MEMORY_MIB: PerRole<number> = { logging: 4096, web: 7
 export const DEFAULT_GRAFANA_COM_DASHBOARDS: GrafanaComDashboard[] = [{ id: 1860, revision: 42 }];
 
 const INT_KEYS = {
+  elasticsearchShards: { default: 1, min: 1, max: 32, about: "Primary shards per daily index (default: one per Elasticsearch node)" },
   elasticsearchRetentionDays: { default: 3, min: 1, max: 365, about: "Days Elasticsearch keeps an index (ILM delete)" },
   // Kafka is the buffer that survives an Elasticsearch outage: never less than a day.
   kafkaRetentionHours: { default: 48, min: 24, max: 720, about: "Hours Kafka keeps messages (the buffer)" },
-  kafkaPartitions: { default: 3, min: 1, max: 64, about: "Partitions per Kafka topic" },
+  elasticsearchNodes: { default: 1, min: 1, max: CLUSTER_SIZES.max, about: `Logging hosts, each an Elasticsearch node with an aggregator: 1, or ${CLUSTER_SIZES.min} or more for a cluster that survives the loss of one` },
+  kafkaBrokers: { default: 1, min: 1, max: CLUSTER_SIZES.max, about: `Kafka hosts, each a broker (the first ${CLUSTER_SIZES.min} also KRaft controllers): 1, or ${CLUSTER_SIZES.min} or more for a cluster that survives the loss of one` },
+  kafkaPartitions: { default: 3, min: 1, max: 64, about: "Partitions per Kafka topic, at least elasticsearchNodes (one aggregator per logging host reads them)" },
   prometheusRetentionDays: { default: 15, min: 1, max: 365, about: "Days Prometheus keeps samples" },
   loadgenRequestsPerSecond: { default: 5, min: 1, max: 200, about: "Requests per second the load generator sends" },
   localGatewayPort: { default: 8080, min: 1024, max: 65535, about: "Port on 127.0.0.1 of the gateway (docker target)" },
-  localSshBasePort: { default: 2201, min: 1024, max: 65532, about: "Port on 127.0.0.1 of the logging host's SSH; web, kafka and monitoring take the next three (docker target)" },
+  localSshBasePort: { default: 2201, min: 1024, max: 65500, about: "Port on 127.0.0.1 of the logging host's SSH; web, kafka and monitoring take the next three, further cluster members the ones after (docker target)" },
 } as const;
 type IntKey = keyof typeof INT_KEYS;
 
@@ -473,12 +481,26 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     );
   }
 
+  const memberCount = (key: "elasticsearchNodes" | "kafkaBrokers"): number => {
+    const count = parseInt(source, key, errors);
+    if (count === 2) {
+      errors.add(key, source.get(key), `1, or ${CLUSTER_SIZES.min} to ${CLUSTER_SIZES.max}: a cluster of 2 loses its quorum with either member`);
+    }
+    return count === 2 ? 1 : count;
+  };
   const localGatewayPort = parseInt(source, "localGatewayPort", errors);
   const localSshBasePort = parseInt(source, "localSshBasePort", errors);
-  const clashes = loopbackPortClashes(loopbackPorts(localGatewayPort, localSshBasePort));
+  const memberCounts: MemberCounts = { logging: memberCount("elasticsearchNodes"), web: 1, kafka: memberCount("kafkaBrokers"), monitoring: 1 };
+  const clashes = loopbackPortClashes(loopbackPorts(localGatewayPort, localSshBasePort, memberCounts));
   if (target === "docker" && clashes.length > 0) {
     errors.add("localGatewayPort", localGatewayPort, `a port that neither the SSH ports from localSshBasePort (${localSshBasePort}) nor another published service takes (both take ${clashes.join(", ")})`);
   }
+
+  const kafkaPartitions = parseInt(source, "kafkaPartitions", errors);
+  if (source.get("kafkaPartitions") !== undefined && kafkaPartitions < memberCounts.logging) {
+    errors.add("kafkaPartitions", source.get("kafkaPartitions"), `at least elasticsearchNodes (${memberCounts.logging}): an aggregator without a partition reads nothing`);
+  }
+  const elasticsearchShards = source.get("elasticsearchShards") === undefined ? memberCounts.logging : parseInt(source, "elasticsearchShards", errors);
 
   const config: PlatformConfig = {
     target,
@@ -493,9 +515,12 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     localGatewayPort,
     localSshBasePort,
     memoryGiB,
+    memberCounts,
     elasticsearchHeapGiB: elasticsearchHeapGiB(memoryGiB.logging),
+    elasticsearchShards,
     elasticsearchRetentionDays: parseInt(source, "elasticsearchRetentionDays", errors),
-    kafkaPartitions: parseInt(source, "kafkaPartitions", errors),
+    // Unset, it grows with the aggregators, so that every logging host has a partition to read.
+    kafkaPartitions: source.get("kafkaPartitions") === undefined ? Math.max(kafkaPartitions, memberCounts.logging) : kafkaPartitions,
     kafkaRetentionHours: parseInt(source, "kafkaRetentionHours", errors),
     prometheusRetentionDays: parseInt(source, "prometheusRetentionDays", errors),
     loadgenRequestsPerSecond: parseInt(source, "loadgenRequestsPerSecond", errors),

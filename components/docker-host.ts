@@ -20,6 +20,8 @@ export function localReadinessCommand(role: Role, bundleRoot: string): string {
 
 export interface DockerHostArgs {
   role: Role;
+  /** The member's name (`logging`, `logging-2`, ...). */
+  hostname: string;
   /** Id of the host image on the local engine. */
   image: pulumi.Input<string>;
   /** The private network standing in for the VPC. */
@@ -29,6 +31,8 @@ export interface DockerHostArgs {
   /** What the host publishes on 127.0.0.1, SSH included. */
   ports: LoopbackPort[];
   memoryMiB: number;
+  /** A stand-in zone name: cluster members carry it as their zone attribute and rack, as on AWS. */
+  zone: string;
   sshPublicKey: pulumi.Input<string>;
   /** Secret: the private key the deploy connects with. */
   sshPrivateKey: pulumi.Input<string>;
@@ -46,6 +50,7 @@ export class DockerHost extends pulumi.ComponentResource implements PlatformHost
   public readonly privateIp: pulumi.Output<string>;
   public readonly publicIp = pulumi.output("127.0.0.1");
   public readonly sshPort: number;
+  public readonly zone: pulumi.Output<string>;
   public readonly connection: types.input.remote.ConnectionArgs;
   public readonly ready: remote.Command;
   private readonly ports: LoopbackPort[];
@@ -54,7 +59,7 @@ export class DockerHost extends pulumi.ComponentResource implements PlatformHost
     super("logplatform:index:DockerHost", name, {}, opts);
     const parent = { parent: this };
     const ssh = args.ports.find((port) => port.service === "ssh");
-    if (!ssh) throw new Error(`${name}: the ${args.role} host publishes no SSH port`);
+    if (!ssh) throw new Error(`${name}: the ${args.hostname} host publishes no SSH port`);
     this.ports = args.ports;
     this.sshPort = ssh.hostPort;
 
@@ -64,7 +69,7 @@ export class DockerHost extends pulumi.ComponentResource implements PlatformHost
     this.container = new docker.Container(name, {
       name,
       image: args.image,
-      hostname: args.role,
+      hostname: args.hostname,
       // Docker-in-Docker needs it; it also lets the logging host set vm.max_map_count.
       privileged: true,
       restart: "unless-stopped",
@@ -77,6 +82,7 @@ export class DockerHost extends pulumi.ComponentResource implements PlatformHost
 
     this.instanceId = this.container.id;
     this.privateIp = pulumi.output(args.privateIp);
+    this.zone = pulumi.output(args.zone);
     this.connection = {
       host: "127.0.0.1",
       port: ssh.hostPort,

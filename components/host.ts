@@ -58,6 +58,7 @@ export class Host extends pulumi.ComponentResource implements PlatformHost {
   public readonly instanceId: pulumi.Output<string>;
   public readonly connection: types.input.remote.ConnectionArgs;
   public readonly sshPort = PORTS.ssh;
+  public readonly zone: pulumi.Output<string>;
   /** Completes when SSH answers, cloud-init has finished, and Docker and node_exporter run. */
   public readonly ready: remote.Command;
 
@@ -100,6 +101,7 @@ export class Host extends pulumi.ComponentResource implements PlatformHost {
       tags: { Name: name, Role: args.role },
     }, parent);
 
+    this.zone = pulumi.output(args.availabilityZone);
     this.publicIp = this.instance.publicIp;
     this.privateIp = this.instance.privateIp;
     this.instanceId = this.instance.id;

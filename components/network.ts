@@ -3,6 +3,7 @@ import * as aws from "@pulumi/aws";
 import * as ipaddr from "ipaddr.js";
 import { ROLES, PerRole, Role } from "./roles";
 import { PORTS, PortName } from "./ports";
+import { MemberCounts } from "./topology";
 
 /** Optional modules that run outside the hosts with a security group of their own. */
 export type Module = "cloudtrail";
@@ -18,6 +19,8 @@ export interface IngressRule {
   to: Role;
   port: PortName;
   from: Source;
+  /** Between the members of a cluster: the rule exists only while its role has more than one member. */
+  clusterOnly?: true;
 }
 
 const everyRole = (port: PortName, from: Source): IngressRule[] => ROLES.map((to) => ({ to, port, from }));
@@ -33,6 +36,10 @@ export const INGRESS_MATRIX: IngressRule[] = [
   { to: "logging", port: "elasticsearch", from: { role: "logging" } },
   { to: "logging", port: "elasticsearch", from: { role: "monitoring" } },
   { to: "logging", port: "elasticsearch", from: "operators" },
+  // Cluster traffic stays between the members: Elasticsearch's transport, Kafka's replication and controllers.
+  { to: "logging", port: "elasticsearchTransport", from: { role: "logging" }, clusterOnly: true },
+  { to: "kafka", port: "kafka", from: { role: "kafka" }, clusterOnly: true },
+  { to: "kafka", port: "kafkaController", from: { role: "kafka" }, clusterOnly: true },
   { to: "kafka", port: "kafka", from: { role: "web" } },
   { to: "kafka", port: "kafka", from: { role: "logging" } },
   // The CloudTrail Lambda produces the account's API activity.
@@ -66,21 +73,36 @@ export function zonesOffering(offerings: { locations: string[]; instanceTypes: s
   );
 }
 
+/** The INGRESS_MATRIX rules that exist for these member counts. */
+export const ingressRules = (counts: MemberCounts): IngressRule[] =>
+  INGRESS_MATRIX.filter((rule) => !rule.clusterOnly || counts[rule.to] > 1);
+
 export interface NetworkArgs {
   vpcCidr: string;
-  /** Instance types that must all be offered in the subnet's availability zone. */
+  /** Instance types that must all be offered in every subnet's availability zone. */
   instanceTypes: string[];
   operatorCidrs: string[];
+  /** Subnets, each in its own zone, that the cluster members spread across (1 to 3; see topology.ts). */
+  zones: number;
+  memberCounts: MemberCounts;
 }
 
-/** VPC, one public subnet carved from its range, internet access, and one security group per role implementing INGRESS_MATRIX. */
+/**
+ * VPC, public subnets carved from its range (one per zone), internet access, and one security group per role
+ * implementing INGRESS_MATRIX.
+ */
 export class Network extends pulumi.ComponentResource {
   public readonly vpc: aws.ec2.Vpc;
+  /** The first subnet: every single host, and the first member of each cluster. */
   public readonly subnet: aws.ec2.Subnet;
-  /** The subnet's route table: where gateway VPC endpoints add their routes. */
+  /** One subnet per zone, in zone slot order; the first is `subnet`. */
+  public readonly subnets: aws.ec2.Subnet[];
+  /** The subnets' route table: where gateway VPC endpoints add their routes. */
   public readonly routeTable: aws.ec2.RouteTable;
-  /** The subnet's zone, once it is known to offer every configured instance type. */
+  /** The first subnet's zone, once it is known to offer every configured instance type. */
   public readonly zone: pulumi.Output<string>;
+  /** Every subnet's zone, validated the same way. */
+  public readonly zones: pulumi.Output<string>[];
   public readonly securityGroups: PerRole<aws.ec2.SecurityGroup>;
   private readonly namePrefix: string;
 
@@ -104,27 +126,31 @@ export class Network extends pulumi.ComponentResource {
       filters: [{ name: "instance-type", values: wanted }],
     }, parent);
 
-    this.subnet = new aws.ec2.Subnet(`${name}-public`, {
+    this.subnets = Array.from({ length: args.zones }, (_, slot) => new aws.ec2.Subnet(slot === 0 ? `${name}-public` : `${name}-public-${slot + 1}`, {
       vpcId: this.vpc.id,
-      cidrBlock: carveSubnets(args.vpcCidr)[0],
-      // Not every zone offers every type (t4g is missing in some): the first zone that offers them all.
+      cidrBlock: carveSubnets(args.vpcCidr)[slot],
+      // Not every zone offers every type (t4g is missing in some): the zones that offer them all, in name order.
       availabilityZone: offerings.apply((o) => {
-        const zone = zonesOffering(o, wanted)[0];
-        if (!zone) throw new Error(`No availability zone in this region offers all of: ${wanted.join(", ")}`);
-        return zone;
+        const zones = zonesOffering(o, wanted);
+        if (zones.length === 0) throw new Error(`No availability zone in this region offers all of: ${wanted.join(", ")}`);
+        if (zones.length <= slot) {
+          throw new Error(`elasticsearchNodes / kafkaBrokers: a cluster spreads across ${args.zones} zones, but only ${zones.length} in this region offer all of ${wanted.join(", ")}`);
+        }
+        return zones[slot];
       }),
       mapPublicIpOnLaunch: true,
-      tags: { Name: `${name}-public` },
+      tags: { Name: slot === 0 ? `${name}-public` : `${name}-public-${slot + 1}` },
     }, {
       ...parent,
       // The zone is chosen once: a later change of instance types must not move the subnet and every host with it.
       ignoreChanges: ["availabilityZone"],
       // A replaced subnet (a new range) would overlap the old one in the VPC: remove the old one first.
       deleteBeforeReplace: true,
-    });
+    }));
+    this.subnet = this.subnets[0];
 
-    // The kept zone must offer every type configured now; say so before EC2 refuses a resize half-way.
-    this.zone = pulumi.all([this.subnet.availabilityZone, offerings]).apply(([zone, o]) => {
+    // A kept zone must offer every type configured now; say so before EC2 refuses a resize half-way.
+    this.zones = this.subnets.map((subnet) => pulumi.all([subnet.availabilityZone, offerings]).apply(([zone, o]) => {
       if (!zonesOffering(o, wanted).includes(zone)) {
         const missing = wanted.filter((type) => !zonesOffering(o, [type]).includes(zone));
         throw new Error(
@@ -134,7 +160,8 @@ export class Network extends pulumi.ComponentResource {
         );
       }
       return zone;
-    });
+    }));
+    this.zone = this.zones[0];
 
     // The inline route list stays: the provider leaves a gateway VPC endpoint's routes in this table alone.
     this.routeTable = new aws.ec2.RouteTable(`${name}-public`, {
@@ -142,7 +169,10 @@ export class Network extends pulumi.ComponentResource {
       routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
       tags: { Name: `${name}-public` },
     }, parent);
-    new aws.ec2.RouteTableAssociation(`${name}-public`, { subnetId: this.subnet.id, routeTableId: this.routeTable.id }, parent);
+    this.subnets.forEach((subnet, slot) => {
+      const association = slot === 0 ? `${name}-public` : `${name}-public-${slot + 1}`;
+      new aws.ec2.RouteTableAssociation(association, { subnetId: subnet.id, routeTableId: this.routeTable.id }, parent);
+    });
 
     this.securityGroups = Object.fromEntries(
       ROLES.map((role) => [
@@ -165,7 +195,7 @@ export class Network extends pulumi.ComponentResource {
       }, parent);
     }
 
-    for (const rule of INGRESS_MATRIX) {
+    for (const rule of ingressRules(args.memberCounts)) {
       const common = this.ingressCommon(rule);
       const ruleName = `${name}-${rule.to}-${rule.port}`;
       if (typeof rule.from === "object" && "module" in rule.from) {

@@ -26,6 +26,8 @@ export interface PlatformHost {
   /** The address operators reach the host at. */
   publicIp: pulumi.Output<string>;
   sshPort: number;
+  /** Its availability zone (on the docker target a stand-in name per zone slot). */
+  zone: pulumi.Output<string>;
   /** `address:port` at which operators reach one of the host's services. */
   endpoint(service: PortName): pulumi.Output<string>;
   ready: remote.Command;

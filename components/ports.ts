@@ -7,7 +7,11 @@ export const PORTS = {
   prometheus: 9090,
   alertmanager: 9093,
   elasticsearch: 9200,
+  /** Between the Elasticsearch nodes of a cluster. */
+  elasticsearchTransport: 9300,
   kafka: 9092,
+  /** KRaft controllers: between the brokers of a cluster (and each broker's own controller). */
+  kafkaController: 9093,
   nodeExporter: 9100,
   fluentBitMetrics: 2020,
   kafkaExporter: 9308,

@@ -10,6 +10,7 @@ import { Host } from "./host";
 import { DockerHost } from "./docker-host";
 import { loopbackPorts } from "./local-ports";
 import { PLATFORM_HOST_DIR, PlatformHost } from "./platform-host";
+import { members, zoneCount, zoneSlot } from "./topology";
 
 export interface HostsArgs {
   config: PlatformConfig;
@@ -19,43 +20,58 @@ export interface HostsArgs {
   sshPrivateKey: pulumi.Output<string>;
 }
 
-export const perRole = <T>(make: (role: Role, index: number) => T): PerRole<T> =>
-  Object.fromEntries(ROLES.map((role, index) => [role, make(role, index)])) as PerRole<T>;
+export const perRole = <T>(make: (role: Role) => T): PerRole<T> =>
+  Object.fromEntries(ROLES.map((role) => [role, make(role)])) as PerRole<T>;
+
+/** Every role's hosts, first member first. */
+export type Hosts = PerRole<PlatformHost[]>;
 
 /**
- * target aws: the VPC with one security group per role, a key pair, and one EC2 instance per role; the network too,
- * for the modules that run beside the hosts in the VPC.
+ * target aws: the VPC with a subnet per zone and one security group per role, a key pair, and one EC2 instance per
+ * member, spread across the zones round-robin; the network too, for the modules that run beside the hosts in the VPC.
  */
-export async function awsHosts(name: string, args: HostsArgs): Promise<{ hosts: PerRole<PlatformHost>; network: Network }> {
+export async function awsHosts(name: string, args: HostsArgs): Promise<{ hosts: Hosts; network: Network }> {
   const { config } = args;
   const network = new Network(name, {
     vpcCidr: config.vpcCidr,
     instanceTypes: Object.values(config.instanceTypes),
     operatorCidrs: await resolveOperatorCidrs(config.operatorCidrs, lookupDeployerIp),
+    zones: zoneCount(config.memberCounts),
+    memberCounts: config.memberCounts,
   });
   const keyPair = new aws.ec2.KeyPair(`${name}-ssh`, { publicKey: args.sshPublicKey });
-  const hosts = perRole((role) => new Host(`${name}-${role}`, {
-    role,
-    instanceType: config.instanceTypes[role],
-    architecture: config.architectures[role],
-    rootVolumeGiB: config.rootVolumeGiB[role],
-    subnetId: network.subnet.id,
-    availabilityZone: network.zone,
-    securityGroupId: network.securityGroups[role].id,
-    keyName: keyPair.keyName,
-    bundleRoot: args.bundleRoot,
-    sshPrivateKey: args.sshPrivateKey,
+  const hosts = perRole((role) => members(config.memberCounts)[role].map((member) => {
+    const slot = zoneSlot(member, network.subnets.length);
+    return new Host(`${name}-${member.name}`, {
+      role,
+      instanceType: config.instanceTypes[role],
+      architecture: config.architectures[role],
+      rootVolumeGiB: config.rootVolumeGiB[role],
+      subnetId: network.subnets[slot].id,
+      availabilityZone: network.zones[slot],
+      securityGroupId: network.securityGroups[role].id,
+      keyName: keyPair.keyName,
+      bundleRoot: args.bundleRoot,
+      sshPrivateKey: args.sshPrivateKey,
+    });
   }));
   return { hosts, network };
 }
 
-/** Static address of a local host: the first subnet's tenth address on, one per role in ROLES order. */
-export function localHostAddress(vpcCidr: string, index: number): string {
+/**
+ * Static address of a local host in the first subnet: the first members from the tenth address on, in ROLES order;
+ * further cluster members from the twentieth on, ten addresses per role.
+ */
+export function localHostAddress(vpcCidr: string, role: Role, memberIndex: number): string {
   const [network] = ipaddr.IPv4.parseCIDR(carveSubnets(vpcCidr)[0]);
   const bytes = network.toByteArray();
-  bytes[3] += 10 + index;
+  const roleIndex = ROLES.indexOf(role);
+  bytes[3] += memberIndex === 0 ? 10 + roleIndex : 20 + 10 * roleIndex + memberIndex;
   return bytes.join(".");
 }
+
+/** Stand-in zone names of the docker target, one per zone slot. */
+export const LOCAL_ZONES = ["local-a", "local-b", "local-c"];
 
 /**
  * The local engine's share of the platform: a private network with the VPC's range, so the addresses in `.env` work
@@ -87,20 +103,23 @@ export class LocalEngine extends pulumi.ComponentResource {
   }
 }
 
-/** target docker: one privileged container per role on the local engine, each with its own engine and SSH. */
-export function dockerHosts(name: string, args: HostsArgs): PerRole<PlatformHost> {
+/** target docker: one privileged container per member on the local engine, each with its own engine and SSH. */
+export function dockerHosts(name: string, args: HostsArgs): Hosts {
   const { config } = args;
   const engine = new LocalEngine(`${name}-local`, { vpcCidr: config.vpcCidr });
-  const ports = loopbackPorts(config.localGatewayPort, config.localSshBasePort);
-  return perRole((role, index) => new DockerHost(`${name}-${role}`, {
+  const ports = loopbackPorts(config.localGatewayPort, config.localSshBasePort, config.memberCounts);
+  const zones = zoneCount(config.memberCounts);
+  return perRole((role) => members(config.memberCounts)[role].map((member) => new DockerHost(`${name}-${member.name}`, {
     role,
+    hostname: member.name,
     image: engine.hostImageId,
     network: engine.network.name,
-    privateIp: localHostAddress(config.vpcCidr, index),
-    ports: ports.filter((port) => port.role === role),
+    privateIp: localHostAddress(config.vpcCidr, role, member.index),
+    ports: ports.filter((port) => port.member === member.name),
     memoryMiB: config.localMemoryMiB[role],
+    zone: LOCAL_ZONES[zoneSlot(member, zones)],
     sshPublicKey: args.sshPublicKey,
     sshPrivateKey: args.sshPrivateKey,
     bundleRoot: args.bundleRoot,
-  }));
+  })));
 }

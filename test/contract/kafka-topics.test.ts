@@ -4,7 +4,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { REPO_ROOT } from "../../components/repo";
 import { datasets, kafkaTopic } from "../../components/naming";
-import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
+import { SAMPLE_FACTS, sampleIpOf, sampleEnv } from "../helpers/sample-facts";
 import { FluentBitConfig, parseConfig, prop } from "../helpers/fluent-bit";
 
 
@@ -58,7 +58,7 @@ describe("Kafka topics: produced = created = consumed", () => {
   });
 
   it("every host reaches the broker the kafka host advertises", () => {
-    const advertised = `${SAMPLE_FACTS.privateIps.kafka}:9092`;
+    const advertised = `${sampleIpOf("kafka")}:9092`;
     assert.equal(sampleEnv("web").KAFKA_BOOTSTRAP_SERVERS, advertised);
     assert.equal(sampleEnv("logging").KAFKA_BOOTSTRAP_SERVERS, advertised);
     const kafka = (parse(read("hosts/kafka/compose.yaml")) as { services: Record<string, { environment: Record<string, string> }> })

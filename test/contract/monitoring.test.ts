@@ -5,13 +5,13 @@ import { REPO_ROOT } from "../../components/repo";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
 import { INDEX_PREFIXES, KAFKA_CONSUMER_GROUP } from "../../components/naming";
 import { PORTS } from "../../components/ports";
-import { ROLES } from "../../components/roles";
+import { ROLES, Role } from "../../components/roles";
 import { FILE_SD_JOBS, renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../components/scrape-targets";
 import { ALERTMANAGER_CONFIG_PATH } from "../../components/alertmanager";
 import { ComposeService, dependsOn, loadCompose, publishedPorts } from "../helpers/compose";
 import { mappedFields } from "../helpers/index-template";
 import { kqlFields, loadSavedObjects } from "../helpers/kibana-objects";
-import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
+import { SAMPLE_FACTS, sampleEnv, sampleIpOf } from "../helpers/sample-facts";
 import {
   Dashboard, DatasourceRef, fixtureLines, GRAFANA_PROVISIONING_DIR, loadAlertRules, loadDashboardProviders,
   loadDashboards, loadDatasources, loadMetricFixtures, loadPrometheusConfig, MONITORING_DIR, parseLabelValues,
@@ -77,19 +77,19 @@ function datasourceRefs(node: unknown, at = "$"): { at: string; ref: unknown }[]
 }
 
 describe("monitoring: rendered scrape targets (components/scrape-targets.ts)", () => {
-  const files = renderScrapeTargets(SAMPLE_FACTS.privateIps);
+  const files = renderScrapeTargets(SAMPLE_FACTS.members);
   const parse = (job: string) => JSON.parse(files[`${SCRAPE_TARGETS_DIR}/${job}.json`]) as { targets: string[]; labels: Record<string, string> }[];
 
   it("lists node_exporter on all four hosts and each pipeline exporter on its host, every target with its role", () => {
-    const ip = SAMPLE_FACTS.privateIps;
-    assert.deepEqual(parse("node"), ROLES.map((role) => ({ targets: [`${ip[role]}:${PORTS.nodeExporter}`], labels: { role } })));
+    const ip = (role: Role) => sampleIpOf(role);
+    assert.deepEqual(parse("node"), ROLES.map((role) => ({ targets: [`${ip(role)}:${PORTS.nodeExporter}`], labels: { role, member: role } })));
     assert.deepEqual(parse("fluent-bit"), [
-      { targets: [`${ip.web}:${PORTS.fluentBitMetrics}`], labels: { role: "web" } },
-      { targets: [`${ip.logging}:${PORTS.fluentBitMetrics}`], labels: { role: "logging" } },
+      { targets: [`${ip("web")}:${PORTS.fluentBitMetrics}`], labels: { role: "web", member: "web" } },
+      { targets: [`${ip("logging")}:${PORTS.fluentBitMetrics}`], labels: { role: "logging", member: "logging" } },
     ]);
-    assert.deepEqual(parse("kafka-exporter"), [{ targets: [`${ip.kafka}:${PORTS.kafkaExporter}`], labels: { role: "kafka" } }]);
+    assert.deepEqual(parse("kafka-exporter"), [{ targets: [`${ip("kafka")}:${PORTS.kafkaExporter}`], labels: { role: "kafka", member: "kafka" } }]);
     assert.deepEqual(parse("elasticsearch-exporter"),
-      [{ targets: [`${ip.logging}:${PORTS.elasticsearchExporter}`], labels: { role: "logging" } }]);
+      [{ targets: [`${ip("logging")}:${PORTS.elasticsearchExporter}`], labels: { role: "logging", member: "logging" } }]);
     assert.deepEqual(Object.keys(files).sort(), Object.keys(FILE_SD_JOBS).map((job) => `${SCRAPE_TARGETS_DIR}/${job}.json`).sort());
   });
 
@@ -101,7 +101,7 @@ describe("monitoring: rendered scrape targets (components/scrape-targets.ts)", (
   });
 
   it("rejects an address that is not a private IPv4 address string", () => {
-    assert.throws(() => renderScrapeTargets({ ...SAMPLE_FACTS.privateIps, kafka: "kafka.internal" }), /kafka host/);
+    assert.throws(() => renderScrapeTargets({ ...SAMPLE_FACTS.members, kafka: [{ name: "kafka", privateIp: "kafka.internal", zone: "eu-west-1a" }] }), /kafka host/);
   });
 });
 
@@ -220,7 +220,7 @@ describe("monitoring: Grafana datasources", () => {
     assert.equal(es?.jsonData?.interval, "Daily");
     assert.equal(es?.jsonData?.timeField, "@timestamp");
     assert.equal(es?.url, "$ELASTICSEARCH_URL");
-    assert.equal(sampleEnv("monitoring").ELASTICSEARCH_URL, `http://${SAMPLE_FACTS.privateIps.logging}:${PORTS.elasticsearch}`);
+    assert.equal(sampleEnv("monitoring").ELASTICSEARCH_URL, `http://${sampleIpOf("logging")}:${PORTS.elasticsearch}`);
     assert.equal(grafanaEnv.ELASTICSEARCH_URL, "${ELASTICSEARCH_URL}");
   });
 });

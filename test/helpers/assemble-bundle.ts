@@ -30,7 +30,7 @@ export async function assembleBundle(role: Role, options: AssembleOptions = {}):
   const rendered = await renderBundleFiles(
     BUNDLE_SOURCES[role],
     options.env ?? sampleEnv(role),
-    renderedFiles(role, { privateIps: SAMPLE_FACTS.privateIps, alerting: receiversOf(options.alertSecrets ?? {}), alertSecrets: options.alertSecrets ?? {} }),
+    renderedFiles(role, { members: SAMPLE_FACTS.members, alerting: receiversOf(options.alertSecrets ?? {}), alertSecrets: options.alertSecrets ?? {} }),
     root,
   );
   for (const [file, content] of Object.entries(rendered)) {

@@ -9,7 +9,8 @@ import { REPO_ROOT } from "../../components/repo";
 import { IMAGE_VERSIONS } from "../../components/versions";
 import { serviceEnvironment } from "./compose";
 import { freePort, Processes, waitFor } from "./local-servers";
-import { SAMPLE_FACTS } from "./sample-facts";
+import { SAMPLE_FACTS, sampleMembers } from "./sample-facts";
+import { ONE_OF_EACH } from "../../components/topology";
 
 /**
  * Real Kafka brokers on loopback, configured and started the way the apache/kafka image does it (docker/jvm/launch):
@@ -40,7 +41,7 @@ export function requireKafkaJars(): void {
 
 /** The program's deploy-time facts with this machine standing in for every host. */
 export function loopbackFacts(kafkaIp = "127.0.0.1"): EnvFacts {
-  return { ...SAMPLE_FACTS, privateIps: { logging: "127.0.0.1", web: "127.0.0.1", kafka: kafkaIp, monitoring: "127.0.0.1" } };
+  return { ...SAMPLE_FACTS, members: sampleMembers(ONE_OF_EACH, (role) => (role === "kafka" ? kafkaIp : "127.0.0.1")) };
 }
 
 /** A kafka bundle service's `environment` as its container gets it: the rendered .env interpolated as compose does. */

@@ -1,11 +1,25 @@
-import { EnvFacts, bundleEnv } from "../../components/bundle-env";
-import { Role } from "../../components/roles";
+import { EnvFacts, MemberFacts, bundleEnv } from "../../components/bundle-env";
+import { PerRole, Role, ROLES } from "../../components/roles";
+import { MemberCounts, ONE_OF_EACH, members } from "../../components/topology";
+
+/** Addresses of the sample hosts: 10.42.1.10 + the role's position, further members 10.42.2.x. */
+const sampleIp = (role: Role, index: number) => (index === 0 ? `10.42.1.${10 + ROLES.indexOf(role)}` : `10.42.2.${10 * ROLES.indexOf(role) + index}`);
+
+/** Sample members for these counts, zones round-robin over three. */
+export function sampleMembers(counts: MemberCounts = ONE_OF_EACH, ip: (role: Role, index: number) => string = sampleIp): PerRole<MemberFacts[]> {
+  return Object.fromEntries(ROLES.map((role) => [role, members(counts)[role].map((member) => ({
+    name: member.name,
+    privateIp: ip(role, member.index),
+    zone: `eu-west-1${"abc"[member.index % 3]}`,
+  }))])) as PerRole<MemberFacts[]>;
+}
 
 /** Deploy-time facts as the program would render them, for tests that read bundles with their `.env`. */
 export const SAMPLE_FACTS: EnvFacts = {
   environment: "dev",
-  privateIps: { logging: "10.42.1.10", web: "10.42.1.11", kafka: "10.42.1.12", monitoring: "10.42.1.13" },
+  members: sampleMembers(),
   elasticsearchHeapGiB: 3,
+  elasticsearchShards: 1,
   elasticsearchRetentionDays: 3,
   kafkaPartitions: 3,
   kafkaRetentionHours: 48,
@@ -17,6 +31,16 @@ export const SAMPLE_FACTS: EnvFacts = {
   grafanaComDashboards: [{ id: 1860, revision: 42 }],
 };
 
-export function sampleEnv(role: Role): Record<string, string> {
-  return bundleEnv(role, SAMPLE_FACTS);
+/** The first (or given) member's private IP in the sample facts. */
+export const sampleIpOf = (role: Role, index = 0, facts: EnvFacts = SAMPLE_FACTS): string => facts.members[role][index].privateIp;
+
+/** The `.env` of one member (the first by default) as the program renders it. */
+export function sampleEnv(role: Role, index = 0, facts: EnvFacts = SAMPLE_FACTS): Record<string, string> {
+  return bundleEnv({ role, index, name: facts.members[role][index].name }, facts);
 }
+
+/** Sample facts for a platform with these member counts. */
+export const clusterFacts = (counts: Partial<MemberCounts>): EnvFacts => {
+  const all = { ...ONE_OF_EACH, ...counts };
+  return { ...SAMPLE_FACTS, members: sampleMembers(all), elasticsearchShards: all.logging, kafkaPartitions: Math.max(3, all.logging) };
+};

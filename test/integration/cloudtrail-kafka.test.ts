@@ -41,7 +41,7 @@ describe("cloudtrail-to-kafka handler: a real broker", function () {
       endpoint: `http://127.0.0.1:${port}`, forcePathStyle: true, region: "us-east-1",
       credentials: { accessKeyId: "AKIAEXAMPLE", secretAccessKey: "example" },
     });
-    const brokerEnv = kafkaServiceEnvironment("kafka", bundleEnv("kafka", loopbackFacts()));
+    const brokerEnv = kafkaServiceEnvironment("kafka", bundleEnv({ role: "kafka", index: 0, name: "kafka" }, loopbackFacts()));
     cluster = await KafkaCluster.start([{ ip: "127.0.0.1", environment: brokerEnv }]);
     admin = new Admin({ clientId: "cloudtrail-test", bootstrapBrokers: cluster.bootstrap() });
   });

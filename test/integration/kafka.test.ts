@@ -17,7 +17,7 @@ import {
  */
 describe("kafka bundle: a real broker on loopback", function () {
   this.timeout(180_000);
-  const dotEnv = bundleEnv("kafka", loopbackFacts());
+  const dotEnv = bundleEnv({ role: "kafka", index: 0, name: "kafka" }, loopbackFacts());
   const brokerEnv = kafkaServiceEnvironment("kafka", dotEnv);
   const setupEnv = kafkaServiceEnvironment("kafka-setup", dotEnv);
   const topics = setupEnv.KAFKA_TOPICS.split(",");

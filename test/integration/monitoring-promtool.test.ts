@@ -19,7 +19,7 @@ describe("monitoring: promtool on the Prometheus config and alert rules", () => 
     // The bundle as deployed: the prometheus folder plus the file_sd targets the program renders beside it.
     bundle = fs.mkdtempSync(path.join(os.tmpdir(), "monitoring-bundle-"));
     fs.cpSync(PROMETHEUS_DIR, path.join(bundle, "prometheus"), { recursive: true });
-    for (const [file, content] of Object.entries(renderScrapeTargets(SAMPLE_FACTS.privateIps))) {
+    for (const [file, content] of Object.entries(renderScrapeTargets(SAMPLE_FACTS.members))) {
       fs.mkdirSync(path.dirname(path.join(bundle, file)), { recursive: true });
       fs.writeFileSync(path.join(bundle, file), content);
     }
