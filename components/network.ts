@@ -3,7 +3,7 @@ import * as aws from "@pulumi/aws";
 import * as ipaddr from "ipaddr.js";
 import { ROLES, PerRole, Role } from "./roles";
 import { PORTS, PortName } from "./ports";
-import { MemberCounts } from "./topology";
+import { MemberCounts, zoneCount } from "./topology";
 
 /** Optional modules that run outside the hosts with a security group of their own. */
 export type Module = "cloudtrail";
@@ -77,13 +77,27 @@ export function zonesOffering(offerings: { locations: string[]; instanceTypes: s
 export const ingressRules = (counts: MemberCounts): IngressRule[] =>
   INGRESS_MATRIX.filter((rule) => !rule.clusterOnly || counts[rule.to] > 1);
 
+/** Where EC2 offers which instance types (aws.ec2.getInstanceTypeOfferings by availability zone). */
+export interface InstanceTypeOfferings {
+  locations: string[];
+  instanceTypes: string[];
+}
+
+/** The region's instance type offerings by zone, for these types. */
+export async function instanceTypeOfferings(instanceTypes: string[]): Promise<InstanceTypeOfferings> {
+  return aws.ec2.getInstanceTypeOfferings({
+    locationType: "availability-zone",
+    filters: [{ name: "instance-type", values: [...new Set(instanceTypes)].sort() }],
+  });
+}
+
 export interface NetworkArgs {
   vpcCidr: string;
   /** Instance types that must all be offered in every subnet's availability zone. */
   instanceTypes: string[];
+  /** Where they are offered: it decides the zones, and so how many subnets there are. */
+  offerings: InstanceTypeOfferings;
   operatorCidrs: string[];
-  /** Subnets, each in its own zone, that the cluster members spread across (1 to 3; see topology.ts). */
-  zones: number;
   memberCounts: MemberCounts;
 }
 
@@ -121,23 +135,16 @@ export class Network extends pulumi.ComponentResource {
     const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: this.vpc.id, tags: { Name: `${name}-igw` } }, parent);
 
     const wanted = [...new Set(args.instanceTypes)].sort();
-    const offerings = aws.ec2.getInstanceTypeOfferingsOutput({
-      locationType: "availability-zone",
-      filters: [{ name: "instance-type", values: wanted }],
-    }, parent);
+    const offerings = args.offerings;
+    // Not every zone offers every type (t4g is missing in some): the zones that offer them all, in name order.
+    const offeringAll = zonesOffering(offerings, wanted);
+    if (offeringAll.length === 0) throw new Error(`No availability zone in this region offers all of: ${wanted.join(", ")}`);
+    // A cluster spreads over up to three of them; where fewer offer the types, over those.
 
-    this.subnets = Array.from({ length: args.zones }, (_, slot) => new aws.ec2.Subnet(slot === 0 ? `${name}-public` : `${name}-public-${slot + 1}`, {
+    this.subnets = Array.from({ length: zoneCount(args.memberCounts, offeringAll.length) }, (_, slot) => new aws.ec2.Subnet(slot === 0 ? `${name}-public` : `${name}-public-${slot + 1}`, {
       vpcId: this.vpc.id,
       cidrBlock: carveSubnets(args.vpcCidr)[slot],
-      // Not every zone offers every type (t4g is missing in some): the zones that offer them all, in name order.
-      availabilityZone: offerings.apply((o) => {
-        const zones = zonesOffering(o, wanted);
-        if (zones.length === 0) throw new Error(`No availability zone in this region offers all of: ${wanted.join(", ")}`);
-        if (zones.length <= slot) {
-          throw new Error(`elasticsearchNodes / kafkaBrokers: a cluster spreads across ${args.zones} zones, but only ${zones.length} in this region offer all of ${wanted.join(", ")}`);
-        }
-        return zones[slot];
-      }),
+      availabilityZone: offeringAll[slot],
       mapPublicIpOnLaunch: true,
       tags: { Name: slot === 0 ? `${name}-public` : `${name}-public-${slot + 1}` },
     }, {
@@ -150,9 +157,9 @@ export class Network extends pulumi.ComponentResource {
     this.subnet = this.subnets[0];
 
     // A kept zone must offer every type configured now; say so before EC2 refuses a resize half-way.
-    this.zones = this.subnets.map((subnet) => pulumi.all([subnet.availabilityZone, offerings]).apply(([zone, o]) => {
-      if (!zonesOffering(o, wanted).includes(zone)) {
-        const missing = wanted.filter((type) => !zonesOffering(o, [type]).includes(zone));
+    this.zones = this.subnets.map((subnet) => subnet.availabilityZone.apply((zone) => {
+      if (!offeringAll.includes(zone)) {
+        const missing = wanted.filter((type) => !zonesOffering(offerings, [type]).includes(zone));
         throw new Error(
           `instanceTypes: ${missing.join(", ")} not offered in ${zone}, the zone this stack's subnet was created in; ` +
           `choose types offered there (aws ec2 describe-instance-type-offerings --location-type availability-zone ` +

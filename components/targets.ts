@@ -5,7 +5,7 @@ import { hashElement } from "folder-hash";
 import * as ipaddr from "ipaddr.js";
 import { PlatformConfig, lookupDeployerIp, resolveOperatorCidrs } from "./config";
 import { ROLES, PerRole, Role } from "./roles";
-import { Network, carveSubnets } from "./network";
+import { Network, carveSubnets, instanceTypeOfferings } from "./network";
 import { Host } from "./host";
 import { DockerHost } from "./docker-host";
 import { loopbackPorts } from "./local-ports";
@@ -32,11 +32,12 @@ export type Hosts = PerRole<PlatformHost[]>;
  */
 export async function awsHosts(name: string, args: HostsArgs): Promise<{ hosts: Hosts; network: Network }> {
   const { config } = args;
+  const instanceTypes = Object.values(config.instanceTypes);
   const network = new Network(name, {
     vpcCidr: config.vpcCidr,
-    instanceTypes: Object.values(config.instanceTypes),
+    instanceTypes,
+    offerings: await instanceTypeOfferings(instanceTypes),
     operatorCidrs: await resolveOperatorCidrs(config.operatorCidrs, lookupDeployerIp),
-    zones: zoneCount(config.memberCounts),
     memberCounts: config.memberCounts,
   });
   const keyPair = new aws.ec2.KeyPair(`${name}-ssh`, { publicKey: args.sshPublicKey });

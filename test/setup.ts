@@ -116,10 +116,11 @@ const mocks: pulumi.runtime.Mocks = {
       }
       case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
         const types = (args.inputs.filters as { values: string[] }[])[0].values;
-        // Zone a lacks t4g.medium, zone b offers everything: the network must pick b.
+        // Zone a lacks t4g.medium, zones b and c offer everything: the network must pick b (and c for a cluster).
         const offers = [
           ...types.filter((t) => t !== "t4g.medium").map((t) => ["eu-west-1a", t]),
           ...types.map((t) => ["eu-west-1b", t]),
+          ...types.map((t) => ["eu-west-1c", t]),
         ];
         return { id: "offerings", locations: offers.map((o) => o[0]), instanceTypes: offers.map((o) => o[1]), locationTypes: offers.map(() => "availability-zone") };
       }

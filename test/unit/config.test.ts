@@ -87,6 +87,12 @@ describe("config", () => {
     ["a privileged gateway port", { target: "docker", localGatewayPort: "80" }, `${NS}:localGatewayPort = "80": expected an integer from 1024 to 65535`],
     ["a gateway port an SSH port takes", { target: "docker", localGatewayPort: "2203" }, `${NS}:localGatewayPort = 2203: expected a port that neither the SSH ports from localSshBasePort (2201) nor another published service takes (both take 2203)`],
     ["a gateway port Kibana takes", { target: "docker", localGatewayPort: "5601" }, "(both take 5601)"],
+    ["a cluster of two Elasticsearch nodes", { elasticsearchNodes: "2" }, `${NS}:elasticsearchNodes = "2": expected 1, or 3 to 9: a cluster of 2 loses its quorum with either member`],
+    ["a cluster of two Kafka brokers", { kafkaBrokers: "2" }, `${NS}:kafkaBrokers = "2": expected 1, or 3 to 9`],
+    ["ten Kafka brokers", { kafkaBrokers: "10" }, `${NS}:kafkaBrokers = "10": expected an integer from 1 to 9`],
+    ["fewer partitions than aggregators", { elasticsearchNodes: "5", kafkaPartitions: "3" }, `${NS}:kafkaPartitions = "3": expected at least elasticsearchNodes (5): an aggregator without a partition reads nothing`],
+    ["zero shards", { elasticsearchShards: "0" }, `${NS}:elasticsearchShards = "0": expected an integer from 1 to 32`],
+    ["a gateway port a further member's SSH takes", { target: "docker", elasticsearchNodes: "3", localGatewayPort: "2209" }, "(both take 2209)"],
   ];
   for (const [what, values, message] of cases) {
     it(`rejects ${what}, naming the key, the value and what is expected`, () => {
@@ -115,6 +121,15 @@ describe("config", () => {
       assert.equal(local({ instanceTypes: { logging: "t4g.small" } }).elasticsearchHeapGiB, 1);
       assert.equal(parseConfig(source({ localMemoryMiB: { logging: 65536 } })).elasticsearchHeapGiB, 3);
     });
+  });
+
+  it("runs one host per role by default, and sizes shards and partitions with the Elasticsearch nodes", () => {
+    assert.deepEqual(parseConfig(source({})).memberCounts, { logging: 1, web: 1, kafka: 1, monitoring: 1 });
+    const cluster = parseConfig(source({ elasticsearchNodes: "5", kafkaBrokers: "3" }));
+    assert.deepEqual(cluster.memberCounts, { logging: 5, web: 1, kafka: 3, monitoring: 1 });
+    assert.equal(cluster.elasticsearchShards, 5);
+    assert.equal(cluster.kafkaPartitions, 5, "unset, at least one partition per aggregator");
+    assert.equal(parseConfig(source({ elasticsearchNodes: "3", elasticsearchShards: "2", kafkaPartitions: "12" })).kafkaPartitions, 12);
   });
 
   it("rejects a private key without its public key", () => {

@@ -7,7 +7,7 @@ import { ALERT_SECRETS, Registered, STACK, PROJECT, TEST_CONFIG, mockImageId, ru
 import { ROLES, Role } from "../../components/roles";
 import { bundleContentHash } from "../../components/bundle";
 import { ubuntuImageName } from "../../components/host";
-import { Network, carveSubnets, zonesOffering } from "../../components/network";
+import { Network, carveSubnets, instanceTypeOfferings, zonesOffering } from "../../components/network";
 import { ONE_OF_EACH } from "../../components/topology";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
 
@@ -385,7 +385,7 @@ describe("network layout", () => {
 
   it("refuses, naming type and zone, instance types the subnet's kept zone does not offer", async () => {
     // Zone a (where this subnet stays) lacks t4g.medium in the mocks.
-    const network = new Network("kept-zone", { vpcCidr: "10.9.0.0/16", instanceTypes: ["t4g.small", "t4g.medium"], operatorCidrs: [], zones: 1, memberCounts: ONE_OF_EACH });
+    const network = new Network("kept-zone", { vpcCidr: "10.9.0.0/16", instanceTypes: ["t4g.small", "t4g.medium"], offerings: await instanceTypeOfferings(["t4g.small", "t4g.medium"]), operatorCidrs: [], memberCounts: ONE_OF_EACH });
     await assert.rejects(
       // apply() swallows a failed Output; its (internal) promise carries the error the deployment reports.
       (network.zone as unknown as { promise(): Promise<string> }).promise(),

@@ -1,0 +1,169 @@
+// Clusters on the Pulumi mocks: the whole program with 3 Elasticsearch nodes and 3 Kafka brokers next to the default
+// one of each, on both targets: hosts per role and zone, the security-group matrix, each member's environment, the
+// rolling order of the bundles and the scrape targets; and that the default config registers what it did before.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { Registered, PROJECT, STACK, TEST_CONFIG, runProgram, settle } from "../setup";
+import { REPO_ROOT } from "../../components/repo";
+import { parse as parseDotEnv } from "dotenv";
+
+const NAME = `${PROJECT}-${STACK}`;
+const CLUSTER_CONFIG = { ...TEST_CONFIG, [`${PROJECT}:elasticsearchNodes`]: "3", [`${PROJECT}:kafkaBrokers`]: "3" };
+const LOCAL = (config: Record<string, string>) => ({
+  ...Object.fromEntries(Object.entries(config).filter(([key]) => !key.startsWith("aws:"))),
+  [`${PROJECT}:target`]: "docker",
+});
+
+const fixture = (target: string) =>
+  fs.readFileSync(path.join(REPO_ROOT, "test/fixtures/platform", `default-resources-${target}.txt`), "utf8").trim().split("\n");
+
+describe("clusters (Pulumi mocks)", function () {
+  this.timeout(120_000);
+
+  for (const [target, config] of [["aws", TEST_CONFIG], ["docker", LOCAL(TEST_CONFIG)]] as const) {
+    it(`registers with the default config (${target}) exactly the resources the one-host-per-role platform did`, async () => {
+      const { resources } = await runProgram(config);
+      assert.deepEqual(resources.map((r) => `${r.type} ${r.name}`).sort(), fixture(target));
+    });
+  }
+
+  describe("3 Elasticsearch nodes and 3 Kafka brokers on aws", () => {
+    let resources: Registered[];
+    let outputs: Record<string, unknown>;
+    const ofType = (type: string) => resources.filter((r) => r.type === type);
+    const byName = (name: string) => {
+      const found = resources.find((r) => r.name === name);
+      assert.ok(found, `no resource named ${name}`);
+      return found;
+    };
+    const idOf = (name: string) => `${name}-id`;
+    const envOf = (member: string) => parseDotEnv(JSON.parse(byName(`${NAME}-${member}-bundle-rendered`).inputs.stdin as string)[".env"]);
+    const instance = (member: string) => ofType("aws:ec2/instance:Instance").find((r) => r.name === `${NAME}-${member}`)!;
+
+    before(async () => {
+      const run = await runProgram(CLUSTER_CONFIG);
+      resources = run.resources;
+      outputs = (await settle(run.outputs)) as Record<string, unknown>;
+    });
+
+    it("creates one host per member, the first of each role under the role's name", () => {
+      const names = ofType("aws:ec2/instance:Instance").map((r) => r.name.slice(`${NAME}-`.length)).sort();
+      assert.deepEqual(names, ["kafka", "kafka-2", "kafka-3", "logging", "logging-2", "logging-3", "monitoring", "web"]);
+      assert.deepEqual(Object.keys(outputs.hosts as object).sort(), names);
+    });
+
+    it("spreads each cluster round-robin over the zones (up to three) that offer every type, one subnet each", () => {
+      const subnets = ofType("aws:ec2/subnet:Subnet");
+      assert.deepEqual(subnets.map((s) => [s.name, s.inputs.availabilityZone, s.inputs.cidrBlock]), [
+        // The mocks' zone a lacks t4g.medium (the kafka type in TEST_CONFIG).
+        [`${NAME}-public`, "eu-west-1b", "10.42.0.0/18"],
+        [`${NAME}-public-2`, "eu-west-1c", "10.42.64.0/18"],
+      ]);
+      const subnetOf = (member: string) => instance(member).inputs.subnetId;
+      for (const role of ["logging", "kafka"]) {
+        assert.equal(subnetOf(role), idOf(`${NAME}-public`));
+        assert.equal(subnetOf(`${role}-2`), idOf(`${NAME}-public-2`));
+        assert.equal(subnetOf(`${role}-3`), idOf(`${NAME}-public`));
+      }
+      assert.equal(subnetOf("web"), idOf(`${NAME}-public`));
+      assert.equal(envOf("logging-2").HOST_ZONE, "eu-west-1c");
+      assert.equal(envOf("kafka-3").KAFKA_BROKER_RACK, "eu-west-1b");
+    });
+
+    it("opens transport and controller ports only between the members of the cluster", () => {
+      const group = (role: string) => idOf(`${NAME}-${role}`);
+      const rules = ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+      const on = (port: number) => rules.filter((r) => r.inputs.fromPort === port)
+        .map((r) => [r.inputs.securityGroupId, r.inputs.referencedSecurityGroupId ?? r.inputs.cidrIpv4]);
+      assert.deepEqual(on(9300), [[group("logging"), group("logging")]]);
+      assert.deepEqual(on(9093).filter(([to]) => to === group("kafka")), [[group("kafka"), group("kafka")]]);
+      assert.ok(on(9092).some(([to, from]) => to === group("kafka") && from === group("kafka")), "brokers replicate over 9092");
+    });
+
+    it("gives each broker its node id, role, the three voters and the replication factor of three", () => {
+      const ips = ["kafka", "kafka-2", "kafka-3"].map((m) => envOf(m).HOST_PRIVATE_IP);
+      assert.equal(new Set(ips).size, 3);
+      const voters = ips.map((ip, i) => `${i + 1}@${ip}:9093`).join(",");
+      ["kafka", "kafka-2", "kafka-3"].forEach((member, i) => {
+        const env = envOf(member);
+        assert.equal(env.KAFKA_NODE_ID, String(i + 1));
+        assert.equal(env.KAFKA_PROCESS_ROLES, "broker,controller");
+        assert.equal(env.KAFKA_CONTROLLER_QUORUM_VOTERS, voters);
+        assert.equal(env.KAFKA_REPLICATION_FACTOR, "3");
+        assert.equal(env.KAFKA_MIN_INSYNC_REPLICAS, "2");
+        assert.equal(env.COMPOSE_PROFILES, i === 0 ? "first-member" : "");
+      });
+      assert.equal(envOf("web").KAFKA_BOOTSTRAP_SERVERS, ips.map((ip) => `${ip}:9092`).join(","));
+    });
+
+    it("gives each Elasticsearch node the others as seeds and the founding nodes by name", () => {
+      const ips = ["logging", "logging-2", "logging-3"].map((m) => envOf(m).HOST_PRIVATE_IP);
+      assert.equal(new Set(ips).size, 3);
+      ["logging", "logging-2", "logging-3"].forEach((member, i) => {
+        const env = envOf(member);
+        assert.equal(env.ES_NODE_NAME, member);
+        assert.deepEqual(env.ES_SEED_HOSTS.split(","), ips.filter((_, j) => j !== i).map((ip) => `${ip}:9300`));
+        assert.equal(env.ES_INITIAL_MASTER_NODES, "logging,logging-2,logging-3");
+        assert.equal(env.ES_REPLICAS, "1");
+        assert.equal(env.ES_SHARDS, "3");
+      });
+      // Unset, the partitions follow the aggregators (one per logging host).
+      assert.equal(envOf("kafka").KAFKA_PARTITIONS, "3");
+    });
+
+    it("rolls each cluster one member at a time, then the first member's one-off jobs, then the rest", () => {
+      const deps = (name: string) => byName(`${NAME}-${name}`).dependsOn;
+      for (const role of ["logging", "kafka"]) {
+        assert.ok(!deps(`${role}-bundle-node`).some((d) => d.endsWith("-gate")), `${role}: the first node waits for no gate`);
+        assert.ok(deps(`${role}-2-bundle-node`).includes(`${NAME}-${role}-bundle-gate`));
+        assert.ok(deps(`${role}-3-bundle-node`).includes(`${NAME}-${role}-2-bundle-gate`));
+        assert.ok(deps(`${role}-bundle-up`).includes(`${NAME}-${role}-3-bundle-gate`), `${role}: first member's up after the last gate`);
+        for (const other of [`${role}-2`, `${role}-3`]) {
+          assert.ok(deps(`${other}-bundle-up`).includes(`${NAME}-${role}-bundle-up`), `${other} after the first member's up`);
+          assert.ok(deps(`${other}-bundle-up`).includes(`${NAME}-${role}-3-bundle-gate`));
+        }
+        assert.match(byName(`${NAME}-${role}-2-bundle-gate`).inputs.create as string, /bash cluster\/gate\.sh$/);
+        assert.match(byName(`${NAME}-${role}-2-bundle-node`).inputs.create as string,
+          new RegExp(`docker compose up --detach --wait --wait-timeout \\d+ '?${role === "logging" ? "elasticsearch" : "kafka"}'?;`));
+      }
+      // The aggregators and the forwarder start once every broker is up (a single host waits before its copy).
+      for (const step of ["logging-bundle-up", "logging-2-bundle-up", "logging-3-bundle-up", "web-bundle-prepare"]) {
+        for (const broker of ["kafka", "kafka-2", "kafka-3"]) assert.ok(deps(step).includes(`${NAME}-${broker}-bundle-up`), `${step} after ${broker}`);
+      }
+      // Single hosts keep a plain bundle.
+      assert.ok(!resources.some((r) => r.name === `${NAME}-web-bundle-node` || r.name === `${NAME}-monitoring-bundle-gate`));
+    });
+
+    it("scrapes node_exporter and the aggregator on every member, each exporter once", () => {
+      const files = JSON.parse(byName(`${NAME}-monitoring-bundle-rendered`).inputs.stdin as string) as Record<string, string>;
+      const members = (job: string) => (JSON.parse(files[`prometheus/targets/${job}.json`]) as { labels: { member: string } }[]).map((g) => g.labels.member);
+      assert.deepEqual(members("node"), ["logging", "logging-2", "logging-3", "web", "kafka", "kafka-2", "kafka-3", "monitoring"]);
+      assert.deepEqual(members("fluent-bit"), ["web", "logging", "logging-2", "logging-3"]);
+      assert.deepEqual(members("kafka-exporter"), ["kafka"]);
+      assert.deepEqual(members("elasticsearch-exporter"), ["logging"]);
+    });
+  });
+
+  it("uses three zones where three offer every type", async () => {
+    const { resources } = await runProgram({ ...CLUSTER_CONFIG, [`${PROJECT}:instanceTypes`]: JSON.stringify({ kafka: "t4g.small" }) });
+    const subnets = resources.filter((r) => r.type === "aws:ec2/subnet:Subnet");
+    assert.deepEqual(subnets.map((s) => s.inputs.availabilityZone), ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+    const instances = resources.filter((r) => r.type === "aws:ec2/instance:Instance" && /-logging(-\d)?$/.test(r.name));
+    assert.deepEqual(instances.map((r) => r.inputs.availabilityZone), ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+  });
+
+  it("on docker, gives every member its own address and loopback SSH port, zones as stand-in names", async () => {
+    const { resources, outputs } = await runProgram(LOCAL(CLUSTER_CONFIG));
+    const containers = resources.filter((r) => r.type === "docker:index/container:Container");
+    const addresses = containers.map((c) => (c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address);
+    assert.equal(containers.length, 8);
+    assert.equal(new Set(addresses).size, 8);
+    const hosts = (await settle(outputs.hosts)) as Record<string, { sshPort: number }>;
+    const sshPorts = Object.values(hosts).map((h) => h.sshPort);
+    assert.equal(new Set(sshPorts).size, 8);
+    assert.deepEqual(Object.keys(hosts).filter((m) => m.startsWith("logging")).map((m) => hosts[m].sshPort), [2201, 2205, 2209]);
+    const env = parseDotEnv(JSON.parse(resources.find((r) => r.name === `${NAME}-logging-2-bundle-rendered`)!.inputs.stdin as string)[".env"]);
+    assert.equal(env.HOST_ZONE, "local-b");
+  });
+});
