@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
+import { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "../../components/repo";
@@ -9,7 +11,7 @@ import { parse } from "yaml";
 import { assembleBundle } from "../helpers/assemble-bundle";
 import { clusterFacts, sampleEnv } from "../helpers/sample-facts";
 import { runTool } from "../helpers/tools";
-import { closedPort, sendJson, startStandIn, StandIn } from "../helpers/verify-stand-ins";
+import { closedPort, sendJson } from "../helpers/verify-stand-ins";
 
 /**
  * The logging bundle's cluster scripts (real bash + curl) against loopback stand-ins for Elasticsearch nodes:
@@ -32,20 +34,35 @@ function run(command: string, args: string[], env: Record<string, string>, cwd?:
   });
 }
 
-/** A stand-in node: GET / reports this cluster UUID ("_na_" before formation), the other paths as given. */
-function node(uuid: string, answers: Record<string, () => unknown> = {}): Promise<StandIn> {
-  return startStandIn((req, res) => {
+interface Node {
+  url: string;
+  /** Paths (without query) it was asked for, in order. */
+  seen: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A stand-in node: GET / reports this cluster UUID ("_na_" before formation), the other paths as given. The nodes
+ * of one test share a port on several loopback addresses, as the members of a cluster share 9200 on their own IPs.
+ */
+async function node(uuid: string, answers: Record<string, () => unknown> = {}, host = "127.0.0.1", port = 0): Promise<Node> {
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
     const route = (req.url ?? "").split("?")[0];
+    seen.push(route);
     if (route === "/") return sendJson(res, 200, { name: "peer", cluster_name: "log-platform", cluster_uuid: uuid });
     const answer = answers[route];
     if (!answer) return sendJson(res, 404, { error: `no stand-in for ${route}` });
     const body = answer();
-    if (typeof body === "string") {
-      res.writeHead(200, { "content-type": "text/plain" }).end(body);
-    } else {
-      sendJson(res, 200, body);
-    }
+    if (typeof body === "string") return void res.writeHead(200, { "content-type": "text/plain" }).end(body);
+    sendJson(res, 200, body);
   });
+  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  return {
+    url: `http://${host}:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 const portOf = (url: string) => new URL(url).port;
@@ -53,13 +70,13 @@ const tempDir = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), prefix
 
 describe("logging cluster scripts (bash + curl against loopback stand-in nodes)", () => {
   const dirs: string[] = [];
-  const standIns: StandIn[] = [];
+  const standIns: Node[] = [];
   const dir = (prefix: string) => {
     const created = tempDir(prefix);
     dirs.push(created);
     return created;
   };
-  const started = async (standIn: Promise<StandIn>) => {
+  const started = async (standIn: Promise<Node>) => {
     const s = await standIn;
     standIns.push(s);
     return s;
@@ -152,28 +169,32 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
   });
 
   describe("cluster/gate.sh: this node in a usable, settled cluster before the next member starts", () => {
+    const UUID = "Xq3aVw5lT0uH8TQ3yWfS6A";
+    // Three members; only those a test starts a stand-in for answer (the others refuse the connection).
+    const MEMBERS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
     const health = (status: string, relocating: number) => () => ({ cluster_name: "log-platform", status, number_of_nodes: 2, relocating_shards: relocating });
+    const settled = { "/_cat/nodes": () => "logging\nlogging-2 \n", "/_cluster/health": health("yellow", 0) };
 
-    /** Lays out a bundle folder with the gate and a .env naming the stand-in as this member and its peers. */
-    async function gate(standIn: StandIn, extra: Record<string, string> = {}): Promise<Result & { ms: number }> {
+    /** Lays out a bundle folder with the gate and a .env naming this member (the first address) and its peers. */
+    async function gate(self: Node, extra: Record<string, string> = {}): Promise<Result & { ms: number }> {
       const bundle = dir("bundle-logging-");
       fs.mkdirSync(path.join(bundle, "cluster"));
       fs.copyFileSync(path.join(LOGGING_DIR, "cluster", "gate.sh"), path.join(bundle, "cluster", "gate.sh"));
-      fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv({ ES_NODE_NAME: "logging-2", HOST_PRIVATE_IP: "10.42.2.1", ES_CLUSTER_MEMBERS: "127.0.0.1" }));
-      const started = Date.now();
-      const result = await run("bash", ["cluster/gate.sh"], { ES_HTTP_PORT: portOf(standIn.url), ES_GATE_TIMEOUT: "3", ES_GATE_INTERVAL: "0.2", ...extra }, bundle);
-      return { ...result, ms: Date.now() - started };
+      fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv({ ES_NODE_NAME: "logging-2", HOST_PRIVATE_IP: "10.42.2.1", ES_CLUSTER_MEMBERS: MEMBERS.join(",") }));
+      const startedAt = Date.now();
+      const result = await run("bash", ["cluster/gate.sh"], { ES_HTTP_PORT: portOf(self.url), ES_GATE_TIMEOUT: "3", ES_GATE_INTERVAL: "0.2", ...extra }, bundle);
+      return { ...result, ms: Date.now() - startedAt };
     }
 
     it("passes once the node is listed and the cluster is yellow with nothing relocating", async () => {
-      const es = await started(node("Xq3aVw5lT0uH8TQ3yWfS6A", { "/_cat/nodes": () => "logging\nlogging-2 \n", "/_cluster/health": health("yellow", 0) }));
+      const es = await started(node(UUID, settled));
       const result = await gate(es);
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, /logging-2 is in cluster Xq3aVw5lT0uH8TQ3yWfS6A/);
+      assert.match(result.stdout, /logging-2 is in the cluster/);
     });
 
     it("waits while shards relocate, then fails within its bound naming the member and what is missing", async () => {
-      const es = await started(node("Xq3aVw5lT0uH8TQ3yWfS6A", { "/_cat/nodes": () => "logging\nlogging-2\n", "/_cluster/health": health("green", 2) }));
+      const es = await started(node(UUID, { ...settled, "/_cluster/health": health("green", 2) }));
       const result = await gate(es);
       assert.equal(result.code, 1);
       assert.match(result.stderr, /^gate: logging-2 \(10\.42\.2\.1\) after 3s: shards are relocating/);
@@ -183,22 +204,36 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
     });
 
     it("fails when the node is not in the cluster, or the cluster is red", async () => {
-      const missing = await started(node("Xq3aVw5lT0uH8TQ3yWfS6A", { "/_cat/nodes": () => "logging\nlogging-3\n", "/_cluster/health": health("green", 0) }));
+      const missing = await started(node(UUID, { ...settled, "/_cat/nodes": () => "logging\nlogging-3\n" }));
       const absent = await gate(missing, { ES_GATE_TIMEOUT: "1" });
       assert.equal(absent.code, 1);
       assert.match(absent.stderr, /node logging-2 is not in _cat\/nodes \(has: logging logging-3 \)/);
-      const red = await started(node("Xq3aVw5lT0uH8TQ3yWfS6A", { "/_cat/nodes": () => "logging-2\n", "/_cluster/health": health("red", 0) }));
+      await missing.close();
+      const red = await started(node(UUID, { ...settled, "/_cluster/health": health("red", 0) }));
       const result = await gate(red, { ES_GATE_TIMEOUT: "1" });
       assert.equal(result.code, 1);
       assert.match(result.stderr, /cluster health is not green or yellow/);
     });
 
-    it("passes at once, saying so, while no member reports a formed cluster", async () => {
+    it("passes at once, saying so, while no member reports a formed cluster and fewer than a quorum answer", async () => {
       const es = await started(node("_na_"));
       const result = await gate(es);
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, /no member reports a formed cluster/);
+      assert.match(result.stdout, /no member reports a formed cluster and 1 of 3 answer, fewer than a quorum \(2\)/);
       assert.ok(es.seen.every((p) => p === "/"), `asked only for the cluster UUID: ${es.seen.join(", ")}`);
+    });
+
+    it("waits for the formation once a quorum answers, and follows a peer's formed cluster", async () => {
+      const self = await started(node("_na_", settled));
+      const peer = await started(node("_na_", {}, MEMBERS[1], Number(portOf(self.url))));
+      const unformed = await gate(self, { ES_GATE_TIMEOUT: "1" });
+      assert.equal(unformed.code, 1);
+      assert.match(unformed.stderr, /no member reports a formed cluster, though 2 of 3 answer \(a quorum is 2\)/);
+      await peer.close();
+      // This node has not joined yet ("_na_") but a peer reports the cluster: the gate checks this node's place in it.
+      await started(node(UUID, {}, MEMBERS[2], Number(portOf(self.url))));
+      const joined = await gate(self);
+      assert.equal(joined.code, 0, joined.stderr);
     });
   });
 

@@ -2,8 +2,8 @@
 # Cluster roll gate, run on the host from the bundle folder (`bash cluster/gate.sh`) after this member's node has
 # started and before the next member's: waits until the node is in the cluster and the cluster is green or yellow
 # with no shard relocating, up to ES_GATE_TIMEOUT seconds, then fails with one line naming the member. Passes at
-# once while no member reports a formed cluster: the first members of a new cluster cannot form it before a quorum
-# of them has started.
+# once while no member reports a formed cluster and fewer than a quorum of them answer: the first members of a new
+# cluster cannot form it before a quorum of them has started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 set -a
@@ -35,26 +35,34 @@ cluster_uuid() {
   return 0
 }
 
-formed=""
-urls=("$local_url")
-IFS=, read -r -a members <<<"${ES_CLUSTER_MEMBERS:-}"
-for ip in "${members[@]}"; do urls+=("http://$ip:$port"); done
-for url in "${urls[@]}"; do
-  uuid=$(cluster_uuid "$url")
-  if [[ -n $uuid && $uuid != "_na_" ]]; then
-    formed=$uuid
-    break
-  fi
-done
-if [[ -z $formed ]]; then
-  echo "gate: $ES_NODE_NAME: no member reports a formed cluster yet (first formation, fewer than a quorum started); passing"
+IFS=, read -r -a members <<<"${ES_CLUSTER_MEMBERS:?ES_CLUSTER_MEMBERS is required}"
+quorum=$((${#members[@]} / 2 + 1))
+
+# Sets `answering` (members whose node answers) and `formed` (the UUID one of them reports, empty if none does).
+scan() {
+  local ip uuid
+  answering=0 formed=""
+  for ip in "${members[@]}"; do
+    uuid=$(cluster_uuid "http://$ip:$port")
+    [[ -n $uuid ]] && answering=$((answering + 1))
+    [[ -n $uuid && $uuid != "_na_" ]] && formed=$uuid
+  done
+  return 0
+}
+
+scan
+if [[ -z $formed ]] && ((answering < quorum)); then
+  echo "gate: $ES_NODE_NAME: no member reports a formed cluster and $answering of ${#members[@]} answer, fewer than a quorum ($quorum): first formation, passing"
   exit 0
 fi
 
 # Prints what is missing, nothing once the node is in the cluster and the cluster is usable and settled.
 missing() {
   local nodes health
-  if ! nodes=$(get "$local_url/_cat/nodes?h=name" 2>&1); then
+  scan
+  if [[ -z $formed ]]; then
+    echo "no member reports a formed cluster, though $answering of ${#members[@]} answer (a quorum is $quorum)"
+  elif ! nodes=$(get "$local_url/_cat/nodes?h=name" 2>&1); then
     echo "no cluster answer from this node ($nodes)"
   elif ! awk '{ print $1 }' <<<"$nodes" | grep -qxF "$ES_NODE_NAME"; then
     echo "node $ES_NODE_NAME is not in _cat/nodes (has: $(tr -s '[:space:]' ' ' <<<"$nodes"))"
@@ -71,7 +79,7 @@ deadline=$((SECONDS + timeout))
 while :; do
   gap=$(missing)
   if [[ -z $gap ]]; then
-    echo "gate: $ES_NODE_NAME is in cluster $formed, which is green or yellow with no shard relocating"
+    echo "gate: $ES_NODE_NAME is in the cluster, which is green or yellow with no shard relocating"
     exit 0
   fi
   if ((SECONDS >= deadline)); then
