@@ -19,7 +19,10 @@ import {
 } from "../helpers/index-template";
 import { gatewayLogFieldKinds } from "../helpers/gateway-log";
 import { fieldsUsed, loadSavedObjects } from "../helpers/kibana-objects";
-import { sampleEnv } from "../helpers/sample-facts";
+import { clusterFacts, sampleEnv } from "../helpers/sample-facts";
+import { ComposeService, dependsOn, loadCompose, publishedPorts, serviceEnvironment } from "../helpers/compose";
+import { FIRST_MEMBER_PROFILE } from "../../components/bundle-env";
+import { PORTS } from "../../components/ports";
 
 const LOGGING_DIR = path.join(REPO_ROOT, "hosts", "logging");
 
@@ -151,11 +154,16 @@ describe("logging contract: gateway log format, index templates, ILM, Kibana, ag
     }
   });
 
-  it("gives every index one primary shard and no replica", () => {
+  it("takes every index's shard and replica counts from ES_SHARDS and ES_REPLICAS (.env -> compose -> setup.sh)", () => {
     for (const dataset of datasetNames()) {
       const settings = composedSettings(dataset);
-      assert.equal(Number(settings["index.number_of_shards"]), 1, `${dataset} shards`);
-      assert.equal(Number(settings["index.number_of_replicas"]), 0, `${dataset} replicas`);
+      // Placeholders setup.sh renders; a number here would be the same on one node and on nine.
+      assert.equal(settings["index.number_of_shards"], "${ES_SHARDS}", `${dataset} shards`);
+      assert.equal(settings["index.number_of_replicas"], "${ES_REPLICAS}", `${dataset} replicas`);
+    }
+    for (const [nodes, shards, replicas] of [[1, "1", "0"], [3, "3", "1"]] as const) {
+      const setup = serviceEnvironment("logging", "setup", sampleEnv("logging", 0, clusterFacts({ logging: nodes })));
+      assert.deepEqual([setup.ES_SHARDS, setup.ES_REPLICAS], [shards, replicas], `${nodes} node(s)`);
     }
   });
 
@@ -215,5 +223,57 @@ describe("logging contract: gateway log format, index templates, ILM, Kibana, ag
     assert.ok(resolvesInMapping(fields, "request.headers.user-agent"));
     assert.ok(!resolvesInMapping(fields, "response.bogus"));
     assert.equal(mappedType(fields, "request.id.extra"), undefined);
+  });
+});
+
+type ProfiledService = ComposeService & { profiles?: string[] };
+
+/** The services `docker compose up` starts with the member's COMPOSE_PROFILES: no profiles, or an active one. */
+function enabledServices(services: Record<string, ProfiledService>, env: Record<string, string>): string[] {
+  const active = env.COMPOSE_PROFILES.split(",").filter(Boolean);
+  return Object.entries(services).filter(([, s]) => (s.profiles ?? []).length === 0 || s.profiles!.some((p) => active.includes(p))).map(([name]) => name).sort();
+}
+
+describe("logging bundle on 1 and 3 nodes: services per member, node settings from .env", () => {
+  const services = () => loadCompose("logging").services as Record<string, ProfiledService>;
+  const everyMember = ["elasticsearch", "fluent-bit", "setup"];
+  const firstOnly = ["elasticsearch-exporter", "kibana", "kibana-import"];
+
+  for (const nodes of [1, 3]) {
+    it(`${nodes} node(s): Kibana, its import and the exporter on the first member only, and no dependency on a disabled service`, () => {
+      for (let index = 0; index < nodes; index++) {
+        const env = sampleEnv("logging", index, clusterFacts({ logging: nodes }));
+        const enabled = enabledServices(services(), env);
+        assert.deepEqual(enabled, (index === 0 ? [...everyMember, ...firstOnly] : everyMember).sort(), `${env.HOST_MEMBER}`);
+        // Compose v2 refuses `up` when an enabled service depends on one its profiles disable.
+        for (const name of enabled) {
+          const missing = Object.keys(dependsOn(services()[name])).filter((dep) => !enabled.includes(dep));
+          assert.deepEqual(missing, [], `${env.HOST_MEMBER}: ${name} depends on disabled services`);
+        }
+      }
+    });
+  }
+
+  it("tags the first-member services with the profile the first member's .env activates", () => {
+    for (const name of firstOnly) assert.deepEqual(services()[name].profiles, [FIRST_MEMBER_PROFILE], name);
+    assert.equal(sampleEnv("logging").COMPOSE_PROFILES, FIRST_MEMBER_PROFILE);
+  });
+
+  it("hands the node its layout from .env: none for one node, seed hosts and initial masters for a cluster", () => {
+    const single = serviceEnvironment("logging", "elasticsearch", sampleEnv("logging"));
+    assert.equal(single.ES_NODE_NAME, "logging", "the single node keeps its name");
+    assert.deepEqual([single.ES_SEED_HOSTS, single.ES_INITIAL_MASTER_NODES], ["", ""]);
+    const facts = clusterFacts({ logging: 3 });
+    const ips = facts.members.logging.map((m) => m.privateIp);
+    const second = serviceEnvironment("logging", "elasticsearch", sampleEnv("logging", 1, facts));
+    assert.equal(second.ES_NODE_NAME, "logging-2");
+    assert.equal(second.ES_SEED_HOSTS, [ips[0], ips[2]].map((ip) => `${ip}:${PORTS.elasticsearchTransport}`).join(","));
+    assert.equal(second.ES_INITIAL_MASTER_NODES, "logging,logging-2,logging-3");
+    assert.equal(second.ES_CLUSTER_MEMBERS, ips.join(","));
+    assert.equal(second.HOST_PRIVATE_IP, ips[1]);
+    assert.equal(second.HOST_ZONE, facts.members.logging[1].zone);
+    // Settings are dotted names; start.sh adds them, so that none is ever passed empty.
+    assert.deepEqual(Object.keys(second).filter((key) => key.includes(".") && second[key] === ""), []);
+    assert.ok(publishedPorts(services().elasticsearch).includes(PORTS.elasticsearchTransport), "transport is published");
   });
 });

@@ -57,6 +57,7 @@ function runScript(script: string, env: Record<string, string>): Promise<Result>
 }
 
 const ok: Answer = () => ({ status: 200, body: '{"acknowledged":true}' });
+const SETUP_ENV = { ES_RETENTION_DAYS: "3", ES_SHARDS: "3", ES_REPLICAS: "1" };
 const readJson = (...parts: string[]): unknown => JSON.parse(fs.readFileSync(path.join(LOGGING_SETUP_DIR, ...parts), "utf8"));
 
 describe("logging bundle one-shot scripts (sh + curl against loopback stand-ins)", () => {
@@ -67,23 +68,29 @@ describe("logging bundle one-shot scripts (sh + curl against loopback stand-ins)
     }
   });
 
-  it("setup.sh PUTs the component template, then per dataset its ILM policy (retention from env) and index template", async () => {
+  it("setup.sh waits for a yellow cluster, PUTs the component template, then per dataset its ILM policy, index template and the replicas of existing indices", async () => {
     await withServer(ok, async (url, seen) => {
-      const first = await runScript("setup.sh", { ES_URL: url, ES_RETENTION_DAYS: "3" });
+      const first = await runScript("setup.sh", { ES_URL: url, ...SETUP_ENV });
       assert.equal(first.code, 0, first.stderr);
-      const expected = ["PUT /_component_template/pipeline-logs"];
-      for (const dataset of datasetNames()) expected.push(`PUT /_ilm/policy/${dataset}`, `PUT /_index_template/${dataset}`);
+      const expected = ["GET /_cluster/health?wait_for_status=yellow&timeout=50s", "PUT /_component_template/pipeline-logs"];
+      for (const dataset of datasetNames()) {
+        expected.push(`PUT /_ilm/policy/${dataset}`, `PUT /_index_template/${dataset}`, `PUT /${dataset}-*/_settings?allow_no_indices=true`);
+      }
       assert.deepEqual(seen.map((r) => `${r.method} ${r.url}`), expected);
-      for (const r of seen) assert.equal(r.headers["content-type"], "application/json");
-      const policy = JSON.parse(seen[1].body);
+      for (const r of seen.slice(1)) assert.equal(r.headers["content-type"], "application/json");
+      const policy = JSON.parse(seen[2].body);
       assert.equal(policy.policy.phases.delete.min_age, "3d");
-      assert.deepEqual(JSON.parse(seen[0].body), readJson("component-templates", "pipeline-logs.json"));
-      assert.deepEqual(JSON.parse(seen[2].body), readJson("index-templates", `${datasetNames()[0]}.json`));
+      // The shard and replica counts from the env, the rest of the component template as written.
+      const component = readJson("component-templates", "pipeline-logs.json") as { template: { settings: Record<string, unknown> } };
+      Object.assign(component.template.settings, { "index.number_of_shards": "3", "index.number_of_replicas": "1" });
+      assert.deepEqual(JSON.parse(seen[1].body), component);
+      assert.deepEqual(JSON.parse(seen[3].body), readJson("index-templates", `${datasetNames()[0]}.json`));
+      assert.deepEqual(JSON.parse(seen[4].body), { "index.number_of_replicas": 1 });
 
       // Idempotent: a re-run sends the same whole-object PUTs.
       const firstRun = seen.map((r) => `${r.method} ${r.url} ${r.body}`);
       seen.length = 0;
-      assert.equal((await runScript("setup.sh", { ES_URL: url, ES_RETENTION_DAYS: "3" })).code, 0);
+      assert.equal((await runScript("setup.sh", { ES_URL: url, ...SETUP_ENV })).code, 0);
       assert.deepEqual(seen.map((r) => `${r.method} ${r.url} ${r.body}`), firstRun);
     });
   });
@@ -94,17 +101,23 @@ describe("logging bundle one-shot scripts (sh + curl against loopback stand-ins)
         ? { status: 400, body: '{"error":{"type":"mapper_parsing_exception","reason":"boom"}}' }
         : { status: 200, body: "{}" };
     await withServer(refuse, async (url) => {
-      const result = await runScript("setup.sh", { ES_URL: url, ES_RETENTION_DAYS: "3" });
+      const result = await runScript("setup.sh", { ES_URL: url, ...SETUP_ENV });
       assert.equal(result.code, 1);
       assert.match(result.stderr, /PUT .*\/_index_template\/gateway-access failed: .*mapper_parsing_exception/s);
     });
   });
 
-  it("setup.sh refuses a retention that is not a positive whole number, before sending anything", async () => {
+  it("setup.sh refuses a retention, shard or replica count that is no whole number, before sending anything", async () => {
+    const bad: [string, string][] = [
+      ...["0", "3d", "", "-1"].map((v): [string, string] => ["ES_RETENTION_DAYS", v]),
+      ...["0", "two", ""].map((v): [string, string] => ["ES_SHARDS", v]),
+      ...["-1", "1.5", ""].map((v): [string, string] => ["ES_REPLICAS", v]),
+    ];
     await withServer(ok, async (url, seen) => {
-      for (const days of ["0", "3d", "", "-1"]) {
-        const result = await runScript("setup.sh", { ES_URL: url, ES_RETENTION_DAYS: days });
-        assert.equal(result.code, days === "" ? 2 : 1, `ES_RETENTION_DAYS='${days}': ${result.stderr}`);
+      for (const [key, value] of bad) {
+        const result = await runScript("setup.sh", { ES_URL: url, ...SETUP_ENV, [key]: value });
+        assert.equal(result.code, value === "" ? 2 : 1, `${key}='${value}': ${result.stderr}`);
+        assert.match(result.stderr, new RegExp(key), `${key}='${value}' is named`);
       }
       assert.equal(seen.length, 0);
     });

@@ -1,8 +1,9 @@
 #!/bin/sh
 # shellcheck source-path=SCRIPTDIR
-# One-shot Elasticsearch setup, before the aggregator writes: the shared component templates, then per dataset
-# (one file in index-templates/) an ILM policy and an index template of the same name. Every call PUTs a whole
-# object, so a re-run is idempotent. Any failure exits 1 with Elasticsearch's answer.
+# One-shot Elasticsearch setup, before the aggregator writes: once the cluster answers yellow, the shared component
+# templates (shard and replica counts from the env), then per dataset (one file in index-templates/) an ILM policy
+# and an index template of the same name, and the replica count of the dataset's existing indices. Every call PUTs
+# a whole object or a setting, so a re-run is idempotent. Any failure exits 1 with Elasticsearch's answer.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,9 +12,23 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 : "${ES_URL:?ES_URL is required}"
 : "${ES_RETENTION_DAYS:?ES_RETENTION_DAYS is required}"
+: "${ES_SHARDS:?ES_SHARDS is required}"
+: "${ES_REPLICAS:?ES_REPLICAS is required}"
 case $ES_RETENTION_DAYS in
   '' | *[!0-9]* | 0)
     echo "setup: ES_RETENTION_DAYS must be a positive whole number of days, got '$ES_RETENTION_DAYS'" >&2
+    exit 1
+    ;;
+esac
+case $ES_SHARDS in
+  '' | *[!0-9]* | 0)
+    echo "setup: ES_SHARDS must be a positive whole number, got '$ES_SHARDS'" >&2
+    exit 1
+    ;;
+esac
+case $ES_REPLICAS in
+  '' | *[!0-9]*)
+    echo "setup: ES_REPLICAS must be a whole number (0 or more), got '$ES_REPLICAS'" >&2
     exit 1
     ;;
 esac
@@ -23,8 +38,14 @@ put_json() {
   echo "setup: PUT /$1"
 }
 
+# A cluster node is healthy as soon as it answers HTTP, before the cluster has formed; templates need a master.
+# A 408 (not yellow within the timeout) or 503 (no master yet) is retried by http's curl.
+http GET "$ES_URL/_cluster/health?wait_for_status=yellow&timeout=50s" >/dev/null
+echo "setup: cluster is yellow or green"
+
 for file in "$here"/component-templates/*.json; do
-  put_json "_component_template/$(basename "$file" .json)" "@$file"
+  template=$(sed -e 's/[$]{ES_SHARDS}/'"$ES_SHARDS"'/g' -e 's/[$]{ES_REPLICAS}/'"$ES_REPLICAS"'/g' "$file")
+  put_json "_component_template/$(basename "$file" .json)" "$template"
 done
 
 policy=$(sed 's/[$]{ES_RETENTION_DAYS}/'"$ES_RETENTION_DAYS"'/g' "$here/ilm-policy.json")
@@ -33,5 +54,8 @@ for file in "$here"/index-templates/*.json; do
   # The template names this policy in index.lifecycle.name (a contract test checks that they match).
   put_json "_ilm/policy/$dataset" "$policy"
   put_json "_index_template/$dataset" "@$file"
+  # Templates shape new indices only: a grown cluster also gives the existing ones their replicas. A new cluster
+  # has none yet, which this API refuses unless allow_no_indices is set.
+  put_json "$dataset-*/_settings?allow_no_indices=true" '{"index.number_of_replicas":'"$ES_REPLICAS"'}'
 done
-echo "setup: done (retention ${ES_RETENTION_DAYS}d)"
+echo "setup: done (retention ${ES_RETENTION_DAYS}d, ${ES_SHARDS} shard(s), ${ES_REPLICAS} replica(s))"

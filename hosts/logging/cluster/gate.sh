@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Cluster roll gate, run on the host from the bundle folder (`bash cluster/gate.sh`) after this member's node has
+# started and before the next member's: waits until the node is in the cluster and the cluster is green or yellow
+# with no shard relocating, up to ES_GATE_TIMEOUT seconds, then fails with one line naming the member. Passes at
+# once while no member reports a formed cluster and fewer than a quorum of them answer: the first members of a new
+# cluster cannot form it before a quorum of them has started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+set -a
+# The rendered .env exists only on the host.
+# shellcheck source=/dev/null
+. ./.env
+set +a
+
+timeout=${ES_GATE_TIMEOUT:-600}
+interval=${ES_GATE_INTERVAL:-5}
+port=${ES_HTTP_PORT:-9200}
+local_url=http://127.0.0.1:$port
+read -r -a docker <<<"${DOCKER:-sudo docker}"
+
+# GET a URL, with the host's curl or else the node container's.
+get() {
+  if command -v curl >/dev/null; then
+    curl -fsS --max-time 5 "$1"
+  else
+    "${docker[@]}" compose exec -T elasticsearch curl -fsS --max-time 5 "$1"
+  fi
+}
+
+# The cluster UUID a node reports on GET /, "_na_" until it is in a formed cluster, empty without an answer.
+cluster_uuid() {
+  local answer
+  answer=$(get "$1/" 2>/dev/null) || return 0
+  [[ $answer =~ \"cluster_uuid\"[[:space:]]*:[[:space:]]*\"([^\"]+)\" ]] && echo "${BASH_REMATCH[1]}"
+  return 0
+}
+
+IFS=, read -r -a members <<<"${ES_CLUSTER_MEMBERS:?ES_CLUSTER_MEMBERS is required}"
+quorum=$((${#members[@]} / 2 + 1))
+
+# Sets `answering` (members whose node answers) and `formed` (the UUID one of them reports, empty if none does).
+scan() {
+  local ip uuid
+  answering=0 formed=""
+  for ip in "${members[@]}"; do
+    uuid=$(cluster_uuid "http://$ip:$port")
+    [[ -n $uuid ]] && answering=$((answering + 1))
+    [[ -n $uuid && $uuid != "_na_" ]] && formed=$uuid
+  done
+  return 0
+}
+
+scan
+if [[ -z $formed ]] && ((answering < quorum)); then
+  echo "gate: $ES_NODE_NAME: no member reports a formed cluster and $answering of ${#members[@]} answer, fewer than a quorum ($quorum): first formation, passing"
+  exit 0
+fi
+
+# Prints what is missing, nothing once the node is in the cluster and the cluster is usable and settled.
+missing() {
+  local nodes health
+  scan
+  if [[ -z $formed ]]; then
+    echo "no member reports a formed cluster, though $answering of ${#members[@]} answer (a quorum is $quorum)"
+  elif ! nodes=$(get "$local_url/_cat/nodes?h=name" 2>&1); then
+    echo "no cluster answer from this node ($nodes)"
+  elif ! awk '{ print $1 }' <<<"$nodes" | grep -qxF "$ES_NODE_NAME"; then
+    echo "node $ES_NODE_NAME is not in _cat/nodes (has: $(tr -s '[:space:]' ' ' <<<"$nodes"))"
+  elif ! health=$(get "$local_url/_cluster/health" 2>&1); then
+    echo "no _cluster/health answer ($health)"
+  elif ! [[ $health =~ \"status\":\"(green|yellow)\" ]]; then
+    echo "cluster health is not green or yellow: $health"
+  elif ! [[ $health =~ \"relocating_shards\":0[,}] ]]; then
+    echo "shards are relocating: $health"
+  fi
+}
+
+deadline=$((SECONDS + timeout))
+while :; do
+  gap=$(missing)
+  if [[ -z $gap ]]; then
+    echo "gate: $ES_NODE_NAME is in the cluster, which is green or yellow with no shard relocating"
+    exit 0
+  fi
+  if ((SECONDS >= deadline)); then
+    echo "gate: $ES_NODE_NAME (${HOST_PRIVATE_IP:-?}) after ${timeout}s: $gap" >&2
+    exit 1
+  fi
+  sleep "$interval"
+done

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The Elasticsearch container's entrypoint: turns the member's .env values into node settings, then execs its
+# arguments (the image's own ENTRYPOINT and CMD). The image reads settings from dotted environment variables, and
+# an empty value is still a setting (cluster.initial_master_nodes= is refused next to single-node), so only the
+# settings that apply are passed, through `env` because bash cannot export a dotted name.
+set -euo pipefail
+
+: "${ES_NODE_NAME:?ES_NODE_NAME is required}"
+data_dir=${ES_DATA_DIR:-/usr/share/elasticsearch/data}
+http_port=${ES_HTTP_PORT:-9200}
+
+settings=("node.name=$ES_NODE_NAME")
+if [[ -z ${ES_SEED_HOSTS:-} ]]; then
+  # One node: it elects itself and never joins another (the platform's single-node layout).
+  settings+=("discovery.type=single-node")
+  exec env "${settings[@]}" "$@"
+fi
+
+for key in ES_INITIAL_MASTER_NODES ES_CLUSTER_MEMBERS HOST_PRIVATE_IP HOST_ZONE; do
+  if [[ -z ${!key:-} ]]; then
+    echo "start: $key is empty; a node of a cluster (ES_SEED_HOSTS='$ES_SEED_HOSTS') needs it" >&2
+    exit 1
+  fi
+done
+
+# True when another member answers with the UUID of a formed cluster ("_na_" until a master is elected).
+peer_formed() {
+  local ip answer members
+  IFS=, read -r -a members <<<"$ES_CLUSTER_MEMBERS"
+  for ip in "${members[@]}"; do
+    [[ $ip == "$HOST_PRIVATE_IP" ]] && continue
+    answer=$(curl -sS --max-time 3 "http://$ip:$http_port/" 2>/dev/null) || continue
+    if [[ $answer =~ \"cluster_uuid\"[[:space:]]*:[[:space:]]*\"([^\"]+)\" && ${BASH_REMATCH[1]} != "_na_" ]]; then
+      echo "start: $ip is in formed cluster ${BASH_REMATCH[1]}" >&2
+      return 0
+    fi
+  done
+  return 1
+}
+
+settings+=(
+  "discovery.seed_hosts=$ES_SEED_HOSTS"
+  # The host's address: the container's own is not reachable from the other hosts; 9300 is published.
+  "network.publish_host=$HOST_PRIVATE_IP"
+  "node.attr.zone=$HOST_ZONE"
+  # A replica never lands in its primary's zone while another zone has a node.
+  "cluster.routing.allocation.awareness.attributes=zone"
+)
+# Elastic: set cluster.initial_master_nodes only for a new cluster's first formation, never on a node that has
+# held cluster state (_state in its data path) nor on one joining a formed cluster.
+if [[ -d $data_dir/_state ]]; then
+  echo "start: $data_dir holds cluster state; restarting in its cluster" >&2
+elif peer_formed; then
+  echo "start: joining the formed cluster" >&2
+else
+  echo "start: new data and no formed cluster among $ES_CLUSTER_MEMBERS; bootstrapping with $ES_INITIAL_MASTER_NODES" >&2
+  settings+=("cluster.initial_master_nodes=$ES_INITIAL_MASTER_NODES")
+fi
+exec env "${settings[@]}" "$@"
