@@ -48,6 +48,10 @@ const urnName = (urn: string) => urn.split("::").pop() ?? urn;
 /** The image id the mocks answer for an image name. */
 export const mockImageId = (imageName: string): string => `ami-${crypto.createHash("sha256").update(imageName).digest("hex").slice(0, 17)}`;
 
+/** A PEM-shaped mock value whose body names its kind and resource (base64 of `MOCK <label> <name>`). */
+export const mockPem = (label: string, name: string): string =>
+  `-----BEGIN ${label}-----\n${Buffer.from(`MOCK ${label} ${name}`).toString("base64")}\n-----END ${label}-----\n`;
+
 let counter = 0;
 const mocks: pulumi.runtime.Mocks = {
   newResource(args) {
@@ -63,6 +67,16 @@ const mocks: pulumi.runtime.Mocks = {
       case "tls:index/privateKey:PrivateKey":
         state.privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nMOCKED\n-----END OPENSSH PRIVATE KEY-----\n";
         state.publicKeyOpenssh = "ssh-ed25519 AAAAC3MOCKED generated";
+        // Each key its own body, so a test can find where a key went.
+        state.privateKeyPem = mockPem("RSA PRIVATE KEY", args.name);
+        state.privateKeyPemPkcs8 = mockPem("PRIVATE KEY", args.name);
+        break;
+      case "tls:index/selfSignedCert:SelfSignedCert":
+      case "tls:index/locallySignedCert:LocallySignedCert":
+        state.certPem = mockPem("CERTIFICATE", args.name);
+        break;
+      case "tls:index/certRequest:CertRequest":
+        state.certRequestPem = mockPem("CERTIFICATE REQUEST", args.name);
         break;
       case "random:index/randomPassword:RandomPassword":
         // Each password its own value, so a test can tell which one went where.

@@ -1,0 +1,108 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { PRIVATE_RENDERED_DIR } from "./bundle";
+
+/**
+ * The platform's own certificate authority and one certificate per Elasticsearch node, for HTTP and transport alike.
+ * Everything is made by the program (@pulumi/tls) and kept in the stack state: no cert tool on the hosts, and a node
+ * replaced keeps trusting the others. Private keys are Pulumi secrets end to end (the provider marks them so; the
+ * rendered key files go under `secrets/`, which the bundle writes with mode 0600).
+ */
+
+const HOURS_PER_DAY = 24;
+/** RSA 2048, the default of Elastic's own elasticsearch-certutil: every client here (Kibana, Fluent Bit, Go, curl) takes it. */
+export const KEY_ALGORITHM = "RSA";
+export const RSA_BITS = 2048;
+/**
+ * The CA lives 10 years and is re-made by the first `pulumi up` in its last year (early renewal): a new CA replaces
+ * every node certificate and every client's CA file in the same deploy.
+ */
+export const CA_VALIDITY_HOURS = 10 * 365 * HOURS_PER_DAY;
+export const CA_EARLY_RENEWAL_HOURS = 365 * HOURS_PER_DAY;
+/** A node certificate lives 2 years and is re-made by any deploy in its last 90 days. */
+export const NODE_VALIDITY_HOURS = 2 * 365 * HOURS_PER_DAY;
+export const NODE_EARLY_RENEWAL_HOURS = 90 * HOURS_PER_DAY;
+
+/** The compose service name clients on the node's own host connect to. */
+export const ES_SERVICE_NAME = "elasticsearch";
+
+/** A CA signs certificates and nothing else. */
+export const CA_USES = ["cert_signing", "crl_signing"];
+/** A node serves HTTP and transport and is the client of its peers on transport, with the same certificate. */
+export const NODE_USES = ["digital_signature", "key_encipherment", "server_auth", "client_auth"];
+
+/** Where the rendered files land in the logging bundle. The CA certificate is public, the node's key is not. */
+export const TLS_FILES = {
+  caCert: "tls/ca.crt",
+  nodeCert: `${PRIVATE_RENDERED_DIR}/tls/node.crt`,
+  nodeKey: `${PRIVATE_RENDERED_DIR}/tls/node.key`,
+} as const;
+
+export interface CertificateAuthority {
+  key: tls.PrivateKey;
+  cert: tls.SelfSignedCert;
+  /** The CA certificate (PEM), public: every client of Elasticsearch trusts it. */
+  certPem: pulumi.Output<string>;
+}
+
+export function certificateAuthority(name: string, opts?: pulumi.CustomResourceOptions): CertificateAuthority {
+  const key = new tls.PrivateKey(`${name}-es-ca`, { algorithm: KEY_ALGORITHM, rsaBits: RSA_BITS }, opts);
+  const cert = new tls.SelfSignedCert(`${name}-es-ca`, {
+    privateKeyPem: key.privateKeyPem,
+    subject: { commonName: `${name} Elasticsearch CA`, organization: name },
+    isCaCertificate: true,
+    setSubjectKeyId: true,
+    validityPeriodHours: CA_VALIDITY_HOURS,
+    earlyRenewalHours: CA_EARLY_RENEWAL_HOURS,
+    allowedUses: CA_USES,
+  }, opts);
+  return { key, cert, certPem: cert.certPem };
+}
+
+/** An Elasticsearch node as its certificate names it: member name (`logging`, `logging-2`, ...) and private IP. */
+export interface EsNodeIdentity {
+  member: string;
+  privateIp: pulumi.Input<string>;
+}
+
+/** The names a node answers to: its member name, the compose service name, and loopback. */
+export const nodeDnsNames = (member: string): string[] => [member, ES_SERVICE_NAME, "localhost"];
+export const nodeIpAddresses = (privateIp: pulumi.Input<string>): pulumi.Input<string>[] => [privateIp, "127.0.0.1"];
+
+export interface NodeCertificate {
+  key: tls.PrivateKey;
+  request: tls.CertRequest;
+  cert: tls.LocallySignedCert;
+}
+
+export function nodeCertificate(name: string, ca: CertificateAuthority, node: EsNodeIdentity, opts?: pulumi.CustomResourceOptions): NodeCertificate {
+  const resource = `${name}-es-${node.member}`;
+  const key = new tls.PrivateKey(resource, { algorithm: KEY_ALGORITHM, rsaBits: RSA_BITS }, opts);
+  const request = new tls.CertRequest(resource, {
+    privateKeyPem: key.privateKeyPem,
+    subject: { commonName: node.member, organization: name },
+    dnsNames: nodeDnsNames(node.member),
+    ipAddresses: nodeIpAddresses(node.privateIp),
+  }, opts);
+  const cert = new tls.LocallySignedCert(resource, {
+    certRequestPem: request.certRequestPem,
+    caPrivateKeyPem: ca.key.privateKeyPem,
+    caCertPem: ca.cert.certPem,
+    validityPeriodHours: NODE_VALIDITY_HOURS,
+    earlyRenewalHours: NODE_EARLY_RENEWAL_HOURS,
+    allowedUses: NODE_USES,
+  }, opts);
+  return { key, request, cert };
+}
+
+/**
+ * The files one node's logging bundle gets (path -> PEM). The key is PKCS#8 (`BEGIN PRIVATE KEY`), which
+ * Elasticsearch's PEM reader takes for RSA keys; it stays a secret here whatever the provider's marking.
+ */
+export function nodeTlsFiles(ca: CertificateAuthority, node: NodeCertificate): Record<string, pulumi.Output<string>> {
+  return {
+    [TLS_FILES.caCert]: ca.certPem,
+    [TLS_FILES.nodeCert]: node.cert.certPem,
+    [TLS_FILES.nodeKey]: pulumi.secret(node.key.privateKeyPemPkcs8),
+  };
+}
