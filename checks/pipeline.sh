@@ -48,7 +48,7 @@ forwarder_records() { fluent_bit_counter fluentbit_output_proc_records_total kaf
 # Sum of the latest offsets over the topic's partitions (lines `topic:partition:offset`).
 topic_messages() {
   "${docker[@]}" compose exec -T kafka /opt/kafka/bin/kafka-get-offsets.sh \
-    --bootstrap-server localhost:29092 --topic "$KAFKA_TOPIC_GATEWAY" --time -1 \
+    --bootstrap-server localhost:9092 --topic "$KAFKA_TOPIC_GATEWAY" --time -1 \
     | awk -F: 'NF >= 3 { sum += $NF } END { printf "%d\n", sum }'
 }
 

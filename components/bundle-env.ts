@@ -96,6 +96,7 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
   };
   const replicationFactor = Math.min(3, brokers.length);
   const controllers = brokers.slice(0, KAFKA_CONTROLLERS);
+  const kafkaController = member.index < KAFKA_CONTROLLERS;
   const perRole: PerRole<() => Record<string, string>> = {
     web: () => ({
       LOADGEN_REQUESTS_PER_SECOND: String(facts.loadgenRequestsPerSecond),
@@ -106,8 +107,22 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
       KAFKA_PARTITIONS: String(facts.kafkaPartitions),
       KAFKA_RETENTION_HOURS: String(facts.kafkaRetentionHours),
       KAFKA_CLUSTER_ID: brokers.length === 1 ? KAFKA_CLUSTER_IDS.single : KAFKA_CLUSTER_IDS.cluster,
+      // A volume per cluster id: a broker never meets storage formatted for the other one. The single broker's is the
+      // volume it always had (project `kafka`, key `kafka-data`).
+      KAFKA_DATA_VOLUME: brokers.length === 1 ? "kafka_kafka-data" : `kafka_kafka-data-${KAFKA_CLUSTER_IDS.cluster}`,
       KAFKA_NODE_ID: String(member.index + 1),
-      KAFKA_PROCESS_ROLES: member.index < KAFKA_CONTROLLERS ? "broker,controller" : "broker",
+      KAFKA_PROCESS_ROLES: kafkaController ? "broker,controller" : "broker",
+      // Clients, the other brokers and this bundle's own services all use the private IP (one address per broker
+      // that means the same from every host); a broker-only node must not listen on the controller listener.
+      KAFKA_LISTENERS: [`EXTERNAL://:${PORTS.kafka}`, ...(kafkaController ? [`CONTROLLER://:${PORTS.kafkaController}`] : [])].join(","),
+      KAFKA_ADVERTISED_LISTENERS: [
+        `EXTERNAL://${self.privateIp}:${PORTS.kafka}`,
+        ...(kafkaController ? [`CONTROLLER://${self.privateIp}:${PORTS.kafkaController}`] : []),
+      ].join(","),
+      // What the healthcheck asks ApiVersions on: a combined node of a cluster answers on its controller listener
+      // before a quorum exists (its broker waits for one, and members start one at a time); every other node is
+      // healthy once its broker serves.
+      KAFKA_HEALTHCHECK_PORT: String(kafkaController && brokers.length > 1 ? PORTS.kafkaController : PORTS.kafka),
       KAFKA_CONTROLLER_QUORUM_VOTERS: controllers.map((c, i) => `${i + 1}@${c.privateIp}:${PORTS.kafkaController}`).join(","),
       KAFKA_BROKER_RACK: self.zone,
       KAFKA_REPLICATION_FACTOR: String(replicationFactor),

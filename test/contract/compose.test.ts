@@ -101,8 +101,9 @@ describe("compose bundles", () => {
         }
       });
 
-      it("publishes exactly the ports its security group opens", () => {
+      it("publishes exactly the ports its security group opens (for any member count: clusterOnly rules included)", () => {
         const published = [...new Set(services().flatMap(([, s]) => publishedPorts(s)))].sort((a, b) => a - b);
+        // One bundle serves every member count: it publishes what a cluster's clusterOnly rules open too, unfiltered.
         const opened = [...new Set(INGRESS_MATRIX.filter((r) => r.to === role).map((r) => PORTS[r.port]))]
           .filter((port) => !HOST_SERVICE_PORTS.has(port))
           .sort((a, b) => a - b);

@@ -145,14 +145,29 @@ interface StartedBroker {
 }
 
 export class KafkaCluster {
+  /** One Processes per broker: a test stops and restarts brokers one at a time. */
+  private readonly running = new Map<string, Processes>();
+
   private constructor(
     private readonly root: string,
-    private readonly processes: Processes,
     readonly brokers: StartedBroker[],
   ) {}
 
   /** Configures, formats and starts the brokers, and waits until all of them are in the cluster's metadata. */
   static async start(specs: BrokerSpec[]): Promise<KafkaCluster> {
+    const cluster = await KafkaCluster.configure(specs);
+    try {
+      for (const broker of cluster.brokers) cluster.startBroker(broker.nodeId);
+      await cluster.waitUntilBrokersJoin();
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** Configures and formats the brokers' storage, starting none: the caller starts them (startBroker) as it needs. */
+  static async configure(specs: BrokerSpec[]): Promise<KafkaCluster> {
     requireKafkaJars();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-cluster-"));
     const ports: PortPlan = new Map();
@@ -170,11 +185,9 @@ export class KafkaCluster {
       const dir = path.join(root, `node-${nodeId}`);
       return { nodeId, spec, environment: environments[i], configDir: path.join(dir, "config"), log: path.join(root, `kafka-${nodeId}.log`) };
     });
-    const cluster = new KafkaCluster(root, new Processes(), brokers);
+    const cluster = new KafkaCluster(root, brokers);
     try {
       await Promise.all(brokers.map((broker) => cluster.setUp(broker)));
-      for (const broker of brokers) cluster.launch(broker);
-      await cluster.waitUntilBrokersJoin();
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -202,12 +215,30 @@ export class KafkaCluster {
     }
   }
 
+  private broker(nodeId: string): StartedBroker {
+    const broker = this.brokers.find((b) => b.nodeId === nodeId);
+    if (!broker) throw new Error(`no broker with node id ${nodeId}`);
+    return broker;
+  }
+
   /** `exec kafka-server-start.sh /opt/kafka/config/server.properties`, with the container's environment only. */
-  private launch(broker: StartedBroker): void {
+  startBroker(nodeId: string): void {
+    const broker = this.broker(nodeId);
+    if (this.running.has(nodeId)) throw new Error(`broker ${nodeId} is already running`);
+    const processes = new Processes();
+    this.running.set(nodeId, processes);
     const env = Object.entries(isolatedEnv(broker.environment)).map(([key, value]) => `${key}=${value}`);
-    this.processes.start(this.root, path.basename(broker.log, ".log"), "env", [
+    // A restart's log replaces the previous run's.
+    processes.start(this.root, path.basename(broker.log, ".log"), "env", [
       "-i", ...env, path.join(KAFKA_BIN_DIR, "kafka-server-start.sh"), path.join(broker.configDir, "server.properties"),
     ]);
+  }
+
+  /** Stops one broker (SIGTERM: a controlled shutdown), keeping its data for a restart. */
+  async stopBroker(nodeId: string): Promise<void> {
+    this.broker(nodeId);
+    await this.running.get(nodeId)?.stopAll();
+    this.running.delete(nodeId);
   }
 
   private async waitUntilBrokersJoin(): Promise<void> {
@@ -221,9 +252,13 @@ export class KafkaCluster {
         }
       });
     } catch (error) {
-      const logs = this.brokers.map((b) => `--- ${b.log}\n${fs.readFileSync(b.log, "utf8").slice(-4000)}`).join("\n");
-      throw new Error(`${(error as Error).message}\n${logs}`);
+      throw new Error(`${(error as Error).message}\n${this.logTails()}`);
     }
+  }
+
+  /** The end of every started broker's log, for a failure message. */
+  logTails(): string {
+    return this.brokers.filter((b) => fs.existsSync(b.log)).map((b) => `--- ${b.log}\n${fs.readFileSync(b.log, "utf8").slice(-4000)}`).join("\n");
   }
 
   /** `host:port` of every broker's listener `name` (EXTERNAL: what the web and logging hosts use). */
@@ -236,8 +271,8 @@ export class KafkaCluster {
   }
 
   /**
-   * The loopback endpoint standing in for an address a bundle names inside its compose network (`kafka:29092`,
-   * `localhost:29092`): the listener that has that port in the bundle, on the broker advertising that host if any.
+   * The loopback endpoint standing in for an address a bundle names (`127.0.0.2:9092`, `localhost:9092` in the
+   * container): the listener that has that port in the bundle, on the broker advertising that host if any.
    */
   endpointFor(address: string): string {
     const [host, port] = address.split(":");
@@ -250,6 +285,34 @@ export class KafkaCluster {
     return this.bootstrap(listenerOf(broker)?.name)[this.brokers.indexOf(broker)];
   }
 
+  /** endpointFor of every address of a comma-separated list (KAFKA_BOOTSTRAP_SERVERS). */
+  endpointsFor(addresses: string): string {
+    return addresses.split(",").map((address) => this.endpointFor(address)).join(",");
+  }
+
+  /**
+   * A `DOCKER` stand-in for the bundle's scripts: `compose exec -T kafka /opt/kafka/bin/<tool> ...` runs the tool's
+   * stand-in on this machine with each of `addresses` (as the bundle names them) replaced by its loopback endpoints.
+   */
+  writeDockerStandIn(file: string, addresses: string[]): void {
+    const cases = addresses.map((address) => `    ${JSON.stringify(address)}) args+=(${JSON.stringify(this.endpointsFor(address))}) ;;`);
+    fs.writeFileSync(file, [
+      "#!/usr/bin/env bash",
+      "set -euo pipefail",
+      `[[ "$1 $2 $3 $4" == "compose exec -T kafka" ]] || { echo "unexpected docker call: $*" >&2; exit 1; }`,
+      "shift 4",
+      `command=${KAFKA_BIN_DIR}/"$(basename "$1")"; shift`,
+      "args=()",
+      "for arg in \"$@\"; do",
+      "  case $arg in",
+      ...cases,
+      "    *) args+=(\"$arg\") ;;",
+      "  esac",
+      "done",
+      "exec \"$command\" \"${args[@]}\"",
+    ].join("\n") + "\n", { mode: 0o755 });
+  }
+
   /** The environment the bin stand-ins need beside a script's own variables; tools log as the image's do. */
   toolEnv(vars: Record<string, string> = {}): Record<string, string> {
     const toolsLog4j = path.join(this.brokers[0].configDir, "tools-log4j2.yaml");
@@ -258,7 +321,7 @@ export class KafkaCluster {
 
   /** Stops every broker (SIGTERM: a controlled shutdown) and removes their data. Safe to call twice. */
   async stop(): Promise<void> {
-    await this.processes.stopAll();
+    await Promise.all([...this.running.keys()].map((nodeId) => this.stopBroker(nodeId)));
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -121,7 +121,7 @@ describe("healthcheck commands", () => {
   });
 
   describe("kafka (hosts/kafka/compose.yaml): an ApiVersions round trip in bash, no JVM", () => {
-    const LISTENER = "/dev/tcp/127.0.0.1/29092";
+    const LISTENER = "/dev/tcp/127.0.0.1/9092";
 
     /** What the stand-in found wrong in a request; checked by the test, since a throw in the server would be lost. */
     function requestProblems(data: Buffer): string[] {

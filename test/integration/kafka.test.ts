@@ -57,12 +57,12 @@ describe("kafka bundle: a real broker on loopback", function () {
       ip: `127.0.0.${id}`,
       environment: { ...brokerEnv, KAFKA_NODE_ID: id, KAFKA_CONTROLLER_QUORUM_VOTERS: voters },
     }));
-    const ports = new Map(["1", "2", "3"].map((id) => [id, new Map([[9092, 10_000 + Number(id)], [29092, 20_000 + Number(id)], [9093, 30_000 + Number(id)]])]));
+    const ports = new Map(["1", "2", "3"].map((id) => [id, new Map([[9092, 10_000 + Number(id)], [9093, 30_000 + Number(id)]])]));
     const environments = toLoopback(specs, ports, (id) => `/data/${id}`);
     for (const [i, environment] of environments.entries()) {
       const id = i + 1;
       assert.equal(environment.KAFKA_CONTROLLER_QUORUM_VOTERS, "1@127.0.0.1:30001,2@127.0.0.2:30002,3@127.0.0.3:30003");
-      assert.equal(environment.KAFKA_LISTENERS, `EXTERNAL://127.0.0.${id}:1000${id},INTERNAL://127.0.0.${id}:2000${id},CONTROLLER://127.0.0.${id}:3000${id}`);
+      assert.equal(environment.KAFKA_LISTENERS, `EXTERNAL://127.0.0.${id}:1000${id},CONTROLLER://127.0.0.${id}:3000${id}`);
       assert.equal(environment.KAFKA_LOG_DIRS, `/data/${id}`);
     }
   });
@@ -86,7 +86,7 @@ describe("kafka bundle: a real broker on loopback", function () {
 
   /** create-topics.sh unchanged, as the kafka-setup service runs it; KAFKA_BIN (which it honours) -> the stand-ins. */
   async function createTopics(): Promise<string> {
-    const env = { ...setupEnv, KAFKA_BOOTSTRAP: started().endpointFor(setupEnv.KAFKA_BOOTSTRAP), KAFKA_BIN: KAFKA_BIN_DIR };
+    const env = { ...setupEnv, KAFKA_BOOTSTRAP: started().endpointsFor(setupEnv.KAFKA_BOOTSTRAP), KAFKA_BIN: KAFKA_BIN_DIR };
     const result = await run("bash", [path.join(REPO_ROOT, "hosts", "kafka", "setup", "create-topics.sh")], started().toolEnv(env));
     assert.equal(result.status, 0, result.output);
     return result.output;
@@ -127,16 +127,9 @@ describe("kafka bundle: a real broker on loopback", function () {
     try {
       fs.cpSync(path.join(REPO_ROOT, "checks"), path.join(bundle, "checks"), { recursive: true });
       fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv(dotEnv));
-      // In the container /opt/kafka/bin is the image's and localhost:29092 the INTERNAL listener.
+      // In the container /opt/kafka/bin is the image's and localhost:9092 the broker's listener.
       const docker = path.join(bundle, "docker-exec-kafka");
-      fs.writeFileSync(docker, [
-        "#!/usr/bin/env bash",
-        "set -euo pipefail",
-        `[[ "$1 $2 $3 $4" == "compose exec -T kafka" ]] || { echo "unexpected docker call: $*" >&2; exit 1; }`,
-        "shift 4",
-        `command=${KAFKA_BIN_DIR}/"$(basename "$1")"; shift`,
-        `exec "$command" "\${@//localhost:29092/${started().endpointFor("localhost:29092")}}"`,
-      ].join("\n"), { mode: 0o755 });
+      started().writeDockerStandIn(docker, ["localhost:9092"]);
       const env = { ...started().toolEnv(), DOCKER: docker, PIPELINE_CHECK_TIMEOUT: "2", PIPELINE_CHECK_INTERVAL: "1" };
       return await run("bash", [path.join(bundle, "checks", "pipeline.sh")], env, 60_000);
     } finally {
@@ -144,12 +137,10 @@ describe("kafka bundle: a real broker on loopback", function () {
     }
   }
 
-  it("passes the kafka service's own healthcheck (bash ApiVersions round trip, no JVM)", async () => {
+  it("passes the kafka service's own healthcheck (bash ApiVersions round trip to the broker, no JVM)", async () => {
     const [, shell, flag, script] = healthcheckCommand("kafka", "kafka");
-    const internal = /INTERNAL:\/\/([\d.]+):(\d+)/.exec(started().brokers[0].environment.KAFKA_LISTENERS);
-    assert.ok(internal, "no INTERNAL listener");
-    assert.ok(script.includes("/dev/tcp/127.0.0.1/29092"), "the healthcheck no longer dials the INTERNAL listener");
-    const result = await run("timeout", ["5", shell, flag, script.split("/dev/tcp/127.0.0.1/29092").join(`/dev/tcp/${internal[1]}/${internal[2]}`)], { PATH: process.env.PATH ?? "" }, 10_000);
+    assert.ok(script.includes("/dev/tcp/127.0.0.1/9092"), "a single broker's healthcheck no longer dials its broker listener");
+    const result = await run("timeout", ["5", shell, flag, script.split("/dev/tcp/127.0.0.1/9092").join(`/dev/tcp/${started().bootstrap()[0].replace(":", "/")}`)], { PATH: process.env.PATH ?? "" }, 10_000);
     assert.equal(result.status, 0, result.output);
   });
 

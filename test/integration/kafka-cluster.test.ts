@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Admin, ConfigResourceTypes, Consumer, MessagesStreamModes, ProduceAcks, Producer, stringDeserializers, stringSerializers } from "@platformatic/kafka";
+import { renderDotEnv } from "../../components/bundle-env";
+import { REPO_ROOT } from "../../components/repo";
+import { ONE_OF_EACH } from "../../components/topology";
+import { BrokerSpec, KAFKA_BIN_DIR, KafkaCluster, kafkaServiceEnvironment, run } from "../helpers/kafka-cluster";
+import { SAMPLE_FACTS, sampleEnv, sampleMembers } from "../helpers/sample-facts";
+
+/**
+ * Three real brokers on loopback (127.0.0.1/.2/.3) from the `.env`s the program renders for a 3-broker cluster:
+ * create-topics.sh, acks=all delivery through the loss of a broker, and cluster/gate.sh. The `it`s share the cluster,
+ * in order.
+ */
+describe("kafka bundle: a real 3-broker KRaft cluster on loopback", function () {
+  this.timeout(240_000);
+  const facts = { ...SAMPLE_FACTS, members: sampleMembers({ ...ONE_OF_EACH, kafka: 3 }, (role, i) => (role === "kafka" ? `127.0.0.${i + 1}` : "127.0.0.1")) };
+  const dotEnvs = [0, 1, 2].map((i) => sampleEnv("kafka", i, facts));
+  // The bundle's 512 MiB heap times three does not fit beside the other tests: the only change to the rendered env.
+  const specs = dotEnvs.map((dotEnv, i): BrokerSpec => ({ ip: `127.0.0.${i + 1}`, environment: { ...kafkaServiceEnvironment("kafka", dotEnv), KAFKA_HEAP_OPTS: "-Xms256m -Xmx256m" } }));
+  const setupEnv = kafkaServiceEnvironment("kafka-setup", dotEnvs[0]);
+  const topics = setupEnv.KAFKA_TOPICS.split(",");
+  let cluster: KafkaCluster | undefined;
+  let admin: Admin;
+
+  before(async () => {
+    cluster = await KafkaCluster.start(specs);
+    admin = new Admin({ clientId: "kafka-cluster-test", bootstrapBrokers: cluster.bootstrap() });
+  });
+  after(async () => {
+    await admin?.close();
+    await cluster?.stop();
+  });
+
+  const started = (): KafkaCluster => {
+    assert.ok(cluster, "the brokers did not start");
+    return cluster;
+  };
+
+  it("renders three combined nodes voting for each other, replication 3 with 2 in sync", () => {
+    for (const [i, env] of specs.map((s) => s.environment).entries()) {
+      assert.equal(env.KAFKA_NODE_ID, String(i + 1));
+      assert.equal(env.KAFKA_PROCESS_ROLES, "broker,controller");
+      assert.equal(env.KAFKA_CONTROLLER_QUORUM_VOTERS, "1@127.0.0.1:9093,2@127.0.0.2:9093,3@127.0.0.3:9093");
+      assert.equal(env.KAFKA_DEFAULT_REPLICATION_FACTOR, "3");
+      assert.equal(env.KAFKA_MIN_INSYNC_REPLICAS, "2");
+    }
+  });
+
+  it("create-topics.sh (unchanged) creates the topics with replication 3, min.insync.replicas 2 and the retention", async () => {
+    const env = { ...setupEnv, KAFKA_BOOTSTRAP: started().endpointsFor(setupEnv.KAFKA_BOOTSTRAP), KAFKA_BIN: KAFKA_BIN_DIR };
+    const result = await run("bash", [path.join(REPO_ROOT, "hosts", "kafka", "setup", "create-topics.sh")], started().toolEnv(env));
+    assert.equal(result.status, 0, result.output);
+    const metadata = await admin.metadata({ topics });
+    const configs = await admin.describeConfigs({
+      resources: topics.map((topic) => ({ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: ["retention.ms", "min.insync.replicas"] })),
+    });
+    for (const topic of topics) {
+      const partitions = metadata.topics.get(topic)?.partitions ?? [];
+      assert.equal(partitions.length, Number(setupEnv.KAFKA_PARTITIONS), `${topic}: partitions`);
+      for (const partition of partitions) assert.equal(new Set(partition.replicas).size, 3, `${topic}: replicas`);
+      const config = Object.fromEntries((configs.find((c) => c.resourceName === topic)?.configs ?? []).map((c) => [c.name, c.value]));
+      assert.deepEqual(config, { "retention.ms": String(Number(setupEnv.KAFKA_RETENTION_HOURS) * 3_600_000), "min.insync.replicas": "2" }, topic);
+    }
+  });
+
+  /** cluster/gate.sh of member `index` from a bundle folder with its .env; `docker compose exec` runs here. */
+  async function gate(index: number, timeoutSeconds: number): Promise<{ status: number | null; output: string; seconds: number }> {
+    const bundle = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-gate-"));
+    try {
+      fs.cpSync(path.join(REPO_ROOT, "hosts", "kafka", "cluster"), path.join(bundle, "cluster"), { recursive: true });
+      fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv(dotEnvs[index]));
+      const docker = path.join(bundle, "docker-exec-kafka");
+      started().writeDockerStandIn(docker, [dotEnvs[index].KAFKA_BOOTSTRAP_SERVERS]);
+      const env = { ...started().toolEnv(), DOCKER: docker, KAFKA_GATE_TIMEOUT: String(timeoutSeconds), KAFKA_GATE_INTERVAL: "1", KAFKA_GATE_CALL_SECONDS: "30" };
+      const begun = Date.now();
+      const result = await run("bash", [path.join(bundle, "cluster", "gate.sh")], env, (timeoutSeconds + 90) * 1000);
+      return { ...result, seconds: (Date.now() - begun) / 1000 };
+    } finally {
+      fs.rmSync(bundle, { recursive: true, force: true });
+    }
+  }
+
+  it("cluster/gate.sh passes with the three brokers up", async () => {
+    const result = await gate(2, 30);
+    assert.equal(result.status, 0, result.output);
+    assert.match(result.output, /kafka gate: kafka-3: broker 3 is in the cluster, no partition under-replicated/);
+  });
+
+  it("keeps producing and consuming (acks=all) through the loss of a broker: nothing lost, nothing duplicated", async () => {
+    const topic = dotEnvs[0].KAFKA_TOPIC_GATEWAY;
+    const total = 600;
+    const producer = new Producer({ clientId: "kafka-cluster-producer", bootstrapBrokers: started().bootstrap(), serializers: stringSerializers, retries: 20, retryDelay: 500 });
+    const consumer = new Consumer({ groupId: `kafka-cluster-${Date.now()}`, clientId: "kafka-cluster-consumer", bootstrapBrokers: started().bootstrap(), deserializers: stringDeserializers });
+    const seen = new Map<string, number>();
+    let stoppedAt = 0;
+    let firstAfterStop = 0;
+    try {
+      const stream = await consumer.consume({ topics: [topic], mode: MessagesStreamModes.EARLIEST, maxWaitTime: 500 });
+      const consumed = (async () => {
+        for await (const message of stream) {
+          seen.set(message.key, (seen.get(message.key) ?? 0) + 1);
+          if (seen.size === total) break;
+        }
+      })();
+      const deadline = setTimeout(() => void stream.close(), 150_000);
+      try {
+        for (let batch = 0; batch < total; batch += 20) {
+          // Mid-stream: the broker of node 2 goes away (a controlled shutdown) while records keep coming.
+          if (batch === total / 2) {
+            await started().stopBroker("2");
+            stoppedAt = Date.now();
+          }
+          await producer.send({
+            acks: ProduceAcks.ALL,
+            messages: Array.from({ length: 20 }, (_, i) => ({ topic, key: `r-${batch + i}`, value: String(batch + i) })),
+          });
+          if (stoppedAt && !firstAfterStop) firstAfterStop = Date.now();
+          await sleep(20);
+        }
+        await consumed;
+      } finally {
+        clearTimeout(deadline);
+      }
+    } finally {
+      await producer.close();
+      await consumer.close(true);
+    }
+    console.log(`      first acks=all send after the stop: ${firstAfterStop - stoppedAt} ms`);
+    assert.equal(seen.size, total, "distinct records consumed");
+    assert.deepEqual([...seen.entries()].filter(([, count]) => count !== 1), [], "records consumed more than once");
+  });
+
+  it("cluster/gate.sh fails, naming the member and what is missing, while broker 2 is down", async () => {
+    const result = await gate(1, 5);
+    assert.equal(result.status, 1, result.output);
+    assert.match(result.output, /^kafka gate: kafka-2: after 5s broker 2 is not registered \(2 broker\(s\) are\)$/m);
+    const other = await gate(0, 5);
+    assert.equal(other.status, 1, other.output);
+    assert.match(other.output, /^kafka gate: kafka: after 5s \d+ partition\(s\) are under-replicated$/m);
+  });
+
+  it("cluster/gate.sh passes again once broker 2 is back and has caught up", async () => {
+    started().startBroker("2");
+    const result = await gate(1, 120);
+    assert.equal(result.status, 0, result.output);
+    console.log(`      gate passed ${result.seconds.toFixed(0)} s after the restart`);
+  });
+});
