@@ -5,7 +5,7 @@ import { grafanaDashboards, grafanaDatasources } from "./grafana";
 import { kibanaObjects } from "./kibana";
 import { endToEndLatency } from "./latency";
 import { StackOutputs } from "./outputs";
-import { prometheusAlerts, prometheusTargets } from "./prometheus";
+import { kafkaBrokers, nodeExportersPerMember, prometheusAlerts, prometheusTargets } from "./prometheus";
 import { loadDashboardUids, loadDatasourceUids, loadIndexTemplate, loadKibanaObjects, ProvisioningDirs } from "./provisioning";
 import { Check } from "./report";
 
@@ -47,6 +47,8 @@ export function allChecks(outputs: StackOutputs, es: Client, dirs: ProvisioningD
     { name: "Grafana datasources", run: async () => grafanaDatasources(outputs, loadDatasourceUids(dirs.grafanaDatasources), t) },
     { name: "Grafana dashboards", run: async () => grafanaDashboards(outputs, loadDashboardUids(dirs.grafanaDashboards), t) },
     { name: "Prometheus targets", run: () => prometheusTargets(outputs, t) },
+    { name: "Node exporters per member", run: () => nodeExportersPerMember(outputs, t) },
+    { name: "Kafka brokers", run: () => kafkaBrokers(outputs, t) },
     { name: "Prometheus alerts", run: () => prometheusAlerts(outputs, t) },
   ];
 }

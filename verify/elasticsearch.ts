@@ -3,7 +3,7 @@ import ipaddr from "ipaddr.js";
 import { Client, errors as esErrors } from "@elastic/elasticsearch";
 import { INDEX_PREFIXES } from "../components/naming";
 import { asUnreachable, excerpt } from "./http";
-import { StackOutputs } from "./outputs";
+import { membersOf, StackOutputs } from "./outputs";
 import { flattenMapping, IndexTemplateFile, settingValue } from "./provisioning";
 import { joinProblems, Outcome, warn } from "./report";
 
@@ -49,10 +49,23 @@ async function orMissing<T>(ctx: EsContext, call: (es: Client) => Promise<T>): P
 const indexPattern = (prefix: string) => `${prefix}-*`;
 const GATEWAY = indexPattern(INDEX_PREFIXES.gateway);
 
-/** Red fails; yellow warns (on one node it means an index asks for a replica it can never get). */
+/**
+ * Red fails; yellow warns (on one node it means an index asks for a replica it can never get). Every logging member
+ * runs one node named after it (ES_NODE_NAME): fewer nodes fail, naming the members whose node is not in the cluster.
+ */
 export async function clusterHealth(ctx: EsContext): Promise<string | Outcome> {
   const h = await esCall(ctx, (es) => es.cluster.health());
-  const detail = `${h.status}, ${h.number_of_nodes} node(s), ${h.active_shards} active / ${h.unassigned_shards} unassigned shards`;
+  const expected = membersOf(ctx.outputs, "logging");
+  const detail = `${h.status}, ${h.number_of_nodes} of ${expected.length} node(s), ${h.active_shards} active / ${h.unassigned_shards} unassigned shards`;
+  if (h.number_of_nodes !== expected.length) {
+    const joined = new Set((await esCall(ctx, (es) => es.cat.nodes({ format: "json", h: "name" }))).map((n) => n.name));
+    const missing = expected.filter((name) => !joined.has(name));
+    const extra = [...joined].filter((name) => name !== undefined && !expected.includes(name));
+    throw new Error(`${detail}: ${[
+      ...(missing.length ? [`not in the cluster: ${missing.join(", ")} (docker compose logs elasticsearch on that host)`] : []),
+      ...(extra.length ? [`not a logging member: ${extra.join(", ")}`] : []),
+    ].join("; ") || "the node list changed while asking"}`);
+  }
   if (h.status === "red") throw new Error(`cluster is red: ${detail}; some primary shards are unassigned (disk watermark? see GET _cluster/allocation/explain)`);
   if (h.status === "yellow") return warn(detail);
   return detail;

@@ -1,7 +1,13 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import Ajv, { JSONSchemaType } from "ajv";
-import { ROLES, PerRole } from "../components/roles";
+import { Role, ROLES } from "../components/roles";
+import { CLUSTER_SIZES, memberName } from "../components/topology";
+
+export interface HostOutput {
+  publicIp: string;
+  privateIp: string;
+}
 
 /** The stack outputs `verify` reads; the program exports exactly these. */
 export interface StackOutputs {
@@ -10,7 +16,8 @@ export interface StackOutputs {
   grafanaUrl: string;
   prometheusUrl: string;
   elasticsearchUrl: string;
-  hosts: PerRole<{ publicIp: string; privateIp: string }>;
+  /** By member name (`logging`, `logging-2`, ...): every role's first member under the role's own name. */
+  hosts: Record<string, HostOutput>;
   sshUser: string;
   sshPrivateKey: string;
   grafanaAdminUser: string;
@@ -29,6 +36,9 @@ const hostSchema = {
   required: ["publicIp", "privateIp"],
 } as const;
 
+/** A member name of any role: the role, or `<role>-<n>` for the further members of a cluster. */
+const MEMBER_NAME = `^(${ROLES.join("|")})(-[2-${CLUSTER_SIZES.max}])?$`;
+
 const URL_KEYS = ["gatewayUrl", "kibanaUrl", "grafanaUrl", "prometheusUrl", "elasticsearchUrl"] as const;
 const TEXT_KEYS = ["sshUser", "sshPrivateKey", "grafanaAdminUser", "grafanaAdminPassword", "environment"] as const;
 
@@ -39,7 +49,8 @@ const schema = {
     ...Object.fromEntries(TEXT_KEYS.map((k) => [k, { type: "string", minLength: 1 }])),
     hosts: {
       type: "object",
-      properties: Object.fromEntries(ROLES.map((r) => [r, hostSchema])),
+      patternProperties: { [MEMBER_NAME]: hostSchema },
+      additionalProperties: false,
       required: [...ROLES],
     },
   },
@@ -48,11 +59,24 @@ const schema = {
 
 const validate = new Ajv({ allErrors: true }).compile(schema);
 
+/** Members listed without the ones before them (`logging-3` but no `logging-2`), which membersOf would skip. */
+function memberGaps(outputs: StackOutputs): string[] {
+  const listed = new Set(ROLES.flatMap((role) => membersOf(outputs, role)));
+  return Object.keys(outputs.hosts).filter((name) => !listed.has(name)).map((name) => `/hosts/${name} comes without the members before it`);
+}
+
 /** Checks the shape, naming every missing or malformed output (e.g. a stack from an older program version). */
 export function parseOutputs(raw: unknown): StackOutputs {
-  if (validate(raw)) return raw;
-  const problems = (validate.errors ?? []).map((e) => `${e.instancePath || "(root)"} ${e.message}`);
+  const problems = validate(raw) ? memberGaps(raw) : (validate.errors ?? []).map((e) => `${e.instancePath || "(root)"} ${e.message}`);
+  if (problems.length === 0) return raw as StackOutputs;
   throw new Error(`the stack outputs are incomplete: ${problems.join("; ")}. Run \`pulumi up\` with this version of the program first.`);
+}
+
+/** The members of a role that the outputs list, in member order (`kafka`, `kafka-2`, ...). */
+export function membersOf(outputs: Pick<StackOutputs, "hosts">, role: Role): string[] {
+  const names: string[] = [];
+  for (let index = 0; memberName(role, index) in outputs.hosts; index++) names.push(memberName(role, index));
+  return names;
 }
 
 /** `pulumi stack output --json --show-secrets`, run in the project folder (secrets: SSH key, Grafana password). */

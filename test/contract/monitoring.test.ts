@@ -6,12 +6,13 @@ import { BUNDLE_SOURCES } from "../../components/bundle-env";
 import { INDEX_PREFIXES, KAFKA_CONSUMER_GROUP } from "../../components/naming";
 import { PORTS } from "../../components/ports";
 import { ROLES, Role } from "../../components/roles";
+import { allMembers, CLUSTER_SIZES, memberName } from "../../components/topology";
 import { FILE_SD_JOBS, renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../components/scrape-targets";
 import { ALERTMANAGER_CONFIG_PATH } from "../../components/alertmanager";
 import { ComposeService, dependsOn, loadCompose, publishedPorts } from "../helpers/compose";
 import { mappedFields } from "../helpers/index-template";
 import { kqlFields, loadSavedObjects } from "../helpers/kibana-objects";
-import { SAMPLE_FACTS, sampleEnv, sampleIpOf } from "../helpers/sample-facts";
+import { clusterFacts, SAMPLE_FACTS, sampleEnv, sampleIpOf } from "../helpers/sample-facts";
 import {
   Dashboard, DatasourceRef, fixtureLines, GRAFANA_PROVISIONING_DIR, loadAlertRules, loadDashboardProviders,
   loadDashboards, loadDatasources, loadMetricFixtures, loadPrometheusConfig, MONITORING_DIR, parseLabelValues,
@@ -48,10 +49,18 @@ function fluentBitAliases(): Set<string> {
   return aliases;
 }
 
+/** The legend of a Prometheus query: `{{label}}` placeholders Grafana fills from the series' labels. */
+const legendOf = (target: object): string => (target as { legendFormat?: string }).legendFormat ?? "";
+
+/** Every member name a platform of the largest clusters can have, and the roles: the values of the target labels. */
+const MEMBER_NAMES = new Set(allMembers({ logging: CLUSTER_SIZES.max, web: 1, kafka: CLUSTER_SIZES.max, monitoring: 1 }).map((m) => m.name));
+
 /** Every metric and pinned label an expression selects must exist: in a configured job's fixture, alias, group. */
 function checkExpression(expr: string, where: string, problems: string[]) {
   const aliases = fluentBitAliases();
   for (const { metric, equals } of selectors(expr)) {
+    if (equals.role !== undefined && !(ROLES as readonly string[]).includes(equals.role)) problems.push(`${where}: no role ${equals.role}`);
+    if (equals.member !== undefined && !MEMBER_NAMES.has(equals.member)) problems.push(`${where}: no member ${equals.member}`);
     const jobs = equals.job ? [equals.job] : [...configuredJobs];
     if (equals.job && !configuredJobs.has(equals.job)) problems.push(`${where}: job "${equals.job}" is not scraped`);
     const known = jobs.some((job) => fixtures.get(job)?.has(metric)) || fixtures.get("*")?.has(metric);
@@ -93,6 +102,24 @@ describe("monitoring: rendered scrape targets (components/scrape-targets.ts)", (
     assert.deepEqual(Object.keys(files).sort(), Object.keys(FILE_SD_JOBS).map((job) => `${SCRAPE_TARGETS_DIR}/${job}.json`).sort());
   });
 
+  it("with 3 logging and 3 kafka members: node_exporter and Fluent Bit on every member, each exporter once on its first", () => {
+    const facts = clusterFacts({ logging: 3, kafka: 3 });
+    const cluster = renderScrapeTargets(facts.members);
+    const groups = (job: string) => JSON.parse(cluster[`${SCRAPE_TARGETS_DIR}/${job}.json`]) as { targets: string[]; labels: Record<string, string> }[];
+    const at = (role: Role, index: number, port: number) => ({
+      targets: [`${sampleIpOf(role, index, facts)}:${port}`],
+      labels: { role, member: facts.members[role][index].name },
+    });
+    assert.deepEqual(groups("node").map((g) => g.labels.member),
+      ["logging", "logging-2", "logging-3", "web", "kafka", "kafka-2", "kafka-3", "monitoring"]);
+    assert.deepEqual(groups("node").slice(0, 3), [0, 1, 2].map((i) => at("logging", i, PORTS.nodeExporter)));
+    assert.deepEqual(groups("fluent-bit"), [at("web", 0, PORTS.fluentBitMetrics), ...[0, 1, 2].map((i) => at("logging", i, PORTS.fluentBitMetrics))]);
+    assert.deepEqual(groups("kafka-exporter"), [at("kafka", 0, PORTS.kafkaExporter)]);
+    assert.deepEqual(groups("elasticsearch-exporter"), [at("logging", 0, PORTS.elasticsearchExporter)]);
+    const addresses = groups("node").flatMap((g) => g.targets);
+    assert.equal(new Set(addresses).size, addresses.length, "every member has its own address");
+  });
+
   it("writes exactly the files prometheus.yml reads, for the jobs of the same names", () => {
     const read = promConfig.scrape_configs.flatMap((c) => (c.file_sd_configs ?? []).flatMap((sd) =>
       sd.files.map((file) => ({ job: c.job_name, file: path.posix.join("prometheus", file) }))));
@@ -108,8 +135,10 @@ describe("monitoring: rendered scrape targets (components/scrape-targets.ts)", (
 describe("monitoring: prometheus.yml", () => {
   it("scrapes Prometheus and Grafana by compose service name, Fluent Bit at its v2 Prometheus endpoint", () => {
     const job = (name: string) => promConfig.scrape_configs.find((c) => c.job_name === name);
-    assert.deepEqual(job("prometheus")?.static_configs, [{ targets: [`localhost:${PORTS.prometheus}`], labels: { role: "monitoring" } }]);
-    assert.deepEqual(job("grafana")?.static_configs, [{ targets: [`grafana:${PORTS.grafana}`], labels: { role: "monitoring" } }]);
+    // The monitoring host is one member, of its role's name; the alerts name targets by `member`.
+    const labels = { role: "monitoring", member: memberName("monitoring", 0) };
+    assert.deepEqual(job("prometheus")?.static_configs, [{ targets: [`localhost:${PORTS.prometheus}`], labels }]);
+    assert.deepEqual(job("grafana")?.static_configs, [{ targets: [`grafana:${PORTS.grafana}`], labels }]);
     assert.ok(compose.services.grafana, "the grafana target is the compose service of that name");
     assert.equal(job("fluent-bit")?.metrics_path, "/api/v2/metrics/prometheus");
   });
@@ -124,7 +153,8 @@ describe("monitoring: alert rules", () => {
     "TargetDown", "HostDiskSpaceLow", "HostHighCpu", "HostMemoryPressure", "ElasticsearchHeapHigh",
     "ElasticsearchClusterRed", "ElasticsearchClusterYellow", "KafkaConsumerLagGrowing", "FluentBitOutputErrors",
     "FluentBitRecordsLost", "GatewayLogPipelineStalled", "ElasticsearchUnreachable", "KafkaBrokerDown",
-    "ContainerLogPipelineStalled", "ContainerRestarting",
+    "ContainerLogPipelineStalled", "ContainerRestarting", "ElasticsearchNodeMissing", "KafkaBrokerMissing",
+    "KafkaUnderReplicatedPartitions",
   ];
   const rule = (name: string) => rules.find((r) => r.alert === name) as (typeof rules)[number];
 
@@ -283,16 +313,47 @@ describe("monitoring: Grafana dashboards", () => {
     assert.equal(options.stateFilter.firing && options.stateFilter.pending, true);
   });
 
-  it("make Hosts selectable by role and instance in every panel", () => {
+  it("make Hosts selectable by role and member in every panel, each series named by its member", () => {
     const hosts = dashboards.find((d) => d.dashboard.title === "Hosts")?.dashboard as Dashboard;
-    assert.deepEqual(hosts.templating.list.map((v) => [v.name, parseLabelValues(v).label]), [["role", "role"], ["instance", "instance"]]);
-    for (const { panel, expr } of prometheusTargets(hosts)) {
-      for (const { metric, equals } of selectors(substituteVariables(expr, { role: "R", instance: "I" }))) {
+    assert.deepEqual(hosts.templating.list.map((v) => [v.name, parseLabelValues(v).label]), [["role", "role"], ["member", "member"]]);
+    assert.match(parseLabelValues(hosts.templating.list[1]).selector, /role=~"\$role"/, "members of the chosen roles");
+    for (const { panel, target, expr } of prometheusTargets(hosts)) {
+      for (const { metric, equals } of selectors(substituteVariables(expr, { role: "R", member: "M" }))) {
         assert.equal(equals.job, "node", `"${panel.title}" ${metric} selects job node`);
       }
       assert.match(expr, /role=~"\$role"/, `"${panel.title}" filters by $role`);
-      assert.match(expr, /instance=~"\$instance"/, `"${panel.title}" filters by $instance`);
+      assert.match(expr, /member=~"\$member"/, `"${panel.title}" filters by $member`);
+      assert.match(legendOf(target), /\{\{member\}\}/, `"${panel.title}" ${target.refId} legend names the member`);
     }
+  });
+
+  it("name in legends only labels their query keeps (an aggregation's `by` labels)", () => {
+    const problems: string[] = [];
+    for (const { file, dashboard } of dashboards) {
+      for (const { panel, target, expr } of prometheusTargets(dashboard)) {
+        const legend = [...(legendOf(target)).matchAll(/\{\{\s*(\w+)\s*\}\}/g)].map((m) => m[1]);
+        const groupings = [...expr.matchAll(/\bby\s*\(([^)]*)\)/g)].map((m) => m[1].split(",").map((l) => l.trim()));
+        const aggregated = /\b(sum|max|min|avg|count)\s*(by\s*\([^)]*\)\s*)?\(/.test(expr);
+        for (const label of legend) {
+          const kept = !aggregated || (groupings.length > 0 && groupings.every((by) => by.includes(label)));
+          if (!kept) problems.push(`${file} "${panel.title}" ${target.refId}: legend {{${label}}} but the query drops ${label}`);
+        }
+      }
+    }
+    assert.deepEqual(problems, []);
+  });
+
+  it("show each Fluent Bit aggregator and forwarder by member on the Log pipeline dashboard", () => {
+    const pipeline = dashboards.find((d) => d.dashboard.title === "Log pipeline")?.dashboard as Dashboard;
+    const perOutput = prometheusTargets(pipeline).filter(({ expr }) => /job="fluent-bit"/.test(expr) && /\bby\s*\([^)]*\bname\b/.test(expr));
+    assert.ok(perOutput.length >= 6, "per-plugin panels exist");
+    for (const { panel, target, expr } of perOutput) {
+      assert.match(expr, /\bby\s*\([^)]*\bmember\b/, `"${panel.title}" ${target.refId} groups by member`);
+      assert.match(legendOf(target), /\{\{member\}\}/, `"${panel.title}" ${target.refId} legend names the member`);
+    }
+    const exprs = prometheusTargets(pipeline).map((t) => t.expr);
+    assert.ok(exprs.includes('count(up{job="node", role="kafka"})') && exprs.some((e) => e.includes("kafka_brokers")), "brokers against kafka hosts");
+    assert.ok(exprs.includes('count(up{job="node", role="logging"})') && exprs.some((e) => e.includes("number_of_nodes")), "nodes against logging hosts");
   });
 
   it("build API gateway panels on the gateway document fields only", () => {

@@ -72,6 +72,12 @@ export function testOutputs(urls: Partial<Pick<StackOutputs, "gatewayUrl" | "kib
   };
 }
 
+/** The same outputs for a platform of 3 logging and 3 kafka members (hosts keyed by member name, as the program exports). */
+export function clusterOutputs(outputs: StackOutputs = testOutputs()): StackOutputs {
+  const further = (role: "logging" | "kafka", octet: number) => [2, 3].map((n) => [`${role}-${n}`, { publicIp: `203.0.113.${octet + n}`, privateIp: `10.42.2.${octet + n}` }]);
+  return { ...outputs, hosts: { ...outputs.hosts, ...Object.fromEntries([...further("logging", 20), ...further("kafka", 30)]) } };
+}
+
 /** An Elasticsearch client answered by `@elastic/elasticsearch-mock` (no server). */
 export function mockedElasticsearch(): { mock: Mock; es: Client } {
   const mock = new Mock();

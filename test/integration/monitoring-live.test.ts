@@ -9,6 +9,7 @@ import {
 } from "../helpers/monitoring";
 import { freePort, Processes, waitFor } from "../helpers/local-servers";
 import { runTool } from "../helpers/tools";
+import { memberName } from "../../components/topology";
 
 /**
  * A real prometheus-node-exporter and Prometheus (Debian) on 127.0.0.1, Prometheus scraping with the project's
@@ -16,6 +17,7 @@ import { runTool } from "../helpers/tools";
  */
 
 const ROLE = "monitoring";
+const MEMBER = memberName(ROLE, 0); // the labels components/scrape-targets.ts gives every target
 const SCRAPES_MS = 90_000; // rate() over $__rate_interval (1m) needs two scrapes 15 s apart; generous for slow CI.
 
 interface VectorSample { metric: Record<string, string>; value: [number, string] }
@@ -50,7 +52,7 @@ describe("monitoring: Hosts dashboard against a live node_exporter and Prometheu
     fs.cpSync(path.join(PROMETHEUS_DIR, "rules"), path.join(dir, "rules"), { recursive: true });
     fs.mkdirSync(path.join(dir, "targets"));
     for (const file of nodeJob.file_sd_configs.flatMap((sd) => sd.files)) {
-      fs.writeFileSync(path.join(dir, file), JSON.stringify([{ targets: [`127.0.0.1:${nodePort}`], labels: { role: ROLE } }]));
+      fs.writeFileSync(path.join(dir, file), JSON.stringify([{ targets: [`127.0.0.1:${nodePort}`], labels: { role: ROLE, member: MEMBER } }]));
     }
     // Other jobs would dial the sample private IPs; only the node job is kept.
     fs.writeFileSync(path.join(dir, "prometheus.yml"), stringify({ ...project, scrape_configs: [nodeJob] }));
@@ -76,7 +78,7 @@ describe("monitoring: Hosts dashboard against a live node_exporter and Prometheu
     assert.deepEqual(rules.filter((r) => r.health === "err").map((r) => r.name), []);
   });
 
-  it("answers every Hosts query with data, for the role and instance its variables offer", async function () {
+  it("answers every Hosts query with data, for the role and member its variables offer", async function () {
     this.timeout(SCRAPES_MS + 30_000);
     // Variables resolve like Grafana's label_values(): the label's values on the selected series.
     const values: Record<string, string> = {};
@@ -86,7 +88,7 @@ describe("monitoring: Hosts dashboard against a live node_exporter and Prometheu
         (await query(substituteVariables(selector, values))).some((s) => s.metric[label] !== undefined));
       values[variable.name] = (await query(substituteVariables(selector, values)))[0].metric[label];
     }
-    assert.equal(values.role, ROLE);
+    assert.deepEqual([values.role, values.member], [ROLE, MEMBER]);
 
     const queries = prometheusTargets(hosts).map(({ panel, target, expr }) => ({
       name: `"${panel.title}" ${target.refId}`, promql: substituteVariables(expr, values),

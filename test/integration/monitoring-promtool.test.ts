@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { renderScrapeTargets } from "../../components/scrape-targets";
 import { loadAlertRules, PROMETHEUS_DIR, PROMTOOL_TESTS, readYaml } from "../helpers/monitoring";
-import { SAMPLE_FACTS } from "../helpers/sample-facts";
+import { clusterFacts, SAMPLE_FACTS } from "../helpers/sample-facts";
 import { runTool } from "../helpers/tools";
 
 /** Debian's promtool (2.42) on the monitoring bundle's config and rules; the container runs a newer 2.x. */
@@ -13,25 +13,31 @@ const promtool = (...args: string[]) => runTool("promtool", args, "prometheus");
 const output = (r: { stdout: string; stderr: string }) => `${r.stdout}${r.stderr}`;
 
 describe("monitoring: promtool on the Prometheus config and alert rules", () => {
-  let bundle: string;
+  const platforms = { "one host per role": SAMPLE_FACTS, "3 logging and 3 kafka members": clusterFacts({ logging: 3, kafka: 3 }) };
+  const bundles: Record<string, string> = {};
 
   before(() => {
     // The bundle as deployed: the prometheus folder plus the file_sd targets the program renders beside it.
-    bundle = fs.mkdtempSync(path.join(os.tmpdir(), "monitoring-bundle-"));
-    fs.cpSync(PROMETHEUS_DIR, path.join(bundle, "prometheus"), { recursive: true });
-    for (const [file, content] of Object.entries(renderScrapeTargets(SAMPLE_FACTS.members))) {
-      fs.mkdirSync(path.dirname(path.join(bundle, file)), { recursive: true });
-      fs.writeFileSync(path.join(bundle, file), content);
+    for (const [platform, facts] of Object.entries(platforms)) {
+      const bundle = fs.mkdtempSync(path.join(os.tmpdir(), "monitoring-bundle-"));
+      bundles[platform] = bundle;
+      fs.cpSync(PROMETHEUS_DIR, path.join(bundle, "prometheus"), { recursive: true });
+      for (const [file, content] of Object.entries(renderScrapeTargets(facts.members))) {
+        fs.mkdirSync(path.dirname(path.join(bundle, file)), { recursive: true });
+        fs.writeFileSync(path.join(bundle, file), content);
+      }
     }
   });
-  after(() => fs.rmSync(bundle, { recursive: true, force: true }));
+  after(() => Object.values(bundles).forEach((bundle) => fs.rmSync(bundle, { recursive: true, force: true })));
 
-  it("check config: valid, with every rendered file_sd file present and valid and the rule files found", () => {
-    const result = promtool("check", "config", path.join(bundle, "prometheus", "prometheus.yml"));
-    assert.equal(result.status, 0, output(result));
-    assert.doesNotMatch(output(result), /WARNING/, "every file_sd file the config reads was rendered");
-    assert.match(output(result), /SUCCESS: 1 rule files found/);
-  });
+  for (const platform of Object.keys(platforms)) {
+    it(`check config (${platform}): valid, with every rendered file_sd file present and valid and the rule files found`, () => {
+      const result = promtool("check", "config", path.join(bundles[platform], "prometheus", "prometheus.yml"));
+      assert.equal(result.status, 0, output(result));
+      assert.doesNotMatch(output(result), /WARNING/, "every file_sd file the config reads was rendered");
+      assert.match(output(result), /SUCCESS: 1 rule files found/);
+    });
+  }
 
   it("check rules: every rule file is valid", () => {
     const dir = path.join(PROMETHEUS_DIR, "rules");

@@ -4,9 +4,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { stringify } from "yaml";
-import { prometheusAlerts, prometheusTargets } from "../../verify/prometheus";
-import { closedPort, testOutputs } from "../helpers/verify-stand-ins";
+import { nodeExportersPerMember, prometheusAlerts, prometheusTargets } from "../../verify/prometheus";
+import { closedPort, clusterOutputs, testOutputs } from "../helpers/verify-stand-ins";
 import { Processes, waitFor } from "../helpers/local-servers";
+
+interface ScrapeTarget { job: string; target: string; role: string; member?: string }
 
 const TOOLS = ["prometheus", "prometheus-node-exporter"];
 const WAIT_MS = 60_000;
@@ -43,10 +45,19 @@ describe("verify: Prometheus check against a real Prometheus and node_exporter o
   });
 
   /** A Prometheus scraping itself, node_exporter and `extra` targets, with one warning alert that always fires. */
-  async function startPrometheus(name: string, extra: { job: string; target: string; role: string }[]): Promise<string> {
+  async function startPrometheus(name: string, extra: ScrapeTarget[]): Promise<string> {
     const port = await closedPort();
     const base = path.join(dir, name);
-    const job = (jobName: string, target: string, role: string) => ({ job_name: jobName, static_configs: [{ targets: [target], labels: { role } }] });
+    const targets: ScrapeTarget[] = [
+      { job: "prometheus", target: `127.0.0.1:${port}`, role: "monitoring" },
+      { job: "node", target: `127.0.0.1:${nodePort}`, role: "web" },
+      ...extra,
+    ];
+    // One scrape config per job (Prometheus refuses a job name twice), one static group per target.
+    const scrapeConfigs = [...new Set(targets.map((t) => t.job))].map((jobName) => ({
+      job_name: jobName,
+      static_configs: targets.filter((t) => t.job === jobName).map(({ target, role, member }) => ({ targets: [target], labels: { role, ...(member ? { member } : {}) } })),
+    }));
     writeFileSync(
       `${base}.rules.yml`,
       stringify({
@@ -64,11 +75,7 @@ describe("verify: Prometheus check against a real Prometheus and node_exporter o
       stringify({
         global: { scrape_interval: "1s", evaluation_interval: "1s" },
         rule_files: [`${base}.rules.yml`],
-        scrape_configs: [
-          job("prometheus", `127.0.0.1:${port}`, "monitoring"),
-          job("node", `127.0.0.1:${nodePort}`, "web"),
-          ...extra.map((e) => job(e.job, e.target, e.role)),
-        ],
+        scrape_configs: scrapeConfigs,
       }),
     );
     procs.start(dir, name, "prometheus", [
@@ -81,7 +88,7 @@ describe("verify: Prometheus check against a real Prometheus and node_exporter o
     await waitFor(`Prometheus ready on ${url}\n${log()}`, WAIT_MS, async () => (await fetch(`${url}/-/ready`)).ok);
     await waitFor("every target scraped once", WAIT_MS, async () => {
       const { activeTargets } = await api<{ activeTargets: { health: string }[] }>(url, "/api/v1/targets");
-      return activeTargets.length === 2 + extra.length && activeTargets.every((t) => t.health !== "unknown");
+      return activeTargets.length === targets.length && activeTargets.every((t) => t.health !== "unknown");
     });
     return url;
   }
@@ -109,5 +116,18 @@ describe("verify: Prometheus check against a real Prometheus and node_exporter o
     );
     await waitFor("the TargetDown alert", WAIT_MS, alertFiring(url, "TargetDown"));
     await assert.rejects(prometheusAlerts(outputs, 5000), /firing: .*TargetDown\[critical\] \(kafka\)/);
+  });
+
+  it("reports node_exporter per member from the `member` label, naming a member down and one not scraped", async () => {
+    const closed = await closedPort();
+    // The one real node_exporter stands in for every member but logging-2 (nothing listens) and kafka-3 (no target).
+    const members = ["logging", "logging-3", "web", "kafka", "kafka-2", "monitoring"];
+    const url = await startPrometheus("members", [
+      ...members.map((member) => ({ job: "node", target: `127.0.0.1:${nodePort}`, role: member.replace(/-\d$/, ""), member })),
+      { job: "node", target: `127.0.0.1:${closed}`, role: "logging", member: "logging-2" },
+    ]);
+    await assert.rejects(nodeExportersPerMember(clusterOutputs(testOutputs({ prometheusUrl: url })), 5000),
+      new RegExp(`^Error: 2 of 8 members not up: logging-2 down \\(127\\.0\\.0\\.1:${closed}\\): .*; kafka-3 is not a scrape target`));
+    assert.equal(await nodeExportersPerMember(testOutputs({ prometheusUrl: url }), 5000), "4 members up (logging, web, kafka, monitoring)");
   });
 });

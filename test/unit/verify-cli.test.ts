@@ -5,8 +5,9 @@ import path from "node:path";
 import { Client } from "@elastic/elasticsearch";
 import { main, parseCommandLine } from "../../verify/index";
 import { parseOutputs, pulumiOutputs, StackOutputs } from "../../verify/outputs";
+import { ROLES } from "../../components/roles";
 import { formatResult, joinProblems, verdict } from "../../verify/report";
-import { FIXTURE_DIRS, mockedElasticsearch, sendJson, StandIn, startStandIn, testOutputs } from "../helpers/verify-stand-ins";
+import { clusterOutputs, FIXTURE_DIRS, mockedElasticsearch, sendJson, StandIn, startStandIn, testOutputs } from "../helpers/verify-stand-ins";
 
 describe("verify: command line, outputs and verdict", () => {
   it("parses the stack name and options, rejecting nonsense", () => {
@@ -34,6 +35,17 @@ describe("verify: command line, outputs and verdict", () => {
       return true;
     });
     assert.deepEqual(parseOutputs(testOutputs()), testOutputs());
+  });
+
+  it("reads hosts keyed by member name, every role's first member under the role's name, and no gap or stranger", () => {
+    assert.deepEqual(parseOutputs(clusterOutputs()), clusterOutputs());
+    const { hosts } = clusterOutputs();
+    const host = hosts["logging-2"];
+    const without = (name: string) => ({ ...clusterOutputs(), hosts: Object.fromEntries(Object.entries(hosts).filter(([n]) => n !== name)) });
+    assert.throws(() => parseOutputs(without("logging-2")), /\/hosts\/logging-3 comes without the members before it/);
+    assert.throws(() => parseOutputs(without("kafka")), /\/hosts must have required property 'kafka'/);
+    assert.throws(() => parseOutputs({ ...clusterOutputs(), hosts: { ...hosts, search: host } }), /\/hosts must NOT have additional properties/);
+    assert.throws(() => parseOutputs({ ...clusterOutputs(), hosts: { ...hosts, "logging-4": { publicIp: "x" } } }), /\/hosts\/logging-4 must have required property 'privateIp'/);
   });
 
   describe("reading outputs through the Pulumi CLI", () => {
@@ -95,7 +107,9 @@ describe("verify: the whole command against stand-ins", () => {
         status: "success",
         data: req.url?.startsWith("/api/v1/targets")
           ? { activeTargets: [{ labels: { job: "node", role: "web" }, scrapeUrl: "http://10.42.1.11:9100/metrics", health: "up", lastError: "" }] }
-          : { alerts: [] },
+          : req.url?.startsWith("/api/v1/query")
+            ? { resultType: "vector", result: (req.url.includes("kafka_brokers") ? ["kafka"] : ROLES).map((member) => ({ metric: { member }, value: [0, "1"] })) }
+            : { alerts: [] },
       }),
     );
     const { mock, es } = mockedElasticsearch();
@@ -131,15 +145,15 @@ describe("verify: the whole command against stand-ins", () => {
   it("prints one line per check and exits 0 when every part works", async () => {
     const { code, lines } = await run(["dev", "--samples", "2"], await platform());
     assert.equal(lines[0], "Verifying stack dev, environment dev");
-    assert.equal(lines.filter((l) => l.startsWith("PASS ")).length, 10, lines.join("\n"));
-    assert.equal(lines.at(-1), "VERDICT: PASS, 10 checks passed");
+    assert.equal(lines.filter((l) => l.startsWith("PASS ")).length, 12, lines.join("\n"));
+    assert.equal(lines.at(-1), "VERDICT: PASS, 12 checks passed");
     assert.equal(code, 0);
   });
 
   it("exits 1 and names the failed check when a part misbehaves", async () => {
     const { code, lines } = await run([], await platform({ kibana: true }));
     assert.match(lines.find((l) => l.startsWith("FAIL "))!, /^FAIL {2}Kibana saved objects .*search\/all-gateway-logs/);
-    assert.equal(lines.at(-1), "VERDICT: FAIL, 1 of 10 checks failed: Kibana saved objects");
+    assert.equal(lines.at(-1), "VERDICT: FAIL, 1 of 12 checks failed: Kibana saved objects");
     assert.equal(code, 1);
   });
 

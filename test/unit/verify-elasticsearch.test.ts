@@ -6,7 +6,7 @@ import {
   clusterHealth, elasticsearchClient, EsContext, mappedTypes, recentGatewayDocuments, templatesAndPolicies, valueFits, valuesAt,
 } from "../../verify/elasticsearch";
 import { loadIndexTemplate } from "../../verify/provisioning";
-import { closedPort, FIXTURE_DIRS, mockedElasticsearch, startStandIn, testOutputs } from "../helpers/verify-stand-ins";
+import { closedPort, clusterOutputs, FIXTURE_DIRS, mockedElasticsearch, startStandIn, testOutputs } from "../helpers/verify-stand-ins";
 
 const fixture = (file: string) => JSON.parse(readFileSync(path.join(FIXTURE_DIRS.indexTemplates, file), "utf8"));
 /** What GET <index>/_mapping shows for an index made from the fixture templates (subobjects: false keeps dotted names). */
@@ -53,12 +53,23 @@ describe("verify: Elasticsearch checks", () => {
 
     it("passes on green", async () => {
       mock.add({ method: "GET", path: "/_cluster/health" }, health("green"));
-      assert.match(String(await clusterHealth(ctx)), /^green, 1 node/);
+      assert.match(String(await clusterHealth(ctx)), /^green, 1 of 1 node/);
     });
 
     it("warns on yellow", async () => {
       mock.add({ method: "GET", path: "/_cluster/health" }, health("yellow"));
-      assert.deepEqual(await clusterHealth(ctx), { status: "WARN", detail: "yellow, 1 node(s), 9 active / 2 unassigned shards" });
+      assert.deepEqual(await clusterHealth(ctx), { status: "WARN", detail: "yellow, 1 of 1 node(s), 9 active / 2 unassigned shards" });
+    });
+
+    it("counts one node per logging member, and names the members whose node is not in the cluster", async () => {
+      const nodes = ["logging", "logging-2", "logging-3"];
+      mock.add({ method: "GET", path: "/_cluster/health" }, () => ({ ...health("green")(), number_of_nodes: nodes.length }));
+      mock.add({ method: "GET", path: "/_cat/nodes" }, () => nodes.map((name) => ({ name })));
+      const cluster = { ...ctx, outputs: clusterOutputs() };
+      assert.match(String(await clusterHealth(cluster)), /^green, 3 of 3 node\(s\)/);
+      nodes.splice(1, 1);
+      await assert.rejects(clusterHealth(cluster), /^Error: green, 2 of 3 node\(s\), .*: not in the cluster: logging-2 \(docker compose logs elasticsearch/);
+      await assert.rejects(clusterHealth(ctx), /2 of 1 node\(s\), .*not a logging member: logging-3/);
     });
 
     it("fails on red", async () => {
