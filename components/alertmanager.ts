@@ -50,7 +50,7 @@ export function renderAlertmanagerConfig(alerting: AlertingConfig, secrets: Aler
     receiver.slack_configs = [{
       api_url: secrets.slackWebhookUrl,
       send_resolved: true,
-      title: '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} on the {{ .CommonLabels.role }} host',
+      title: '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} on {{ with .CommonLabels.member }}{{ . }}{{ else }}the {{ .CommonLabels.role }} hosts{{ end }}',
       text: ALERT_LINES,
     }];
   }
@@ -66,7 +66,7 @@ export function renderAlertmanagerConfig(alerting: AlertingConfig, secrets: Aler
   const config = {
     route: {
       receiver: OPERATORS_RECEIVER,
-      group_by: ["alertname", "role"],
+      group_by: ["alertname", "role", "member"],
       group_wait: "30s",
       group_interval: "5m",
       repeat_interval: "4h",

@@ -115,6 +115,8 @@ function checkNeeds(): Need[] {
   const source = read("verify/elasticsearch.ts");
   const BY_CALL: Record<string, Need> = {
     "cluster.health": { action: "cluster:monitor/health", why: "verify: cluster health" },
+    // _cat/nodes reads node info and stats (RestNodesAction).
+    "cat.nodes": { action: "cluster:monitor/nodes/stats", why: "verify: which nodes joined" },
     "indices.getIndexTemplate": { action: "indices:admin/index_template/get", why: "verify: index templates" },
     "ilm.getLifecycle": { action: "cluster:admin/ilm/get", why: "verify: ILM policies" },
     count: { action: "indices:data/read/search", index: gateway, why: "verify: recent gateway documents" },

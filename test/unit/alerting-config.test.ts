@@ -71,7 +71,8 @@ describe("Alertmanager config (components/alertmanager.ts)", () => {
     const config = render({}, {});
     assert.equal(config.route.receiver, OPERATORS_RECEIVER);
     assert.deepEqual(config.receivers, [{ name: OPERATORS_RECEIVER }]);
-    assert.deepEqual(config.route.group_by, ["alertname", "role"]);
+    // Per member: logging-2 and logging-3 down are two notifications, not one merged under "logging".
+    assert.deepEqual(config.route.group_by, ["alertname", "role", "member"]);
   });
 
   it("puts each configured integration on that receiver, with its secret", () => {
