@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import Ajv, { JSONSchemaType } from "ajv";
 import { ROLES, PerRole } from "../components/roles";
+import { TunnelSpec } from "../tunnel/tunnel";
 
 /** The stack outputs `verify` reads; the program exports exactly these. */
 export interface StackOutputs {
@@ -15,6 +16,11 @@ export interface StackOutputs {
   sshPrivateKey: string;
   grafanaAdminUser: string;
   grafanaAdminPassword: string;
+  /** Prometheus' and Alertmanager's operator login. */
+  monitoringOperatorUser: string;
+  monitoringOperatorPassword: string;
+  /** What the SSH tunnel forwards on aws (the URLs above are its local ends); empty on the docker target. */
+  tunnels: TunnelSpec[];
   environment: string;
 }
 
@@ -30,7 +36,9 @@ const hostSchema = {
 } as const;
 
 const URL_KEYS = ["gatewayUrl", "kibanaUrl", "grafanaUrl", "prometheusUrl", "elasticsearchUrl"] as const;
-const TEXT_KEYS = ["sshUser", "sshPrivateKey", "grafanaAdminUser", "grafanaAdminPassword", "environment"] as const;
+const TEXT_KEYS = [
+  "sshUser", "sshPrivateKey", "grafanaAdminUser", "grafanaAdminPassword", "monitoringOperatorUser", "monitoringOperatorPassword", "environment",
+] as const;
 
 const schema = {
   type: "object",
@@ -42,8 +50,10 @@ const schema = {
       properties: Object.fromEntries(ROLES.map((r) => [r, hostSchema])),
       required: [...ROLES],
     },
+    // Its items are checked where they are used: by the tunnel (tunnel/index.ts).
+    tunnels: { type: "array" },
   },
-  required: [...URL_KEYS, ...TEXT_KEYS, "hosts"],
+  required: [...URL_KEYS, ...TEXT_KEYS, "hosts", "tunnels"],
 } as unknown as JSONSchemaType<StackOutputs>;
 
 const validate = new Ajv({ allErrors: true }).compile(schema);
@@ -55,7 +65,7 @@ export function parseOutputs(raw: unknown): StackOutputs {
   throw new Error(`the stack outputs are incomplete: ${problems.join("; ")}. Run \`pulumi up\` with this version of the program first.`);
 }
 
-/** `pulumi stack output --json --show-secrets`, run in the project folder (secrets: SSH key, Grafana password). */
+/** `pulumi stack output --json --show-secrets`, run in the project folder (secrets: SSH key, passwords). */
 export function pulumiOutputs(projectDir: string, stack?: string, pulumi = "pulumi"): OutputsSource {
   return {
     async read() {
