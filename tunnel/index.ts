@@ -84,9 +84,11 @@ export async function main(argv: string[], deps: Deps = {}): Promise<number> {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
-  const broken = await Promise.race([stopped.then(() => undefined), tunnel.exited]);
+  // Ctrl-C reaches ssh too (same process group): its exit then is the stop, not a broken tunnel.
+  let stopping = false;
+  const broken = await Promise.race([stopped.then(() => void (stopping = true)), tunnel.exited]);
   await tunnel.close();
-  if (broken) {
+  if (broken && !stopping) {
     print(`tunnel: ${broken}`);
     return 1;
   }
