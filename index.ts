@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { loadConfig } from "./components/config";
 import { ROLES, PerRole, Role } from "./components/roles";
-import { PortName } from "./components/ports";
+import { OPERATOR_UI_PORTS, PORTS, PortName } from "./components/ports";
 import { SSH_USER } from "./components/host";
 import { PlatformHost } from "./components/platform-host";
 import { Hosts, awsHosts, dockerHosts, perRole } from "./components/targets";
@@ -12,6 +12,7 @@ import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, MemberFacts, bundleEnv, renderedFi
 import { CLUSTER_NODE_SERVICES, ClusterRole, members } from "./components/topology";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/pipeline-check";
 import { loadAlertSecrets } from "./components/alertmanager";
+import { MonitoringUser, generateMonitoringCredentials } from "./components/monitoring-auth";
 import { CloudTrail } from "./components/cloudtrail";
 import { buildCloudTrailFunction } from "./components/cloudtrail-function";
 import { datasets } from "./components/naming";
@@ -50,6 +51,8 @@ export = async () => {
   const kibanaUrl = url(first.logging, "kibana");
   // Secret end to end: the receivers' URLs and password exist only inside this Output and the 0600 file it renders.
   const alertSecrets = loadAlertSecrets(config.alerting, new pulumi.Config());
+  // Prometheus' and Alertmanager's basic auth: passwords and bcrypt salts kept in the state, secret end to end.
+  const monitoringCredentials = generateMonitoringCredentials(name);
 
   const bundles = {} as PerRole<Bundle[]>;
   const bundleUps = (role: Role) => bundles[role].map((bundle) => bundle.up);
@@ -72,15 +75,17 @@ export = async () => {
         hostId: host.instanceId,
         bundleRoot,
         folders: BUNDLE_SOURCES[role],
-        env: pulumi.all([memberFacts, grafanaAdminPassword, kibanaEncryptionKeys, kibanaUrl]).apply(([facts, password, kibanaKeys, kibana]) => bundleEnv(member, {
-          ...config,
-          members: facts,
-          grafanaAdminPassword: password,
-          kibanaEncryptionKeys: kibanaKeys,
-          kibanaUrl: kibana,
-        })),
-        renderedFiles: pulumi.all([memberFacts, alertSecrets]).apply(([facts, secrets]) =>
-          renderedFiles(role, { members: facts, alerting: config.alerting, alertSecrets: secrets })),
+        env: pulumi.all([memberFacts, grafanaAdminPassword, kibanaEncryptionKeys, kibanaUrl, monitoringCredentials])
+          .apply(([facts, password, kibanaKeys, kibana, credentials]) => bundleEnv(member, {
+            ...config,
+            members: facts,
+            grafanaAdminPassword: password,
+            kibanaEncryptionKeys: kibanaKeys,
+            kibanaUrl: kibana,
+            monitoringGrafanaPassword: credentials.grafana.password,
+          })),
+        renderedFiles: pulumi.all([memberFacts, alertSecrets, monitoringCredentials]).apply(([facts, secrets, credentials]) =>
+          renderedFiles(role, { members: facts, alerting: config.alerting, alertSecrets: secrets, monitoringCredentials: credentials })),
         dependsOn: clustered ? [host.ready] : [host.ready, ...startsAfter],
         ...(clustered ? {
           clusterNode: { service: CLUSTER_NODE_SERVICES[role as ClusterRole], after: previous?.gate ? [previous.gate] : [] },
@@ -123,10 +128,21 @@ export = async () => {
       const host = hosts[role][member.index];
       return [member.name, { publicIp: host.publicIp, privateIp: host.privateIp, sshPort: host.sshPort }];
     }))),
+    // What `npm run tunnel` forwards (127.0.0.1:<port> to the host's own 127.0.0.1:<port>); none on the docker
+    // target, which publishes the UIs on 127.0.0.1 itself.
+    tunnels: onAws ? [...new Set(OPERATOR_UI_PORTS.map((ui) => ui.role))].map((role) => ({
+      member: role,
+      host: first[role].publicIp,
+      sshPort: first[role].sshPort,
+      ports: OPERATOR_UI_PORTS.filter((ui) => ui.role === role).map((ui) => PORTS[ui.service]),
+    })) : [],
     sshUser: SSH_USER,
     sshPrivateKey: sshKey.sshPrivateKey,
     grafanaAdminUser: "admin",
     grafanaAdminPassword,
+    // One operator login for Prometheus and Alertmanager.
+    monitoringOperatorUser: "operator" satisfies MonitoringUser,
+    monitoringOperatorPassword: monitoringCredentials.apply((credentials) => pulumi.secret(credentials.operator.password)),
     pipelineCheck: pipelineCheck.stdout,
   };
 };

@@ -1,13 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { AlertingConfig } from "./config";
+import { monitoringSecretsDir } from "./monitoring-auth";
 
 /**
  * Where the program renders Alertmanager's config in the monitoring bundle. It holds the receivers' URLs and SMTP
  * password, so it lives under `secrets/`, which the bundle writes with mode 0600 for the SSH user (uid 1000); the
- * compose file's one-shot `alertmanager-config` hands a copy to Alertmanager's own user (see there why).
+ * compose file's one-shot `secrets` hands a copy to Alertmanager's own user (see there why), with its web config.
  */
-export const ALERTMANAGER_CONFIG_PATH = "secrets/alertmanager.yml";
+export const ALERTMANAGER_CONFIG_PATH = `${monitoringSecretsDir("alertmanager")}/alertmanager.yml`;
 
 /** The name of the one receiver every alert goes to; it carries each configured integration. */
 export const OPERATORS_RECEIVER = "operators";

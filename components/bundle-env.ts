@@ -6,6 +6,7 @@ import { datasets, KAFKA_CONSUMER_GROUP } from "./naming";
 import { AlertingConfig, PlatformConfig } from "./config";
 import { renderScrapeTargets } from "./scrape-targets";
 import { ALERTMANAGER_CONFIG_PATH, AlertSecrets, renderAlertmanagerConfig } from "./alertmanager";
+import { MonitoringCredentials, renderMonitoringSecrets } from "./monitoring-auth";
 
 /** Local folders copied to each host: the first is the bundle root, the others keep their path below it. */
 export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
@@ -36,8 +37,10 @@ export type EnvFacts = Pick<
   members: PerRole<MemberFacts[]>;
   grafanaAdminPassword: string;
   kibanaEncryptionKeys: KibanaEncryptionKeys;
-  /** Kibana as the operator opens it (the logging host's public address): alert annotations link to its logs. */
+  /** Kibana as the operator opens it (the tunnel's local end): alert annotations link to its logs. */
   kibanaUrl: string;
+  /** Grafana's password for Prometheus and Alertmanager (user `grafana`). */
+  monitoringGrafanaPassword: string;
 };
 
 /** What the program knows of one member's host at deploy time. */
@@ -151,6 +154,8 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
       ELASTICSEARCH_URL: `http://${first("logging").privateIp}:${PORTS.elasticsearch}`,
       PROMETHEUS_RETENTION_DAYS: String(facts.prometheusRetentionDays),
       GRAFANA_ADMIN_PASSWORD: facts.grafanaAdminPassword,
+      // Grafana's datasources log in to Prometheus and Alertmanager with it (provisioning/grafana/datasources).
+      MONITORING_GRAFANA_PASSWORD: facts.monitoringGrafanaPassword,
       // Prometheus expands it into the `kibana_url` external label that alert annotations build log links from.
       KIBANA_URL: facts.kibanaUrl,
       GRAFANA_COM_DASHBOARDS: facts.grafanaComDashboards.map((d) => `${d.id}:${d.revision}`).join(" "),
@@ -169,11 +174,20 @@ export function renderDotEnv(vars: Record<string, string>): string {
     .join("\n") + "\n";
 }
 
-/** Files the program renders into a bundle beside its `.env`: the monitoring host's scrape targets and receivers. */
-export function renderedFiles(role: Role, facts: { members: PerRole<MemberFacts[]>; alerting: AlertingConfig; alertSecrets: AlertSecrets }): Record<string, string> {
+/**
+ * Files the program renders into a bundle beside its `.env`: the monitoring host's scrape targets, receivers, and
+ * Prometheus' and Alertmanager's web configs and client passwords.
+ */
+export function renderedFiles(role: Role, facts: {
+  members: PerRole<MemberFacts[]>;
+  alerting: AlertingConfig;
+  alertSecrets: AlertSecrets;
+  monitoringCredentials: MonitoringCredentials;
+}): Record<string, string> {
   if (role !== "monitoring") return {};
   return {
     ...renderScrapeTargets(facts.members),
+    ...renderMonitoringSecrets(facts.monitoringCredentials),
     [ALERTMANAGER_CONFIG_PATH]: renderAlertmanagerConfig(facts.alerting, facts.alertSecrets),
   };
 }

@@ -5,7 +5,7 @@ import { Role } from "./roles";
 import { Architecture } from "./config";
 import { PlatformHost, platformHostFile } from "./platform-host";
 import { scriptWithInputs } from "./shell";
-import { PORTS, PortName } from "./ports";
+import { PORTS, PortName, isOperatorUi } from "./ports";
 import { HOST_PACKAGES, HOST_SERVICES, renderUserData } from "./user-data";
 import { UBUNTU_IMAGE_SERIAL } from "./versions";
 
@@ -124,6 +124,8 @@ export class Host extends pulumi.ComponentResource implements PlatformHost {
   }
 
   endpoint(service: PortName): pulumi.Output<string> {
+    // No security group opens the admin UIs: operators reach them at the local end of `npm run tunnel`.
+    if (isOperatorUi(service)) return pulumi.output(`127.0.0.1:${PORTS[service]}`);
     return pulumi.interpolate`${this.publicIp}:${PORTS[service]}`;
   }
 }

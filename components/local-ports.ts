@@ -1,5 +1,5 @@
 import { INGRESS_MATRIX } from "./network";
-import { PORTS, PortName } from "./ports";
+import { OPERATOR_UI_PORTS, PORTS, PortName } from "./ports";
 import { ROLES, Role } from "./roles";
 import { MemberCounts, ONE_OF_EACH, memberName } from "./topology";
 
@@ -16,24 +16,26 @@ export interface LoopbackPort {
 }
 
 /**
- * What the docker target publishes: exactly what operators (and, for the gateway, anyone) reach on AWS, bound to
- * 127.0.0.1. Every host's SSH gets its own port (the first members' in ROLES order, then the further cluster
- * members'); the gateway its configured one; the others keep their number, published by the first member of a role.
+ * What the docker target publishes on 127.0.0.1: what operators (and, for the gateway, anyone) reach on AWS from
+ * outside, and the admin UIs at the address the SSH tunnel gives them on AWS (OPERATOR_UI_PORTS). Every host's SSH
+ * gets its own port (the first members' in ROLES order, then the further cluster members'); the gateway its
+ * configured one; the UIs keep their number, published by the first member of a role.
  */
 export function loopbackPorts(gatewayPort: number, sshBasePort: number, counts: MemberCounts = ONE_OF_EACH): LoopbackPort[] {
   const seen = new Set<string>();
-  const operatorFacing = INGRESS_MATRIX.filter((rule) => rule.from === "operators" || rule.from === "anywhere")
-    .filter((rule) => !seen.has(`${rule.to} ${rule.port}`) && seen.add(`${rule.to} ${rule.port}`));
-  return operatorFacing.flatMap((rule) => {
-    const perMember = rule.port === "ssh" ? counts[rule.to] : 1;
+  const fromOutside = INGRESS_MATRIX.filter((rule) => rule.from === "operators" || rule.from === "anywhere")
+    .filter((rule) => !seen.has(`${rule.to} ${rule.port}`) && seen.add(`${rule.to} ${rule.port}`))
+    .map((rule): { role: Role; service: PortName } => ({ role: rule.to, service: rule.port }));
+  return [...fromOutside, ...OPERATOR_UI_PORTS].flatMap(({ role, service }) => {
+    const perMember = service === "ssh" ? counts[role] : 1;
     return Array.from({ length: perMember }, (_, index) => ({
-      role: rule.to,
-      member: memberName(rule.to, index),
-      service: rule.port,
-      hostPort: rule.port === "ssh"
-        ? sshBasePort + ROLES.length * index + ROLES.indexOf(rule.to)
-        : rule.port === "gateway" ? gatewayPort : PORTS[rule.port],
-      containerPort: PORTS[rule.port],
+      role,
+      member: memberName(role, index),
+      service,
+      hostPort: service === "ssh"
+        ? sshBasePort + ROLES.length * index + ROLES.indexOf(role)
+        : service === "gateway" ? gatewayPort : PORTS[service],
+      containerPort: PORTS[service],
     }));
   });
 }

@@ -1,3 +1,5 @@
+import { Role } from "./roles";
+
 /** Every port the platform uses, in one place: security groups, URLs and rendered targets read them from here. */
 export const PORTS = {
   ssh: 22,
@@ -19,3 +21,19 @@ export const PORTS = {
 } as const;
 
 export type PortName = keyof typeof PORTS;
+
+/**
+ * The admin UIs and APIs. No security group opens them to the internet: operators reach them through the SSH tunnel
+ * (`npm run tunnel`) at 127.0.0.1 on the same port, on the first member of the role; the docker target publishes
+ * them on 127.0.0.1 directly, which is the same local end.
+ */
+export const OPERATOR_UI_PORTS = [
+  { role: "logging", service: "kibana" },
+  { role: "logging", service: "elasticsearch" },
+  { role: "monitoring", service: "grafana" },
+  { role: "monitoring", service: "prometheus" },
+  { role: "monitoring", service: "alertmanager" },
+] as const satisfies readonly { role: Role; service: PortName }[];
+
+/** Whether operators reach this service through the tunnel (or the docker target's loopback). */
+export const isOperatorUi = (service: PortName): boolean => OPERATOR_UI_PORTS.some((ui) => ui.service === service);

@@ -82,6 +82,9 @@ const mocks: pulumi.runtime.Mocks = {
         // Each password its own value, so a test can tell which one went where.
         state.result = args.name.endsWith("-grafana-admin") ? "MockedGrafanaPassword123" : `Mocked${args.name.replace(/[^A-Za-z0-9]/g, "")}`;
         break;
+      case "random:index/randomBytes:RandomBytes":
+        state.base64 = crypto.createHash("sha256").update(args.name).digest().subarray(0, Number(args.inputs.length)).toString("base64");
+        break;
       case "aws:ec2/keyPair:KeyPair":
         state.keyName = args.name;
         break;

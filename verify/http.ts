@@ -3,7 +3,8 @@ import { PORTS, PortName } from "../components/ports";
 import { Role } from "../components/roles";
 import { StackOutputs } from "./outputs";
 
-const OPERATOR = "the operator CIDRs";
+/** The admin UIs: on aws their URLs are the local ends of the SSH tunnel that verify opens (tunnel/). */
+const OPERATOR = "the SSH tunnel";
 
 /** The public endpoints `verify` talks to, with what an operator must check when one does not answer. */
 export const SERVICES = {
@@ -52,9 +53,14 @@ export function asUnreachable(service: Service, outputs: StackOutputs, err: unkn
     );
   }
   const why = code === "TIMEOUT" || NO_ROUTE.has(code) ? `no answer within ${timeoutMs / 1000}s` : code;
+  if (s.from === OPERATOR) {
+    return new UnreachableError(outputs.tunnels.length
+      ? `${where}: ${why}, through ${OPERATOR}. Check that the instance is running and that the ${s.role} security ` +
+        `group allows tcp/${PORTS.ssh} from your public IP (stack config operatorCidrs).`
+      : `${where}: ${why}. Check that the local host containers run (docker ps).`);
+  }
   return new UnreachableError(
     `${where}: ${why}. Check that the ${s.role} security group allows tcp/${port} from ${s.from}` +
-      (s.from === OPERATOR ? " (stack config operatorCidrs; default: your public IP /32 at the last pulumi up), that your current public IP is inside them" : "") +
       `, and that the instance is running (a dropped packet and a stopped host look the same from here).`,
   );
 }

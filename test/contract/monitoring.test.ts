@@ -9,10 +9,12 @@ import { ROLES, Role } from "../../components/roles";
 import { allMembers, CLUSTER_SIZES, memberName } from "../../components/topology";
 import { FILE_SD_JOBS, renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../components/scrape-targets";
 import { ALERTMANAGER_CONFIG_PATH } from "../../components/alertmanager";
+import { CONTAINER_SECRETS_DIR, SECRET_FILES, WEB_USERS, monitoringSecretsDir, renderMonitoringSecrets } from "../../components/monitoring-auth";
+import { parse } from "yaml";
 import { ComposeService, dependsOn, loadCompose, publishedPorts } from "../helpers/compose";
 import { mappedFields } from "../helpers/index-template";
 import { kqlFields, loadSavedObjects } from "../helpers/kibana-objects";
-import { clusterFacts, SAMPLE_FACTS, sampleEnv, sampleIpOf } from "../helpers/sample-facts";
+import { clusterFacts, SAMPLE_FACTS, SAMPLE_MONITORING_CREDENTIALS, sampleEnv, sampleIpOf } from "../helpers/sample-facts";
 import {
   Dashboard, DatasourceRef, fixtureLines, GRAFANA_PROVISIONING_DIR, loadAlertRules, loadDashboardProviders,
   loadDashboards, loadDatasources, loadMetricFixtures, loadPrometheusConfig, MONITORING_DIR, parseLabelValues,
@@ -421,19 +423,51 @@ describe("monitoring: compose bundle", () => {
     assert.equal(sampleEnv("monitoring").KIBANA_URL, SAMPLE_FACTS.kibanaUrl);
   });
 
-  it("runs Alertmanager as its image's user on the rendered config, copied by a network-less one-shot", () => {
-    const am = services.alertmanager;
-    const copier = services["alertmanager-config"];
-    assert.deepEqual(publishedPorts(am), [PORTS.alertmanager]);
-    assert.equal(am.user, undefined, "Alertmanager keeps the image's unprivileged user");
-    assert.deepEqual(dependsOn(am), { "alertmanager-config": "service_completed_successfully" });
-    const command = am.command as string[];
-    const configFile = command.find((a) => a.startsWith("--config.file="))?.split("=")[1] ?? "";
+  it("runs Prometheus and Alertmanager as their images' user on their rendered secrets, copied by a network-less one-shot", () => {
+    const copier = services.secrets;
     const copy = (copier.entrypoint as string[]).join(" ");
-    assert.ok(copy.includes(`/${ALERTMANAGER_CONFIG_PATH} ${configFile}`), `${copy} does not write ${configFile}`);
-    assert.ok(copier.volumes?.includes(`./${path.posix.dirname(ALERTMANAGER_CONFIG_PATH)}:/secrets:ro`));
+    const rendered = renderMonitoringSecrets(SAMPLE_MONITORING_CREDENTIALS);
+    assert.ok(copier.volumes?.includes("./secrets:/bundle-secrets:ro"));
     assert.equal(copier.network_mode, "none");
     assert.deepEqual(copier.cap_drop, ["ALL"]);
+    for (const server of ["prometheus", "alertmanager"] as const) {
+      const service = services[server];
+      assert.equal(service.user, undefined, `${server} keeps the image's unprivileged user`);
+      assert.deepEqual(dependsOn(service), { secrets: "service_completed_successfully" }, server);
+      // The one-shot copies the bundle's secrets/<server>/ into the volume the server reads as /secrets.
+      const volume = (service.volumes as string[]).find((v) => v.endsWith(`:${CONTAINER_SECRETS_DIR}:ro`))?.split(":")[0];
+      assert.ok(volume && copier.volumes?.includes(`${volume}:/${server}`), `${server}: no copy of its secrets`);
+      assert.ok(copy.includes(`cp /bundle-secrets/${path.posix.relative("secrets", monitoringSecretsDir(server))}/* /${server}/`), copy);
+      assert.deepEqual((service as { "x-config-files"?: string[] })["x-config-files"], [`./${monitoringSecretsDir(server)}`], server);
+      const command = service.command as string[];
+      assert.ok(command.includes(`--web.config.file=${CONTAINER_SECRETS_DIR}/${SECRET_FILES.webConfig}`), server);
+      // The healthcheck logs in with a client config that reads the password file: no password on its command line.
+      const test = (service.healthcheck?.test as string[]).join(" ");
+      assert.ok(test.includes(`--http.config.file=${CONTAINER_SECRETS_DIR}/${SECRET_FILES.clientConfig}`), test);
+      assert.deepEqual(parse(rendered[`${monitoringSecretsDir(server)}/${SECRET_FILES.clientConfig}`]),
+        { basic_auth: { username: server, password_file: `${CONTAINER_SECRETS_DIR}/${SECRET_FILES.password}` } });
+      assert.ok(!test.includes(SAMPLE_MONITORING_CREDENTIALS[server].password));
+    }
+    const configFile = (services.alertmanager.command as string[]).find((a) => a.startsWith("--config.file="))?.split("=")[1];
+    assert.equal(configFile, `${CONTAINER_SECRETS_DIR}/${path.posix.relative(monitoringSecretsDir("alertmanager"), ALERTMANAGER_CONFIG_PATH)}`);
+    assert.deepEqual(publishedPorts(services.alertmanager), [PORTS.alertmanager]);
+  });
+
+  it("logs Prometheus in to Alertmanager and to itself as its own user, and Grafana as `grafana`", () => {
+    const prometheusLogin = { username: "prometheus", password_file: `${CONTAINER_SECRETS_DIR}/${SECRET_FILES.password}` };
+    const alerting = promConfig.alerting?.alertmanagers ?? [];
+    assert.deepEqual(alerting.map((a) => (a as { basic_auth?: unknown }).basic_auth), [prometheusLogin]);
+    const self = promConfig.scrape_configs.find((c) => c.job_name === "prometheus") as { basic_auth?: unknown } | undefined;
+    assert.deepEqual(self?.basic_auth, prometheusLogin);
+    assert.ok(WEB_USERS.prometheus.includes("prometheus") && WEB_USERS.alertmanager.includes("prometheus"));
+    type WithAuth = { uid: string; basicAuth?: boolean; basicAuthUser?: string; secureJsonData?: Record<string, string> };
+    for (const uid of ["prometheus", "alertmanager"]) {
+      const ds = (datasources as unknown as WithAuth[]).find((d) => d.uid === uid);
+      assert.deepEqual([ds?.basicAuth, ds?.basicAuthUser, ds?.secureJsonData], [true, "grafana", { basicAuthPassword: "$MONITORING_GRAFANA_PASSWORD" }], uid);
+    }
+    assert.ok(WEB_USERS.prometheus.includes("grafana") && WEB_USERS.alertmanager.includes("grafana"));
+    assert.equal(grafanaEnv.MONITORING_GRAFANA_PASSWORD, "${MONITORING_GRAFANA_PASSWORD}");
+    assert.equal(sampleEnv("monitoring").MONITORING_GRAFANA_PASSWORD, SAMPLE_MONITORING_CREDENTIALS.grafana.password);
   });
 
   it("starts Grafana after the grafana.com import finished and Prometheus is healthy", () => {

@@ -5,7 +5,7 @@ import { Role } from "../../components/roles";
 import { BUNDLE_SOURCES, renderedFiles } from "../../components/bundle-env";
 import { renderBundleFiles } from "../../components/bundle";
 import { REPO_ROOT } from "../../components/repo";
-import { SAMPLE_FACTS, sampleEnv } from "./sample-facts";
+import { SAMPLE_FACTS, SAMPLE_MONITORING_CREDENTIALS, sampleEnv } from "./sample-facts";
 import { AlertSecrets } from "../../components/alertmanager";
 import { AlertingConfig } from "../../components/config";
 
@@ -30,7 +30,12 @@ export async function assembleBundle(role: Role, options: AssembleOptions = {}):
   const rendered = await renderBundleFiles(
     BUNDLE_SOURCES[role],
     options.env ?? sampleEnv(role),
-    renderedFiles(role, { members: SAMPLE_FACTS.members, alerting: receiversOf(options.alertSecrets ?? {}), alertSecrets: options.alertSecrets ?? {} }),
+    renderedFiles(role, {
+      members: SAMPLE_FACTS.members,
+      alerting: receiversOf(options.alertSecrets ?? {}),
+      alertSecrets: options.alertSecrets ?? {},
+      monitoringCredentials: SAMPLE_MONITORING_CREDENTIALS,
+    }),
     root,
   );
   for (const [file, content] of Object.entries(rendered)) {

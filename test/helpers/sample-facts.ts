@@ -1,6 +1,13 @@
 import { EnvFacts, MemberFacts, bundleEnv } from "../../components/bundle-env";
 import { PerRole, Role, ROLES } from "../../components/roles";
 import { MemberCounts, ONE_OF_EACH, members } from "../../components/topology";
+import { MONITORING_USERS, MonitoringCredentials } from "../../components/monitoring-auth";
+
+/** Prometheus' and Alertmanager's users as the program would generate them: a password and bcrypt salt each. */
+export const SAMPLE_MONITORING_CREDENTIALS = Object.fromEntries(MONITORING_USERS.map((user, i) => [user, {
+  password: `sample${user}Password${i}`,
+  salt: `${"abcd"[i]}`.repeat(21) + "e",
+}])) as MonitoringCredentials;
 
 /** Addresses of the sample hosts: 10.42.1.10 + the role's position, further members 10.42.2.x. */
 const sampleIp = (role: Role, index: number) => (index === 0 ? `10.42.1.${10 + ROLES.indexOf(role)}` : `10.42.2.${10 * ROLES.indexOf(role) + index}`);
@@ -28,6 +35,7 @@ export const SAMPLE_FACTS: EnvFacts = {
   grafanaAdminPassword: "test-password",
   kibanaEncryptionKeys: { encryptedSavedObjects: "s".repeat(32), reporting: "r".repeat(32), security: "k".repeat(32) },
   kibanaUrl: "http://198.51.100.10:5601",
+  monitoringGrafanaPassword: SAMPLE_MONITORING_CREDENTIALS.grafana.password,
   grafanaComDashboards: [{ id: 1860, revision: 42 }],
 };
 

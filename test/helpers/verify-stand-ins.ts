@@ -68,6 +68,9 @@ export function testOutputs(urls: Partial<Pick<StackOutputs, "gatewayUrl" | "kib
     sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----test",
     grafanaAdminUser: "admin",
     grafanaAdminPassword: "test-password",
+    monitoringOperatorUser: "operator",
+    monitoringOperatorPassword: "operator-password",
+    tunnels: [],
     environment: "dev",
   };
 }

@@ -7,6 +7,8 @@ import { stringify } from "yaml";
 import { AlertingConfig } from "../../components/config";
 import { AlertSecrets, renderAlertmanagerConfig } from "../../components/alertmanager";
 import { loadCompose } from "../helpers/compose";
+import { CONTAINER_SECRETS_DIR, SECRET_FILES, monitoringSecretsDir, renderMonitoringSecrets } from "../../components/monitoring-auth";
+import { SAMPLE_MONITORING_CREDENTIALS } from "../helpers/sample-facts";
 import { loadAlertRules, loadPrometheusConfig } from "../helpers/monitoring";
 import { freePort, Processes, waitFor } from "../helpers/local-servers";
 import { runTool } from "../helpers/tools";
@@ -66,7 +68,7 @@ interface WebhookMessage {
   alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string> }[];
 }
 
-describe("alertmanager: a rule fires, Alertmanager routes it, a local webhook receives it (loopback)", () => {
+describe("alertmanager: a rule fires, Prometheus logs in to Alertmanager, which routes it to a local webhook (loopback)", () => {
   const procs = new Processes();
   const received: WebhookMessage[] = [];
   let dir: string;
@@ -93,9 +95,15 @@ describe("alertmanager: a rule fires, Alertmanager routes it, a local webhook re
 
     fs.writeFileSync(path.join(dir, "alertmanager.yml"),
       renderAlertmanagerConfig({ webhook: true, slack: false }, { webhookUrl: `http://127.0.0.1:${hookPort}/alerts` }));
+    // Both servers' rendered secrets (web configs, Prometheus' own password), as laid out in the bundle.
+    for (const [file, content] of Object.entries(renderMonitoringSecrets(SAMPLE_MONITORING_CREDENTIALS))) {
+      fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      fs.writeFileSync(path.join(dir, file), content);
+    }
     procs.start(dir, "alertmanager", "prometheus-alertmanager", [
       `--config.file=${path.join(dir, "alertmanager.yml")}`, `--storage.path=${path.join(dir, "am-data")}`,
       `--web.listen-address=127.0.0.1:${amPort}`, "--cluster.listen-address=",
+      `--web.config.file=${path.join(dir, monitoringSecretsDir("alertmanager"), SECRET_FILES.webConfig)}`,
     ]);
 
     // The project's TargetDown rule as written, only without its 2-minute `for`, on a target nobody serves.
@@ -105,9 +113,12 @@ describe("alertmanager: a rule fires, Alertmanager routes it, a local webhook re
     fs.writeFileSync(path.join(dir, "rules", "alerts.yml"), stringify({ groups: [{ name: "targets", rules: [{ ...targetDown, for: "0s" }] }] }));
     const project = loadPrometheusConfig();
     assert.ok(project.alerting, "prometheus.yml sends alerts to Alertmanager");
+    // The project's Alertmanager login, with the password file the container reads at its path here.
+    const [alertmanager] = project.alerting.alertmanagers as unknown as { basic_auth: { username: string; password_file: string } }[];
+    const passwordFile = path.join(dir, monitoringSecretsDir("prometheus"), path.posix.relative(CONTAINER_SECRETS_DIR, alertmanager.basic_auth.password_file));
     fs.writeFileSync(path.join(dir, "prometheus.yml"), stringify({
       ...project,
-      alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
+      alerting: { alertmanagers: [{ ...alertmanager, basic_auth: { ...alertmanager.basic_auth, password_file: passwordFile }, static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
       scrape_configs: [{ job_name: "node", static_configs: [{ targets: [`127.0.0.1:${deadPort}`], labels: { role: "web" } }] }],
     }));
     // The feature flags of the compose service, and KIBANA_URL in the environment as compose passes it.
@@ -119,8 +130,11 @@ describe("alertmanager: a rule fires, Alertmanager routes it, a local webhook re
       `--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "prom-data")}`,
       `--web.listen-address=127.0.0.1:${promPort}`, ...features,
     ]);
+    assert.equal((await fetch(`http://127.0.0.1:${amPort}/-/ready`).catch(() => undefined))?.ok ?? false, false);
+    const operator = SAMPLE_MONITORING_CREDENTIALS.operator.password;
+    const headers = { authorization: `Basic ${Buffer.from(`operator:${operator}`).toString("base64")}` };
     await waitFor("Alertmanager and Prometheus to be ready", 30_000, async () =>
-      (await fetch(`http://127.0.0.1:${amPort}/-/ready`)).ok && (await fetch(`http://127.0.0.1:${promPort}/-/ready`)).ok);
+      (await fetch(`http://127.0.0.1:${amPort}/-/ready`, { headers })).ok && (await fetch(`http://127.0.0.1:${promPort}/-/ready`)).ok);
   });
 
   after(async () => {

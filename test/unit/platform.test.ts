@@ -10,6 +10,10 @@ import { ubuntuImageName } from "../../components/host";
 import { Network, carveSubnets, instanceTypeOfferings, zonesOffering } from "../../components/network";
 import { ONE_OF_EACH } from "../../components/topology";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
+import { ALERTMANAGER_CONFIG_PATH } from "../../components/alertmanager";
+import { MONITORING_USERS, WEB_USERS } from "../../components/monitoring-auth";
+import * as bcrypt from "bcryptjs";
+import { parse } from "yaml";
 
 const NAME = `${PROJECT}-${STACK}`;
 const OPERATORS = ["203.0.113.0/24", "198.51.100.7/32"];
@@ -128,11 +132,8 @@ describe("platform program (Pulumi mocks)", function () {
     /** ARCHITECTURE.md's port table, written out independently of the program's matrix. */
     const EXPECTED: [Role, number, string][] = [
       ["web", 80, "0.0.0.0/0"],
+      // From outside only SSH and the gateway: the admin UIs go through the SSH tunnel.
       ...ROLES.flatMap((role) => OPERATORS.map((cidr): [Role, number, string] => [role, 22, cidr])),
-      ...OPERATORS.flatMap((cidr): [Role, number, string][] => [
-        ["logging", 5601, cidr], ["monitoring", 3000, cidr], ["monitoring", 9090, cidr], ["logging", 9200, cidr],
-        ["monitoring", 9093, cidr],
-      ]),
       ["logging", 9200, "sg:logging"],
       ["logging", 9200, "sg:monitoring"],
       ["kafka", 9092, "sg:web"],
@@ -341,10 +342,10 @@ describe("platform program (Pulumi mocks)", function () {
       const rendered = byName(`${NAME}-monitoring-bundle-rendered`);
       assert.ok(rendered.secretInputs.includes("stdin"), "rendered files are not secret");
       const files = JSON.parse(rendered.inputs.stdin as string) as Record<string, string>;
-      const alertmanager = files["secrets/alertmanager.yml"] ?? "";
+      const alertmanager = files[ALERTMANAGER_CONFIG_PATH] ?? "";
       for (const secret of ALERT_SECRETS) assert.ok(alertmanager.includes(secret), `alertmanager.yml lacks ${secret}`);
       for (const [file, content] of Object.entries(files)) {
-        if (file === "secrets/alertmanager.yml") continue;
+        if (file === ALERTMANAGER_CONFIG_PATH) continue;
         for (const secret of ALERT_SECRETS) assert.ok(!content.includes(secret), `${file} carries ${secret}`);
       }
       for (const resource of registered.filter((r) => r !== rendered)) {
@@ -358,20 +359,64 @@ describe("platform program (Pulumi mocks)", function () {
       }
     });
 
+    it("generates Prometheus' and Alertmanager's passwords once, as secrets: bcrypt hashes in the secret web configs", async () => {
+      const mocked = (resource: string) => `Mocked${resource.replace(/[^A-Za-z0-9]/g, "")}`;
+      const passwords = Object.fromEntries(MONITORING_USERS.map((user) => [user, mocked(`${NAME}-monitoring-${user}`)]));
+      for (const user of MONITORING_USERS) {
+        // Static inputs: a second `pulumi up` keeps password and salt, so the hashes (and the services) stay as they are.
+        assert.deepEqual(byName(`${NAME}-monitoring-${user}`).inputs, { length: 24, special: false }, user);
+        assert.deepEqual(byName(`${NAME}-monitoring-${user}-salt`).inputs, { length: 16 }, user);
+      }
+      const rendered = byName(`${NAME}-monitoring-bundle-rendered`);
+      assert.ok(rendered.secretInputs.includes("stdin"), "rendered files are not secret");
+      const files = JSON.parse(rendered.inputs.stdin as string) as Record<string, string>;
+      for (const [server, users] of Object.entries(WEB_USERS)) {
+        const file = files[`secrets/${server}/web.yml`];
+        assert.ok(file, `no secrets/${server}/web.yml among ${Object.keys(files).join(", ")}`);
+        const hashes = (parse(file) as { basic_auth_users: Record<string, string> }).basic_auth_users;
+        assert.deepEqual(Object.keys(hashes).sort(), [...users].sort(), server);
+        for (const user of users) assert.ok(bcrypt.compareSync(passwords[user], hashes[user]), `${server}: ${user}'s hash`);
+        assert.equal(files[`secrets/${server}/password`], passwords[server]);
+      }
+      assert.ok(files[".env"].split("\n").includes(`MONITORING_GRAFANA_PASSWORD='${passwords.grafana}'`));
+      // The same program run again renders the same hashes: nothing restarts on an unchanged `pulumi up`.
+      const again = await runProgram(TEST_CONFIG);
+      const filesAgain = JSON.parse(again.resources.find((r) => r.name === rendered.name)?.inputs.stdin as string) as Record<string, string>;
+      assert.equal(filesAgain["secrets/prometheus/web.yml"], files["secrets/prometheus/web.yml"]);
+
+      assert.equal(await pulumi.isSecret(outputs.monitoringOperatorPassword as pulumi.Output<string>), true);
+      assert.equal(resolved.monitoringOperatorPassword, passwords.operator);
+      for (const [key, value] of Object.entries(resolved)) {
+        if (key === "monitoringOperatorPassword") continue;
+        for (const password of Object.values(passwords)) assert.ok(!JSON.stringify(value).includes(password), `output ${key} leaks ${password}`);
+      }
+      for (const instance of ofType("aws:ec2/instance:Instance")) {
+        for (const password of Object.values(passwords)) assert.ok(!(instance.inputs.userData as string).includes(password), instance.name);
+      }
+      const holders = registered.filter((r) => Object.values(passwords).some((p) => JSON.stringify(r.inputs).includes(p))).map((r) => r.name);
+      assert.deepEqual(holders, [rendered.name], "only the monitoring bundle's rendered files (a secret stdin) carry them");
+    });
+
     it("publishes the generated key's public half in the key pair", () => {
       const [keyPair] = ofType("aws:ec2/keyPair:KeyPair");
       assert.equal(keyPair.inputs.publicKey, "ssh-ed25519 AAAAC3MOCKED generated");
     });
   });
 
-  it("exports the URLs and addresses operators need", () => {
+  it("exports the URLs and addresses operators need: the UIs at the tunnel's local ends", () => {
     const hosts = resolved.hosts as Record<Role, { publicIp: string; privateIp: string }>;
     assert.deepEqual(Object.keys(hosts).sort(), [...ROLES].sort());
     assert.equal(resolved.gatewayUrl, `http://${hosts.web.publicIp}`);
-    assert.equal(resolved.kibanaUrl, `http://${hosts.logging.publicIp}:5601`);
-    assert.equal(resolved.grafanaUrl, `http://${hosts.monitoring.publicIp}:3000`);
-    assert.equal(resolved.prometheusUrl, `http://${hosts.monitoring.publicIp}:9090`);
-    assert.equal(resolved.elasticsearchUrl, `http://${hosts.logging.publicIp}:9200`);
+    assert.equal(resolved.kibanaUrl, "http://127.0.0.1:5601");
+    assert.equal(resolved.grafanaUrl, "http://127.0.0.1:3000");
+    assert.equal(resolved.prometheusUrl, "http://127.0.0.1:9090");
+    assert.equal(resolved.alertmanagerUrl, "http://127.0.0.1:9093");
+    assert.equal(resolved.elasticsearchUrl, "http://127.0.0.1:9200");
+    assert.deepEqual(resolved.tunnels, [
+      { member: "logging", host: hosts.logging.publicIp, sshPort: 22, ports: [5601, 9200] },
+      { member: "monitoring", host: hosts.monitoring.publicIp, sshPort: 22, ports: [3000, 9090, 9093] },
+    ]);
+    assert.equal(resolved.monitoringOperatorUser, "operator");
     assert.equal(resolved.sshUser, "ubuntu");
     assert.equal(resolved.environment, "dev");
   });

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Client } from "@elastic/elasticsearch";
-import { main, parseCommandLine } from "../../verify/index";
+import { Deps, main, parseCommandLine } from "../../verify/index";
 import { parseOutputs, pulumiOutputs, StackOutputs } from "../../verify/outputs";
 import { ROLES } from "../../components/roles";
 import { formatResult, joinProblems, verdict } from "../../verify/report";
@@ -102,8 +102,10 @@ describe("verify: the whole command against stand-ins", () => {
       sendJson(res, broken.kibana && req.url?.endsWith("/all-gateway-logs") ? 404 : 200, {}),
     );
     const grafanaUrl = await start((req, res) => sendJson(res, 200, req.url?.endsWith("/health") ? { status: "OK" } : { dashboard: {} }));
-    const prometheusUrl = await start((req, res) =>
-      sendJson(res, 200, {
+    const operator = `Basic ${Buffer.from("operator:operator-password").toString("base64")}`;
+    const prometheusUrl = await start((req, res) => req.headers.authorization !== operator
+      ? sendJson(res, 401, "Unauthorized")
+      : sendJson(res, 200, {
         status: "success",
         data: req.url?.startsWith("/api/v1/targets")
           ? { activeTargets: [{ labels: { job: "node", role: "web" }, scrapeUrl: "http://10.42.1.11:9100/metrics", health: "up", lastError: "" }] }
@@ -131,16 +133,34 @@ describe("verify: the whole command against stand-ins", () => {
     return { outputs: testOutputs({ gatewayUrl, kibanaUrl, grafanaUrl, prometheusUrl }), es };
   }
 
-  async function run(argv: string[], p: { outputs: StackOutputs; es: Client } | Error) {
+  async function run(argv: string[], p: { outputs: StackOutputs; es: Client } | Error, tunnel?: Deps["tunnel"]) {
     const lines: string[] = [];
     const code = await main(argv, {
       outputs: () => ({ read: async () => { if (p instanceof Error) throw p; return p.outputs; } }),
       elasticsearch: () => (p instanceof Error ? assert.fail("no client without outputs") : p.es),
       dirs: FIXTURE_DIRS,
       print: (line) => lines.push(line),
+      tunnel: tunnel ?? (() => assert.fail("no tunnel on the docker target")),
     });
     return { code, lines };
   }
+
+  it("opens the stack's SSH tunnel on aws for the whole run, and closes it after", async () => {
+    const p = await platform();
+    const tunnels = [{ member: "monitoring", host: "203.0.113.13", sshPort: 22, ports: [9090] }];
+    const events: string[] = [];
+    const { code, lines } = await run([], { ...p, outputs: { ...p.outputs, tunnels } }, async (outputs) => {
+      events.push(`open ${JSON.stringify(outputs.tunnels)}`);
+      return { exited: new Promise<string>(() => undefined), close: async () => void events.push("close") };
+    });
+    assert.equal(code, 0, lines.join("\n"));
+    assert.deepEqual(events, [`open ${JSON.stringify(tunnels)}`, "close"]);
+    const failed = await run([], { ...p, outputs: { ...p.outputs, tunnels } }, async () => {
+      throw new Error("tunnel: monitoring (ubuntu@203.0.113.13:22): ssh ended (exit 255): Permission denied");
+    });
+    assert.equal(failed.code, 1);
+    assert.match(failed.lines.at(-1)!, /^verify: tunnel: .*Permission denied/);
+  });
 
   it("prints one line per check and exits 0 when every part works", async () => {
     const { code, lines } = await run(["dev", "--samples", "2"], await platform());

@@ -91,13 +91,13 @@ describe("verify: Elasticsearch checks", () => {
       }
     });
 
-    it("fails naming the security-group rule when nothing answers in time", async () => {
+    it("fails naming the tunnel and its SSH rule when nothing answers in time", async () => {
       const silent = await startStandIn(() => undefined);
-      const outputs = testOutputs({ elasticsearchUrl: silent.url });
+      const outputs = { ...testOutputs({ elasticsearchUrl: silent.url }), tunnels: [{ member: "logging", host: "203.0.113.10", sshPort: 22, ports: [9200] }] };
       const es = elasticsearchClient(outputs, 300);
       try {
         await assert.rejects(clusterHealth({ es, outputs, timeoutMs: 300 }), (err: Error) => {
-          assert.match(err.message, /no answer within 0\.3s\. Check that the logging security group allows tcp\/9200 from the operator CIDRs/);
+          assert.match(err.message, /no answer within 0\.3s, through the SSH tunnel\. Check that the instance is running and that the logging security group allows tcp\/22 from your public IP/);
           return true;
         });
       } finally {

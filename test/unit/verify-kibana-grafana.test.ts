@@ -115,11 +115,11 @@ describe("verify: Kibana and Grafana checks", () => {
     await assert.rejects(kibanaObjects(testOutputs({ kibanaUrl: server.url }), objects(), 2000), /Kibana answered HTTP 503 .*not ready yet/);
   });
 
-  it("Kibana fails naming the logging host and its operator rule when nothing answers", async () => {
+  it("Kibana fails naming the logging host, and on the docker target its containers, when nothing answers", async () => {
     server = await startStandIn(() => undefined);
     await assert.rejects(
       kibanaObjects(testOutputs({ kibanaUrl: server.url }), objects(), 200),
-      /Kibana .* is unreachable: logging host 203\.0\.113\.10, tcp\/5601: no answer within 0\.2s\. Check that the logging security group allows tcp\/5601 from the operator CIDRs/,
+      /Kibana .* is unreachable: logging host 203\.0\.113\.10, tcp\/5601: no answer within 0\.2s\. Check that the local host containers run \(docker ps\)/,
     );
   });
 
