@@ -1,6 +1,7 @@
 import { EnvFacts, MemberFacts, bundleEnv } from "../../components/bundle-env";
 import { PerRole, Role, ROLES } from "../../components/roles";
 import { MemberCounts, ONE_OF_EACH, members } from "../../components/topology";
+import { ES_ACCOUNTS, EsAccount } from "../../components/credentials";
 
 /** Addresses of the sample hosts: 10.42.1.10 + the role's position, further members 10.42.2.x. */
 const sampleIp = (role: Role, index: number) => (index === 0 ? `10.42.1.${10 + ROLES.indexOf(role)}` : `10.42.2.${10 * ROLES.indexOf(role) + index}`);
@@ -29,6 +30,8 @@ export const SAMPLE_FACTS: EnvFacts = {
   kibanaEncryptionKeys: { encryptedSavedObjects: "s".repeat(32), reporting: "r".repeat(32), security: "k".repeat(32) },
   kibanaUrl: "http://198.51.100.10:5601",
   grafanaComDashboards: [{ id: 1860, revision: 42 }],
+  // Distinct per account, letters and digits, 32 long like the program's.
+  elasticsearchPasswords: Object.fromEntries((Object.keys(ES_ACCOUNTS) as EsAccount[]).map((a) => [a, `pw${a}`.padEnd(32, "x")])) as Record<EsAccount, string>,
 };
 
 /** The first (or given) member's private IP in the sample facts. */

@@ -121,7 +121,7 @@ describe("docker target (Pulumi mocks)", function () {
     assert.equal(outputs.kibanaUrl, "http://127.0.0.1:5601");
     assert.equal(outputs.grafanaUrl, "http://127.0.0.1:3000");
     assert.equal(outputs.prometheusUrl, "http://127.0.0.1:9090");
-    assert.equal(outputs.elasticsearchUrl, "http://127.0.0.1:9200");
+    assert.equal(outputs.elasticsearchUrl, "https://127.0.0.1:9200");
     const hosts = outputs.hosts as Record<Role, { publicIp: string; sshPort: number }>;
     assert.deepEqual(ROLES.map((role) => `${hosts[role].publicIp}:${hosts[role].sshPort}`), ["127.0.0.1:2201", "127.0.0.1:2202", "127.0.0.1:2203", "127.0.0.1:2204"]);
   });

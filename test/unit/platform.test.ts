@@ -371,7 +371,7 @@ describe("platform program (Pulumi mocks)", function () {
     assert.equal(resolved.kibanaUrl, `http://${hosts.logging.publicIp}:5601`);
     assert.equal(resolved.grafanaUrl, `http://${hosts.monitoring.publicIp}:3000`);
     assert.equal(resolved.prometheusUrl, `http://${hosts.monitoring.publicIp}:9090`);
-    assert.equal(resolved.elasticsearchUrl, `http://${hosts.logging.publicIp}:9200`);
+    assert.equal(resolved.elasticsearchUrl, `https://${hosts.logging.publicIp}:9200`);
     assert.equal(resolved.sshUser, "ubuntu");
     assert.equal(resolved.environment, "dev");
   });
