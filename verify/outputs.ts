@@ -16,6 +16,13 @@ export interface StackOutputs {
   grafanaAdminUser: string;
   grafanaAdminPassword: string;
   environment: string;
+  /** The program's CA (PEM): Elasticsearch's certificate is checked against it alone. */
+  elasticsearchCaCertificate: string;
+  /** The operator's Kibana login. */
+  kibanaUser: string;
+  kibanaPassword: string;
+  /** The read-only platform-check user's password: what verify logs in to Elasticsearch and Kibana with. */
+  elasticsearchCheckPassword: string;
 }
 
 /** Where the outputs come from: the Pulumi CLI for users, a literal object in tests. */
@@ -30,7 +37,10 @@ const hostSchema = {
 } as const;
 
 const URL_KEYS = ["gatewayUrl", "kibanaUrl", "grafanaUrl", "prometheusUrl", "elasticsearchUrl"] as const;
-const TEXT_KEYS = ["sshUser", "sshPrivateKey", "grafanaAdminUser", "grafanaAdminPassword", "environment"] as const;
+const TEXT_KEYS = [
+  "sshUser", "sshPrivateKey", "grafanaAdminUser", "grafanaAdminPassword", "environment",
+  "elasticsearchCaCertificate", "kibanaUser", "kibanaPassword", "elasticsearchCheckPassword",
+] as const;
 
 const schema = {
   type: "object",
@@ -55,7 +65,7 @@ export function parseOutputs(raw: unknown): StackOutputs {
   throw new Error(`the stack outputs are incomplete: ${problems.join("; ")}. Run \`pulumi up\` with this version of the program first.`);
 }
 
-/** `pulumi stack output --json --show-secrets`, run in the project folder (secrets: SSH key, Grafana password). */
+/** `pulumi stack output --json --show-secrets`, run in the project folder (secrets: SSH key, Grafana, Kibana and platform-check passwords). */
 export function pulumiOutputs(projectDir: string, stack?: string, pulumi = "pulumi"): OutputsSource {
   return {
     async read() {
