@@ -16,6 +16,8 @@ import { MonitoringUser, generateMonitoringCredentials } from "./components/moni
 import { CloudTrail } from "./components/cloudtrail";
 import { buildCloudTrailFunction } from "./components/cloudtrail-function";
 import { datasets } from "./components/naming";
+import { certificateAuthority, nodeCertificate, nodeTlsFiles, TLS_FILES } from "./components/tls";
+import { elasticsearchPasswords, ES_ACCOUNTS } from "./components/credentials";
 
 export = async () => {
   const { config, sshPrivateKey: configuredPrivateKey } = loadConfig();
@@ -42,12 +44,20 @@ export = async () => {
     reporting: kibanaKey("reporting"),
     security: kibanaKey("security"),
   });
+  // Elasticsearch security: one CA, a certificate per node (its host's private IP among its names), a password per
+  // account. All kept in the stack state; keys and passwords are secrets.
+  const esCa = certificateAuthority(name);
+  const esPasswords = elasticsearchPasswords(name);
+  const esTlsFiles = hosts.logging.map((host, index) =>
+    nodeTlsFiles(esCa, nodeCertificate(name, esCa, { member: members(config.memberCounts).logging[index].name, privateIp: host.privateIp })));
+  const tlsFiles = (role: Role, index: number): pulumi.Input<Record<string, string>> =>
+    role === "logging" ? pulumi.all(esTlsFiles[index]) : role === "monitoring" ? pulumi.all({ [TLS_FILES.caCert]: esCa.certPem }) : {};
   const memberFacts: pulumi.Output<PerRole<MemberFacts[]>> = pulumi.output(perRole((role) => members(config.memberCounts)[role].map((member) => ({
     name: member.name,
     privateIp: hosts[role][member.index].privateIp,
     zone: hosts[role][member.index].zone,
   }))));
-  const url = (host: PlatformHost, service: PortName) => host.endpoint(service).apply((at) => `http://${at.replace(/:80$/, "")}`);
+  const url = (host: PlatformHost, service: PortName, scheme = "http") => host.endpoint(service).apply((at) => `${scheme}://${at.replace(/:80$/, "")}`);
   const kibanaUrl = url(first.logging, "kibana");
   // Secret end to end: the receivers' URLs and password exist only inside this Output and the 0600 file it renders.
   const alertSecrets = loadAlertSecrets(config.alerting, new pulumi.Config());
@@ -75,17 +85,21 @@ export = async () => {
         hostId: host.instanceId,
         bundleRoot,
         folders: BUNDLE_SOURCES[role],
-        env: pulumi.all([memberFacts, grafanaAdminPassword, kibanaEncryptionKeys, kibanaUrl, monitoringCredentials])
-          .apply(([facts, password, kibanaKeys, kibana, credentials]) => bundleEnv(member, {
+        env: pulumi.all([memberFacts, grafanaAdminPassword, kibanaEncryptionKeys, kibanaUrl, monitoringCredentials, esPasswords])
+          .apply(([facts, password, kibanaKeys, kibana, credentials, esPassword]) => bundleEnv(member, {
             ...config,
             members: facts,
             grafanaAdminPassword: password,
             kibanaEncryptionKeys: kibanaKeys,
             kibanaUrl: kibana,
             monitoringGrafanaPassword: credentials.grafana.password,
+            elasticsearchPasswords: esPassword,
           })),
-        renderedFiles: pulumi.all([memberFacts, alertSecrets, monitoringCredentials]).apply(([facts, secrets, credentials]) =>
-          renderedFiles(role, { members: facts, alerting: config.alerting, alertSecrets: secrets, monitoringCredentials: credentials })),
+        renderedFiles: pulumi.all([memberFacts, alertSecrets, monitoringCredentials, tlsFiles(role, member.index)])
+          .apply(([facts, secrets, credentials, tls]) => ({
+            ...renderedFiles(role, { members: facts, alerting: config.alerting, alertSecrets: secrets, monitoringCredentials: credentials }),
+            ...tls,
+          })),
         dependsOn: clustered ? [host.ready] : [host.ready, ...startsAfter],
         ...(clustered ? {
           clusterNode: { service: CLUSTER_NODE_SERVICES[role as ClusterRole], after: previous?.gate ? [previous.gate] : [] },
@@ -122,7 +136,13 @@ export = async () => {
     grafanaUrl: url(first.monitoring, "grafana"),
     prometheusUrl: url(first.monitoring, "prometheus"),
     alertmanagerUrl: url(first.monitoring, "alertmanager"),
-    elasticsearchUrl: url(first.logging, "elasticsearch"),
+    elasticsearchUrl: url(first.logging, "elasticsearch", "https"),
+    // Public: what a client of Elasticsearch trusts (the verify step, curl --cacert).
+    elasticsearchCaCertificate: esCa.certPem,
+    kibanaUser: ES_ACCOUNTS.operator,
+    kibanaPassword: esPasswords.operator,
+    // The platform-check user's: read-only, what verify logs in as.
+    elasticsearchCheckPassword: esPasswords.check,
     // By member name: the first member of each role under the role's own name, as with one host per role.
     hosts: Object.fromEntries(ROLES.flatMap((role) => members(config.memberCounts)[role].map((member) => {
       const host = hosts[role][member.index];

@@ -13,7 +13,8 @@ set +a
 timeout=${PIPELINE_CHECK_TIMEOUT:-180}
 read -r -a docker <<<"${DOCKER:-sudo docker}"
 metrics_url=${FLUENT_BIT_METRICS_URL:-http://127.0.0.1:2020}/api/v2/metrics/prometheus
-es_url=${ELASTICSEARCH_LOCAL_URL:-http://127.0.0.1:9200}
+es_url=${ELASTICSEARCH_LOCAL_URL:-https://127.0.0.1:9200}
+es_ca=${ELASTICSEARCH_CA:-tls/ca.crt}
 
 # Prints the first positive count within the time limit, or fails with one line naming the stage.
 wait_for() {
@@ -54,8 +55,10 @@ topic_messages() {
 
 aggregator_records() { fluent_bit_counter fluentbit_input_records_total kafka_in; }
 
+# As platform-check (read-only), trusting the program's CA; the credentials go on curl's stdin, not its command line.
 gateway_documents() {
-  curl -fsS --max-time 5 "$es_url/gateway-access-*/_count" | sed -n 's/^{"count":\([0-9]*\).*/\1/p'
+  printf 'user = "platform-check:%s"\n' "$ES_PASSWORD_PLATFORM_CHECK" |
+    curl -fsS -K - --cacert "$es_ca" --max-time 5 "$es_url/gateway-access-*/_count" | sed -n 's/^{"count":\([0-9]*\).*/\1/p'
 }
 
 case "$HOST_ROLE" in

@@ -7,6 +7,7 @@ import { AlertingConfig, PlatformConfig } from "./config";
 import { renderScrapeTargets } from "./scrape-targets";
 import { ALERTMANAGER_CONFIG_PATH, AlertSecrets, renderAlertmanagerConfig } from "./alertmanager";
 import { MonitoringCredentials, renderMonitoringSecrets } from "./monitoring-auth";
+import { ES_ACCOUNTS, EsAccount, passwordVariable } from "./credentials";
 
 /** Local folders copied to each host: the first is the bundle root, the others keep their path below it. */
 export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
@@ -41,6 +42,8 @@ export type EnvFacts = Pick<
   kibanaUrl: string;
   /** Grafana's password for Prometheus and Alertmanager (user `grafana`). */
   monitoringGrafanaPassword: string;
+  /** One password per Elasticsearch account (components/credentials.ts). */
+  elasticsearchPasswords: Record<EsAccount, string>;
 };
 
 /** What the program knows of one member's host at deploy time. */
@@ -97,6 +100,7 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
     KAFKA_TOPIC_GATEWAY: topics.gatewayTopic,
     KAFKA_TOPIC_CONTAINERS: topics.containersTopic,
   };
+  const password = (account: EsAccount) => ({ [passwordVariable(account)]: facts.elasticsearchPasswords[account] });
   const replicationFactor = Math.min(3, brokers.length);
   const controllers = brokers.slice(0, KAFKA_CONTROLLERS);
   const kafkaController = member.index < KAFKA_CONTROLLERS;
@@ -149,9 +153,14 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
       KIBANA_ENCRYPTED_SAVED_OBJECTS_KEY: facts.kibanaEncryptionKeys.encryptedSavedObjects,
       KIBANA_REPORTING_KEY: facts.kibanaEncryptionKeys.reporting,
       KIBANA_SECURITY_KEY: facts.kibanaEncryptionKeys.security,
+      // Every account's: the setup on each member runs security.sh, which sets them all; the bundle's clients
+      // each get their own from compose.
+      ...Object.assign({}, ...(Object.keys(ES_ACCOUNTS) as EsAccount[]).map(password)),
     }),
     monitoring: () => ({
-      ELASTICSEARCH_URL: `http://${first("logging").privateIp}:${PORTS.elasticsearch}`,
+      // The node's certificate names its private IP; Grafana logs in as grafana.
+      ELASTICSEARCH_URL: `https://${first("logging").privateIp}:${PORTS.elasticsearch}`,
+      ...password("grafana"),
       PROMETHEUS_RETENTION_DAYS: String(facts.prometheusRetentionDays),
       GRAFANA_ADMIN_PASSWORD: facts.grafanaAdminPassword,
       // Grafana's datasources log in to Prometheus and Alertmanager with it (provisioning/grafana/datasources).

@@ -2,6 +2,9 @@ import path from "node:path";
 import ipaddr from "ipaddr.js";
 import { Client, errors as esErrors } from "@elastic/elasticsearch";
 import { INDEX_PREFIXES } from "../components/naming";
+import { checkServerIdentity } from "node:tls";
+import { ES_ACCOUNTS } from "../components/credentials";
+import { ES_SERVICE_NAME } from "../components/tls";
 import { asUnreachable, excerpt } from "./http";
 import { membersOf, StackOutputs } from "./outputs";
 import { flattenMapping, IndexTemplateFile, settingValue } from "./provisioning";
@@ -13,18 +16,44 @@ export interface EsContext {
   timeoutMs: number;
 }
 
+/** The read-only user verify logs in as (hosts/logging/setup/security/users). */
+export const CHECK_USER = ES_ACCOUNTS.check;
+
 export function elasticsearchClient(outputs: StackOutputs, timeoutMs: number): Client {
-  // One attempt per call: a retry would only hide an unreachable port behind a longer wait.
-  return new Client({ node: outputs.elasticsearchUrl, requestTimeout: timeoutMs, maxRetries: 0 });
+  // One attempt per call: a retry would only hide an unreachable port behind a longer wait. Only the program's CA is
+  // trusted. A node certificate does not name the host's public address (verify's URL on aws), so the name checked
+  // is the compose service name that every node certificate carries (components/tls.ts).
+  return new Client({
+    node: outputs.elasticsearchUrl,
+    requestTimeout: timeoutMs,
+    maxRetries: 0,
+    auth: { username: CHECK_USER, password: outputs.elasticsearchCheckPassword },
+    tls: { ca: outputs.elasticsearchCaCertificate, checkServerIdentity: (_host, cert) => checkServerIdentity(ES_SERVICE_NAME, cert) },
+  });
 }
+
+// Node's TLS verification failures, as the client's ConnectionError words them (it keeps only the message).
+const UNTRUSTED = /certificate|self[- ]signed|unable to verify|UNABLE_TO_GET_ISSUER|CERT_/i;
 
 /** Runs one client call, turning network failures into host/port/security-group advice and HTTP errors into text. */
 export async function esCall<T>(ctx: EsContext, call: (es: Client) => Promise<T>): Promise<T> {
   try {
     return await call(ctx.es);
   } catch (err) {
+    if (err instanceof esErrors.ConnectionError && UNTRUSTED.test(err.message)) {
+      throw new Error(
+        `Elasticsearch (${ctx.outputs.elasticsearchUrl}) presented a certificate the stack's CA did not sign (${err.message}): ` +
+          "is this the right stack, and did its last `pulumi up` render the logging host's certificates? (output elasticsearchCaCertificate)",
+      );
+    }
     const unreachable = asUnreachable("elasticsearch", ctx.outputs, err, ctx.timeoutMs);
     if (unreachable) throw unreachable;
+    if (err instanceof esErrors.ResponseError && err.statusCode === 401) {
+      throw new Error(
+        `Elasticsearch refused ${CHECK_USER}'s password (HTTP 401): the stack output elasticsearchCheckPassword is not the user's password. ` +
+          "The logging host's setup service sets it on every deploy: see `docker compose logs setup` there.",
+      );
+    }
     if (err instanceof esErrors.ResponseError) {
       throw new Error(`Elasticsearch answered HTTP ${err.statusCode}: ${excerpt(err.body)}`);
     }

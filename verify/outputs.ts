@@ -29,6 +29,13 @@ export interface StackOutputs {
   /** What the SSH tunnel forwards on aws (the URLs above are its local ends); empty on the docker target. */
   tunnels: TunnelSpec[];
   environment: string;
+  /** The program's CA (PEM): Elasticsearch's certificate is checked against it alone. */
+  elasticsearchCaCertificate: string;
+  /** The operator's Kibana login. */
+  kibanaUser: string;
+  kibanaPassword: string;
+  /** The read-only platform-check user's password: what verify logs in to Elasticsearch and Kibana with. */
+  elasticsearchCheckPassword: string;
 }
 
 /** Where the outputs come from: the Pulumi CLI for users, a literal object in tests. */
@@ -48,6 +55,7 @@ const MEMBER_NAME = `^(${ROLES.join("|")})(-[2-${CLUSTER_SIZES.max}])?$`;
 const URL_KEYS = ["gatewayUrl", "kibanaUrl", "grafanaUrl", "prometheusUrl", "elasticsearchUrl"] as const;
 const TEXT_KEYS = [
   "sshUser", "sshPrivateKey", "grafanaAdminUser", "grafanaAdminPassword", "monitoringOperatorUser", "monitoringOperatorPassword", "environment",
+  "elasticsearchCaCertificate", "kibanaUser", "kibanaPassword", "elasticsearchCheckPassword",
 ] as const;
 
 const schema = {
@@ -89,7 +97,7 @@ export function membersOf(outputs: Pick<StackOutputs, "hosts">, role: Role): str
   return names;
 }
 
-/** `pulumi stack output --json --show-secrets`, run in the project folder (secrets: SSH key, passwords). */
+/** `pulumi stack output --json --show-secrets`, run in the project folder (secrets: SSH key and the passwords). */
 export function pulumiOutputs(projectDir: string, stack?: string, pulumi = "pulumi"): OutputsSource {
   return {
     async read() {

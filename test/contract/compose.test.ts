@@ -1,3 +1,4 @@
+import { TLS_FILES } from "../../components/tls";
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -122,8 +123,9 @@ describe("compose bundles", () => {
               const local = extras.some((folder) => relative === folder || relative.startsWith(`${folder}/`))
                 ? path.join(REPO_ROOT, relative)
                 : path.join(REPO_ROOT, "hosts", role, relative);
-              // `.env` and `secrets/` are rendered by the program at deploy (components/bundle.ts), not shipped.
-              const rendered = relative === ".env" || relative === "secrets" || relative.startsWith("secrets/");
+              // `.env`, `secrets/` and the CA certificate are rendered by the program at deploy (components/bundle.ts,
+              // components/tls.ts), not shipped.
+              const rendered = [".env", "secrets", path.dirname(TLS_FILES.caCert), TLS_FILES.caCert].includes(relative) || relative.startsWith("secrets/");
               assert.ok(rendered || fs.existsSync(local), `${name}: ${source} is not in the bundle (${local})`);
             } else if (source.startsWith("/")) {
               assert.ok(spec.endsWith(":ro"), `${name}: host path ${source} must be mounted read-only`);

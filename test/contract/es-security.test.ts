@@ -31,6 +31,8 @@ const INDEX_PRIVILEGES: Record<string, string[]> = {
   index: ["indices:data/write/index*", "indices:data/write/bulk*", "indices:data/write/update*"],
   // "Permits auto-creation of indices ... Also permits auto-update of mappings".
   auto_configure: ["indices:admin/mapping/auto_put", "indices:admin/auto_create"],
+  // "All indices:admin/* and indices:monitor/*": the only one that grants a settings update.
+  manage: ["indices:admin/*", "indices:monitor/*"],
 };
 
 const glob = (pattern: string, value: string) => new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.?+^$()[\]{}|\\/]/g, "\\$&")).join(".*")}$`).test(value);
@@ -104,10 +106,18 @@ function setupNeeds(): Need[] {
   const BY_PATH: Record<string, string> = { _component_template: "cluster:admin/component_template/put", _ilm: "cluster:admin/ilm/put", _index_template: "indices:admin/index_template/put" };
   const paths = [...script.matchAll(/put_json "(_[a-z_]+)\//g)].map((m) => m[1]);
   assert.ok(paths.length >= 3);
-  return paths.map((p) => {
-    assert.ok(BY_PATH[p], `setup.sh PUTs ${p}, which is not modelled`);
-    return { action: BY_PATH[p], why: `PUT ${p}` };
-  });
+  // It waits for yellow, and gives each dataset's existing indices their replica count.
+  assert.match(script, /http GET "\$ES_URL\/_cluster\/health/);
+  assert.match(script, /put_json "\$dataset-\*\/_settings/);
+  const datasets = fs.readdirSync(path.join(ROOT, "hosts/logging/setup/index-templates")).map((f) => path.basename(f, ".json"));
+  return [
+    { action: "cluster:monitor/health", why: "GET _cluster/health" },
+    ...paths.map((p) => {
+      assert.ok(BY_PATH[p], `setup.sh PUTs ${p}, which is not modelled`);
+      return { action: BY_PATH[p], why: `PUT ${p}` };
+    }),
+    ...datasets.map((d) => ({ action: "indices:admin/settings/update", index: `${d}-${SAMPLE_DAY}`, why: `PUT ${d}-*/_settings` })),
+  ];
 }
 
 function checkNeeds(): Need[] {
@@ -201,7 +211,9 @@ describe("Elasticsearch security: each client's user may do what its code calls,
     for (const [name, role] of Object.entries(ROLES)) {
       assert.ok(!role.cluster.some((p) => ["all", "manage", "manage_security"].includes(p)), `${name}: cluster ${role.cluster}`);
       for (const entry of role.indices) {
-        assert.ok(!entry.privileges.includes("all") && !entry.privileges.includes("manage"), `${name}: index ${entry.privileges}`);
+        assert.ok(!entry.privileges.includes("all"), `${name}: index ${entry.privileges}`);
+        // manage only where a settings update needs it: setup, on the platform's own datasets.
+        if (entry.privileges.includes("manage")) assert.deepEqual([name, entry.names.every((n) => n !== "*" && !n.startsWith("."))], ["platform_setup", true]);
         assert.notEqual(entry.allow_restricted_indices, true, `${name}: restricted indices`);
         if (entry.names.includes("*")) assert.deepEqual([name, [...entry.privileges].sort()], ["metrics_exporter", ["monitor", "view_index_metadata"]]);
       }

@@ -11,6 +11,8 @@ import { FILE_SD_JOBS, renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../com
 import { ALERTMANAGER_CONFIG_PATH } from "../../components/alertmanager";
 import { CONTAINER_SECRETS_DIR, SECRET_FILES, WEB_USERS, monitoringSecretsDir, renderMonitoringSecrets } from "../../components/monitoring-auth";
 import { parse } from "yaml";
+import { ES_ACCOUNTS, passwordVariable } from "../../components/credentials";
+import { TLS_FILES } from "../../components/tls";
 import { ComposeService, dependsOn, loadCompose, publishedPorts } from "../helpers/compose";
 import { mappedFields } from "../helpers/index-template";
 import { kqlFields, loadSavedObjects } from "../helpers/kibana-objects";
@@ -252,8 +254,22 @@ describe("monitoring: Grafana datasources", () => {
     assert.equal(es?.jsonData?.interval, "Daily");
     assert.equal(es?.jsonData?.timeField, "@timestamp");
     assert.equal(es?.url, "$ELASTICSEARCH_URL");
-    assert.equal(sampleEnv("monitoring").ELASTICSEARCH_URL, `http://${sampleIpOf("logging")}:${PORTS.elasticsearch}`);
+    assert.equal(sampleEnv("monitoring").ELASTICSEARCH_URL, `https://${sampleIpOf("logging")}:${PORTS.elasticsearch}`);
     assert.equal(grafanaEnv.ELASTICSEARCH_URL, "${ELASTICSEARCH_URL}");
+  });
+
+  it("log in to Elasticsearch as grafana, trusting the program's CA from the file the bundle renders", () => {
+    const es = byUid.get("elasticsearch-gateway") as { basicAuth?: boolean; basicAuthUser?: string; secureJsonData?: Record<string, string>; jsonData?: Record<string, unknown> };
+    assert.equal(es.basicAuth, true);
+    assert.equal(es.basicAuthUser, ES_ACCOUNTS.grafana);
+    assert.equal(es.secureJsonData?.basicAuthPassword, `$${passwordVariable("grafana")}`);
+    assert.equal(grafanaEnv[passwordVariable("grafana")], `\${${passwordVariable("grafana")}}`);
+    assert.equal(sampleEnv("monitoring")[passwordVariable("grafana")], SAMPLE_FACTS.elasticsearchPasswords.grafana);
+    assert.equal(es.jsonData?.tlsAuthWithCACert, true);
+    const file = /^\$__file\{(.+)\}$/.exec(es.secureJsonData?.tlsCACert ?? "")?.[1];
+    assert.ok(file, `tlsCACert ${es.secureJsonData?.tlsCACert} is not a $__file{} reference`);
+    const mounts = (compose.services.grafana.volumes as string[]).map((v) => v.split(":"));
+    assert.ok(mounts.some(([source, target]) => source === `./${TLS_FILES.caCert}` && target === file), `grafana mounts ./${TLS_FILES.caCert} at ${file}`);
   });
 });
 

@@ -8,6 +8,7 @@ export const SAMPLE_MONITORING_CREDENTIALS = Object.fromEntries(MONITORING_USERS
   password: `sample${user}Password${i}`,
   salt: `${"abcd"[i]}`.repeat(21) + "e",
 }])) as MonitoringCredentials;
+import { ES_ACCOUNTS, EsAccount } from "../../components/credentials";
 
 /** Addresses of the sample hosts: 10.42.1.10 + the role's position, further members 10.42.2.x. */
 const sampleIp = (role: Role, index: number) => (index === 0 ? `10.42.1.${10 + ROLES.indexOf(role)}` : `10.42.2.${10 * ROLES.indexOf(role) + index}`);
@@ -37,6 +38,8 @@ export const SAMPLE_FACTS: EnvFacts = {
   kibanaUrl: "http://198.51.100.10:5601",
   monitoringGrafanaPassword: SAMPLE_MONITORING_CREDENTIALS.grafana.password,
   grafanaComDashboards: [{ id: 1860, revision: 42 }],
+  // Distinct per account, letters and digits, 32 long like the program's.
+  elasticsearchPasswords: Object.fromEntries((Object.keys(ES_ACCOUNTS) as EsAccount[]).map((a) => [a, `pw${a}`.padEnd(32, "x")])) as Record<EsAccount, string>,
 };
 
 /** The first (or given) member's private IP in the sample facts. */

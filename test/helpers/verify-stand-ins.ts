@@ -49,7 +49,10 @@ export const closedPort = freePort;
  * Stack outputs whose URLs point at loopback stand-ins. The host IPs are documentation addresses (TEST-NET-3): they
  * only appear in messages, nothing is sent to them.
  */
-export function testOutputs(urls: Partial<Pick<StackOutputs, "gatewayUrl" | "kibanaUrl" | "grafanaUrl" | "prometheusUrl" | "elasticsearchUrl">> = {}): StackOutputs {
+export function testOutputs(
+  urls: Partial<Pick<StackOutputs, "gatewayUrl" | "kibanaUrl" | "grafanaUrl" | "prometheusUrl" | "elasticsearchUrl">> = {},
+  secrets: Partial<Pick<StackOutputs, "elasticsearchCaCertificate" | "elasticsearchCheckPassword">> = {},
+): StackOutputs {
   const unused = "http://127.0.0.1:9"; // discard port: a check that should not run there fails loudly
   return {
     gatewayUrl: unused,
@@ -72,6 +75,11 @@ export function testOutputs(urls: Partial<Pick<StackOutputs, "gatewayUrl" | "kib
     monitoringOperatorPassword: "operator-password",
     tunnels: [],
     environment: "dev",
+    elasticsearchCaCertificate: "-----BEGIN CERTIFICATE-----\ntest\n-----END CERTIFICATE-----\n",
+    kibanaUser: "operator",
+    kibanaPassword: "operator-password",
+    elasticsearchCheckPassword: "check-password",
+    ...secrets,
   };
 }
 

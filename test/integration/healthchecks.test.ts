@@ -7,10 +7,12 @@ import os from "node:os";
 import path from "node:path";
 import { healthcheckCommand } from "../helpers/compose";
 import { freePort } from "../helpers/local-servers";
+import { basicUser, httpsServer, makeTestPki, TestPki } from "../helpers/es-tls";
 
 /**
- * Runs the Kibana and Kafka healthcheck commands from the compose files (real sh, bash, curl and node) against
- * loopback stand-ins that answer like the real services, with only the address (and Kibana's node path) swapped in.
+ * Runs the Elasticsearch, Kibana and Kafka healthcheck commands from the compose files (real sh, bash, curl and node) against
+ * loopback stand-ins that answer like the real services, with only the address (and Kibana's node path, the CA file)
+ * swapped in.
  */
 
 /** The shell command of a service's healthcheck, as compose hands it to the container (`$$` becomes `$`). */
@@ -20,9 +22,9 @@ function swap(text: string, from: string, to: string): string {
 }
 
 /** Exit code of a command, bounded at 20 s like compose's timeout would (the commands here take milliseconds). */
-function exitCode(command: string, args: string[]): Promise<number | null> {
+function exitCode(command: string, args: string[], env: Record<string, string> = {}): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: "ignore", timeout: 20_000 });
+    const child = spawn(command, args, { stdio: "ignore", timeout: 20_000, env: { ...process.env, ...env } });
     child.on("error", reject);
     child.on("close", (code) => resolve(code));
   });
@@ -37,6 +39,50 @@ async function listen(server: net.Server): Promise<{ port: number; close: () => 
 }
 
 describe("healthcheck commands", () => {
+  describe("elasticsearch (hosts/logging/compose.yaml): over HTTPS with the CA; one node yellow as elastic, a cluster node any answer", function () {
+    this.timeout(60_000);
+    const PASSWORD = "ElasticPasswordForTheHealthcheck";
+    let pki: TestPki;
+    before(() => (pki = makeTestPki()));
+    after(() => pki.cleanup());
+
+    /** The exit code against a stand-in that answers 200 to elastic with PASSWORD and 401 to anyone else. */
+    async function check(env: Record<string, string>, ca = "ca"): Promise<{ code: number | null; seen: string[] }> {
+      const seen: string[] = [];
+      const { server, url } = await httpsServer(pki, (req, res) => {
+        seen.push(`${basicUser(req.headers) ?? "-"} ${req.url}`);
+        const ok = basicUser(req.headers) === `elastic:${PASSWORD}`;
+        res.writeHead(ok ? 200 : 401, { "content-type": "application/json" }).end(ok ? '{"status":"yellow"}' : '{"status":401}');
+      });
+      try {
+        const [kind, script] = healthcheckCommand("logging", "elasticsearch");
+        assert.equal(kind, "CMD-SHELL");
+        const local = swap(swap(script, "https://localhost:9200", url), "config/certs/ca.crt", ca === "ca" ? pki.caFile : pki.otherCaFile);
+        return { code: await exitCode("sh", ["-c", local], env), seen };
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    }
+
+    it("one node: healthy once yellow for elastic with its password, unhealthy with another", async () => {
+      const good = await check({ ES_SEED_HOSTS: "", ELASTIC_PASSWORD: PASSWORD });
+      assert.equal(good.code, 0);
+      assert.deepEqual(good.seen, [`elastic:${PASSWORD} /_cluster/health?wait_for_status=yellow&timeout=5s`]);
+      assert.notEqual((await check({ ES_SEED_HOSTS: "", ELASTIC_PASSWORD: "wrong" })).code, 0);
+    });
+
+    it("a cluster node: healthy on any HTTPS answer, a 401 included, without credentials", async () => {
+      const result = await check({ ES_SEED_HOSTS: "10.42.2.2:9300", ELASTIC_PASSWORD: PASSWORD });
+      assert.equal(result.code, 0);
+      assert.deepEqual(result.seen, ["- /"]);
+    });
+
+    it("unhealthy when the node's certificate is not the CA's", async () => {
+      assert.notEqual((await check({ ES_SEED_HOSTS: "10.42.2.2:9300", ELASTIC_PASSWORD: PASSWORD }, "other")).code, 0);
+      assert.notEqual((await check({ ES_SEED_HOSTS: "", ELASTIC_PASSWORD: PASSWORD }, "other")).code, 0);
+    });
+  });
+
   describe("kibana (hosts/logging/compose.yaml): core Elasticsearch and saved objects, not every plugin", () => {
     const KIBANA_HOME = "/usr/share/kibana";
     let home: string;

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import fs from "node:fs";
-import http from "node:http";
-import { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "../../components/repo";
@@ -12,11 +10,15 @@ import { assembleBundle } from "../helpers/assemble-bundle";
 import { clusterFacts, sampleEnv } from "../helpers/sample-facts";
 import { runTool } from "../helpers/tools";
 import { closedPort, sendJson } from "../helpers/verify-stand-ins";
+import { basicUser, httpsServer, LOOPBACK_NODES, makeTestPki, TestPki } from "../helpers/es-tls";
 
 /**
- * The logging bundle's cluster scripts (real bash + curl) against loopback stand-ins for Elasticsearch nodes:
+ * The logging bundle's cluster scripts (real bash + curl) against loopback HTTPS stand-ins for Elasticsearch nodes,
+ * with a certificate from a test CA (openssl) that the scripts must trust and elastic's password they must send:
  * elasticsearch/start.sh's choice of node settings, and cluster/gate.sh's wait between two members of a roll.
  */
+
+const ELASTIC_PASSWORD = "Elastic0Password0For0The0Test00";
 
 const LOGGING_DIR = path.join(REPO_ROOT, "hosts", "logging");
 
@@ -41,25 +43,30 @@ interface Node {
   close(): Promise<void>;
 }
 
+let pki: TestPki;
+
 /**
- * A stand-in node: GET / reports this cluster UUID ("_na_" before formation), the other paths as given. The nodes
- * of one test share a port on several loopback addresses, as the members of a cluster share 9200 on their own IPs.
+ * A stand-in node over HTTPS: GET / reports this cluster UUID ("_na_" before formation), the other paths as given;
+ * without elastic's password, or for uuid `null` (security not answering yet), a 401 as Elasticsearch words it. The
+ * nodes of one test share a port on several loopback addresses, as the members of a cluster share 9200 on their IPs.
  */
-async function node(uuid: string, answers: Record<string, () => unknown> = {}, host = "127.0.0.1", port = 0): Promise<Node> {
+async function node(uuid: string | null, answers: Record<string, () => unknown> = {}, host = "127.0.0.1", port = 0): Promise<Node> {
   const seen: string[] = [];
-  const server = http.createServer((req, res) => {
+  const { server, url } = await httpsServer(pki, (req, res) => {
     const route = (req.url ?? "").split("?")[0];
     seen.push(route);
+    if (uuid === null || basicUser(req.headers) !== `elastic:${ELASTIC_PASSWORD}`) {
+      return sendJson(res, 401, { error: { type: "security_exception", reason: "unable to authenticate user [elastic] for REST request [/]" }, status: 401 });
+    }
     if (route === "/") return sendJson(res, 200, { name: "peer", cluster_name: "log-platform", cluster_uuid: uuid });
     const answer = answers[route];
     if (!answer) return sendJson(res, 404, { error: `no stand-in for ${route}` });
     const body = answer();
     if (typeof body === "string") return void res.writeHead(200, { "content-type": "text/plain" }).end(body);
     sendJson(res, 200, body);
-  });
-  await new Promise<void>((resolve) => server.listen(port, host, resolve));
+  }, host, port);
   return {
-    url: `http://${host}:${(server.address() as AddressInfo).port}`,
+    url,
     seen,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
@@ -83,11 +90,14 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
   };
 
   before(function () {
+    this.timeout(60_000);
     for (const tool of ["bash", "curl"]) {
       const found = (process.env.PATH ?? "").split(":").some((d) => fs.existsSync(path.join(d, tool)));
       assert.ok(found, `${tool} is required for this test: apt-get install ${tool}`);
     }
+    pki = makeTestPki();
   });
+  after(() => pki.cleanup());
 
   afterEach(async () => {
     await Promise.all(standIns.splice(0).map((s) => s.close()));
@@ -118,6 +128,8 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       HOST_ZONE: "eu-west-1b",
       ES_HTTP_PORT: httpPort,
       ES_DATA_DIR: dataDir,
+      ES_CA: pki.caFile,
+      ELASTIC_PASSWORD,
     });
 
     it("one node: single-node discovery and no cluster setting at all", async () => {
@@ -141,6 +153,14 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       assert.deepEqual(peer.seen, ["/"], "the other member was asked once");
     });
 
+    it("new data and a member that answers 401 (security not ready: no formed cluster it could tell): bootstraps", async () => {
+      const peer = await started(node(null));
+      const { result, settings } = await startSettings(clusterEnv(portOf(peer.url), dir("es-data-")));
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(settings["cluster.initial_master_nodes"], "logging,logging-2,logging-3");
+      assert.deepEqual(peer.seen, ["/"]);
+    });
+
     it("new data and a member in a formed cluster: joins it, without initial master nodes", async () => {
       const peer = await started(node("Xq3aVw5lT0uH8TQ3yWfS6A"));
       const { result, settings } = await startSettings(clusterEnv(portOf(peer.url), dir("es-data-")));
@@ -149,6 +169,14 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       assert.equal(settings["cluster.initial_master_nodes"], undefined);
       assert.equal(settings["discovery.type"], undefined);
       assert.match(result.stderr, /formed cluster Xq3aVw5lT0uH8TQ3yWfS6A/);
+    });
+
+    it("does not take a formed cluster's answer from a server the CA did not sign", async () => {
+      const peer = await started(node("Xq3aVw5lT0uH8TQ3yWfS6A"));
+      const { result, settings } = await startSettings({ ...clusterEnv(portOf(peer.url), dir("es-data-")), ES_CA: pki.otherCaFile });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(settings["cluster.initial_master_nodes"], "logging,logging-2,logging-3");
+      assert.deepEqual(peer.seen, [], "the TLS handshake failed before any request");
     });
 
     it("data that has held cluster state: restarts in its cluster, without initial master nodes, even with no peer up", async () => {
@@ -171,16 +199,21 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
   describe("cluster/gate.sh: this node in a usable, settled cluster before the next member starts", () => {
     const UUID = "Xq3aVw5lT0uH8TQ3yWfS6A";
     // Three members; only those a test starts a stand-in for answer (the others refuse the connection).
-    const MEMBERS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"];
+    const MEMBERS = LOOPBACK_NODES;
     const health = (status: string, relocating: number) => () => ({ cluster_name: "log-platform", status, number_of_nodes: 2, relocating_shards: relocating });
     const settled = { "/_cat/nodes": () => "logging\nlogging-2 \n", "/_cluster/health": health("yellow", 0) };
 
     /** Lays out a bundle folder with the gate and a .env naming this member (the first address) and its peers. */
-    async function gate(self: Node, extra: Record<string, string> = {}): Promise<Result & { ms: number }> {
+    async function gate(self: Node, extra: Record<string, string> = {}, envExtra: Record<string, string> = {}): Promise<Result & { ms: number }> {
       const bundle = dir("bundle-logging-");
       fs.mkdirSync(path.join(bundle, "cluster"));
       fs.copyFileSync(path.join(LOGGING_DIR, "cluster", "gate.sh"), path.join(bundle, "cluster", "gate.sh"));
-      fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv({ ES_NODE_NAME: "logging-2", HOST_PRIVATE_IP: "10.42.2.1", ES_CLUSTER_MEMBERS: MEMBERS.join(",") }));
+      // The CA where the program renders it (TLS_FILES.caCert).
+      fs.mkdirSync(path.join(bundle, "tls"));
+      fs.copyFileSync(pki.caFile, path.join(bundle, "tls", "ca.crt"));
+      fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv({
+        ES_NODE_NAME: "logging-2", HOST_PRIVATE_IP: "10.42.2.1", ES_CLUSTER_MEMBERS: MEMBERS.join(","), ES_PASSWORD_ELASTIC: ELASTIC_PASSWORD, ...envExtra,
+      }));
       const startedAt = Date.now();
       const result = await run("bash", ["cluster/gate.sh"], { ES_HTTP_PORT: portOf(self.url), ES_GATE_TIMEOUT: "3", ES_GATE_INTERVAL: "0.2", ...extra }, bundle);
       return { ...result, ms: Date.now() - startedAt };
@@ -221,6 +254,22 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /no member reports a formed cluster and 1 of 3 answer, fewer than a quorum \(2\)/);
       assert.ok(es.seen.every((p) => p === "/"), `asked only for the cluster UUID: ${es.seen.join(", ")}`);
+    });
+
+    it("counts a member that answers 401 as there, not formed", async () => {
+      const self = await started(node(null));
+      await started(node(null, {}, MEMBERS[1], Number(portOf(self.url))));
+      const result = await gate(self, { ES_GATE_TIMEOUT: "1" });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /no member reports a formed cluster, though 2 of 3 answer/);
+    });
+
+    it("sends elastic's password from .env: a wrong one never sees the cluster", async () => {
+      const es = await started(node(UUID, settled));
+      const result = await gate(es, { ES_GATE_TIMEOUT: "1" }, { ES_PASSWORD_ELASTIC: "wrong" });
+      assert.equal(result.code, 0, "a lone 401 is a first formation");
+      assert.match(result.stdout, /1 of 3 answer/);
+      assert.equal((await gate(es)).code, 0);
     });
 
     it("waits for the formation once a quorum answers, and follows a peer's formed cluster", async () => {

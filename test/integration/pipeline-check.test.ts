@@ -9,6 +9,8 @@ import { REPO_ROOT } from "../../components/repo";
 import { renderDotEnv } from "../../components/bundle-env";
 import { sampleEnv } from "../helpers/sample-facts";
 import { execFile } from "child_process";
+import { basicUser, httpsServer, makeTestPki, TestPki } from "../helpers/es-tls";
+import { passwordVariable } from "../../components/credentials";
 
 /** What the stand-ins report: Fluent Bit counters, the index count, gateway log lines and topic offsets. */
 interface Observed {
@@ -25,6 +27,10 @@ describe("checks/pipeline.sh against stand-ins on loopback", function () {
   this.timeout(30_000);
   let server: http.Server;
   let baseUrl: string;
+  // Elasticsearch over HTTPS with a test CA's certificate; it counts only for platform-check with its password.
+  let es: http.Server;
+  let esUrl: string;
+  let pki: TestPki;
   let observed: Observed;
   let bundle: string;
 
@@ -38,9 +44,6 @@ describe("checks/pipeline.sh against stand-ins on loopback", function () {
           `fluentbit_input_records_total{name="kafka_in"} ${observed.aggregatorRecords}`,
           "",
         ].join("\n"));
-      } else if (req.url === "/gateway-access-*/_count") {
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ count: observed.documents, _shards: { total: 1 } }));
       } else {
         res.statusCode = 404;
         res.end();
@@ -48,8 +51,20 @@ describe("checks/pipeline.sh against stand-ins on loopback", function () {
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    pki = makeTestPki();
+    const check = `platform-check:${sampleEnv("logging")[passwordVariable("check")]}`;
+    ({ server: es, url: esUrl } = await httpsServer(pki, (req, res) => {
+      res.setHeader("content-type", "application/json");
+      if (basicUser(req.headers) !== check) res.writeHead(401).end(JSON.stringify({ status: 401 }));
+      else if (req.url === "/gateway-access-*/_count") res.end(JSON.stringify({ count: observed.documents, _shards: { total: 1 } }));
+      else res.writeHead(404).end();
+    }));
   });
-  after(() => server.close());
+  after(() => {
+    server.close();
+    es.close();
+    pki.cleanup();
+  });
 
   beforeEach(() => {
     observed = { ...EMPTY };
@@ -62,8 +77,8 @@ describe("checks/pipeline.sh against stand-ins on loopback", function () {
    * Runs the stage of one host; `docker compose` is a stand-in script printing what `observed` says. Asynchronous, so
    * the stand-in HTTP server in this process keeps answering while the script polls it.
    */
-  function runStage(role: Role): Promise<{ status: number; stdout: string; stderr: string }> {
-    fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv(sampleEnv(role)));
+  function runStage(role: Role, envChange: Record<string, string> = {}): Promise<{ status: number; stdout: string; stderr: string }> {
+    fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv({ ...sampleEnv(role), ...envChange }));
     const fakeDocker = path.join(bundle, "fake-docker");
     const gatewayLine = JSON.stringify({ started_at: 1700000000000, response: { status: 200 } });
     fs.writeFileSync(fakeDocker, [
@@ -77,7 +92,8 @@ describe("checks/pipeline.sh against stand-ins on loopback", function () {
       ...process.env,
       DOCKER: fakeDocker,
       FLUENT_BIT_METRICS_URL: baseUrl,
-      ELASTICSEARCH_LOCAL_URL: baseUrl,
+      ELASTICSEARCH_LOCAL_URL: esUrl,
+      ELASTICSEARCH_CA: pki.caFile,
       PIPELINE_CHECK_TIMEOUT: "2",
       PIPELINE_CHECK_INTERVAL: "0.2",
     };
@@ -127,6 +143,13 @@ describe("checks/pipeline.sh against stand-ins on loopback", function () {
     const noDocuments = await runStage("logging");
     assert.equal(noDocuments.status, 1);
     assert.match(noDocuments.stderr, /^stage index: nothing after 2s; look at 'docker compose logs fluent-bit setup'/m);
+  });
+
+  it("logging: counts as platform-check with the password from .env, over HTTPS trusting the CA", async () => {
+    observed = { ...EMPTY, aggregatorRecords: 10, documents: 8 };
+    const wrong = await runStage("logging", { [passwordVariable("check")]: "wrong" });
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /^stage index: nothing after 2s/m);
   });
 
   it("logging: names the aggregator stage first when nothing was consumed", async () => {

@@ -119,7 +119,7 @@ describe("docker target (Pulumi mocks)", function () {
     assert.equal(outputs.kibanaUrl, "http://127.0.0.1:5601");
     assert.equal(outputs.grafanaUrl, "http://127.0.0.1:3000");
     assert.equal(outputs.prometheusUrl, "http://127.0.0.1:9090");
-    assert.equal(outputs.elasticsearchUrl, "http://127.0.0.1:9200");
+    assert.equal(outputs.elasticsearchUrl, "https://127.0.0.1:9200");
     assert.equal(outputs.alertmanagerUrl, "http://127.0.0.1:9093");
     assert.deepEqual(outputs.tunnels, [], "the UIs are on loopback already: nothing to tunnel");
     const hosts = outputs.hosts as Record<Role, { publicIp: string; sshPort: number }>;

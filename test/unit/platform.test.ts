@@ -411,7 +411,7 @@ describe("platform program (Pulumi mocks)", function () {
     assert.equal(resolved.grafanaUrl, "http://127.0.0.1:3000");
     assert.equal(resolved.prometheusUrl, "http://127.0.0.1:9090");
     assert.equal(resolved.alertmanagerUrl, "http://127.0.0.1:9093");
-    assert.equal(resolved.elasticsearchUrl, "http://127.0.0.1:9200");
+    assert.equal(resolved.elasticsearchUrl, "https://127.0.0.1:9200");
     assert.deepEqual(resolved.tunnels, [
       { member: "logging", host: hosts.logging.publicIp, sshPort: 22, ports: [5601, 9200] },
       { member: "monitoring", host: hosts.monitoring.publicIp, sshPort: 22, ports: [3000, 9090, 9093] },

@@ -6,7 +6,7 @@ import {
   clusterHealth, elasticsearchClient, EsContext, mappedTypes, recentGatewayDocuments, templatesAndPolicies, valueFits, valuesAt,
 } from "../../verify/elasticsearch";
 import { loadIndexTemplate } from "../../verify/provisioning";
-import { closedPort, clusterOutputs, FIXTURE_DIRS, mockedElasticsearch, startStandIn, testOutputs } from "../helpers/verify-stand-ins";
+import { closedPort, clusterOutputs, FIXTURE_DIRS, mockedElasticsearch, sendJson, startStandIn, testOutputs } from "../helpers/verify-stand-ins";
 
 const fixture = (file: string) => JSON.parse(readFileSync(path.join(FIXTURE_DIRS.indexTemplates, file), "utf8"));
 /** What GET <index>/_mapping shows for an index made from the fixture templates (subobjects: false keeps dotted names). */
@@ -88,6 +88,23 @@ describe("verify: Elasticsearch checks", () => {
         });
       } finally {
         await es.close();
+      }
+    });
+
+    it("logs in as platform-check, and fails saying the password output is wrong on a 401", async () => {
+      const users: string[] = [];
+      const es401 = await startStandIn((req, res) => {
+        users.push(Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString());
+        sendJson(res, 401, { error: { type: "security_exception", reason: "unable to authenticate user [platform-check]" }, status: 401 });
+      });
+      const outputs = testOutputs({ elasticsearchUrl: es401.url }, { elasticsearchCheckPassword: "stale-password" });
+      const es = elasticsearchClient(outputs, 2000);
+      try {
+        await assert.rejects(clusterHealth({ es, outputs, timeoutMs: 2000 }), /^Error: Elasticsearch refused platform-check's password \(HTTP 401\): the stack output elasticsearchCheckPassword/);
+        assert.deepEqual(users, ["platform-check:stale-password"]);
+      } finally {
+        await es.close();
+        await es401.close();
       }
     });
 

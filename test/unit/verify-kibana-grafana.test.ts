@@ -110,6 +110,19 @@ describe("verify: Kibana and Grafana checks", () => {
     await assert.rejects(kibanaObjects(testOutputs({ kibanaUrl: server.url }), objects(), 2000), /1 of 2 saved objects missing: search\/all-gateway-logs \(All gateway logs\)/);
   });
 
+  it("Kibana: asks as platform-check, and fails saying the password output is wrong on a 401", async () => {
+    const users: string[] = [];
+    server = await startStandIn((req, res) => {
+      users.push(Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString());
+      sendJson(res, 401, { statusCode: 401, error: "Unauthorized", message: "[security_exception] unable to authenticate user" });
+    });
+    await assert.rejects(
+      kibanaObjects(testOutputs({ kibanaUrl: server.url }, { elasticsearchCheckPassword: "stale-password" }), objects(), 2000),
+      /^Error: Kibana refused platform-check's password \(HTTP 401\): the stack output elasticsearchCheckPassword/,
+    );
+    assert.deepEqual(users, ["platform-check:stale-password"]);
+  });
+
   it("Kibana fails on an error status", async () => {
     server = await startStandIn(kibana([], 503));
     await assert.rejects(kibanaObjects(testOutputs({ kibanaUrl: server.url }), objects(), 2000), /Kibana answered HTTP 503 .*not ready yet/);

@@ -15,24 +15,33 @@ set +a
 timeout=${ES_GATE_TIMEOUT:-600}
 interval=${ES_GATE_INTERVAL:-5}
 port=${ES_HTTP_PORT:-9200}
-local_url=http://127.0.0.1:$port
+local_url=https://127.0.0.1:$port
 read -r -a docker <<<"${DOCKER:-sudo docker}"
+: "${ES_PASSWORD_ELASTIC:?ES_PASSWORD_ELASTIC is required (.env)}"
 
-# GET a URL, with the host's curl or else the node container's.
+# GET a URL as elastic over HTTPS trusting the program's CA (tls/ca.crt here, its copy in the node container),
+# with the host's curl or else the node container's; the credentials go on curl's stdin. Extra curl options follow.
 get() {
+  local url=$1
+  shift
   if command -v curl >/dev/null; then
-    curl -fsS --max-time 5 "$1"
+    printf 'user = "elastic:%s"\n' "$ES_PASSWORD_ELASTIC" | curl -sS -K - --cacert tls/ca.crt --max-time 5 "$@" "$url"
   else
-    "${docker[@]}" compose exec -T elasticsearch curl -fsS --max-time 5 "$1"
+    printf 'user = "elastic:%s"\n' "$ES_PASSWORD_ELASTIC" |
+      "${docker[@]}" compose exec -T elasticsearch curl -sS -K - --cacert config/certs/ca.crt --max-time 5 "$@" "$url"
   fi
 }
 
-# The cluster UUID a node reports on GET /, "_na_" until it is in a formed cluster, empty without an answer.
+# The cluster UUID a node reports on GET /, "_na_" until it is in a formed cluster, empty without an answer. Any
+# answer without a UUID (a 401 included) is a node that is there, reporting no formed cluster.
 cluster_uuid() {
   local answer
   answer=$(get "$1/" 2>/dev/null) || return 0
-  [[ $answer =~ \"cluster_uuid\"[[:space:]]*:[[:space:]]*\"([^\"]+)\" ]] && echo "${BASH_REMATCH[1]}"
-  return 0
+  if [[ $answer =~ \"cluster_uuid\"[[:space:]]*:[[:space:]]*\"([^\"]+)\" ]]; then
+    echo "${BASH_REMATCH[1]}"
+  else
+    echo "_na_"
+  fi
 }
 
 IFS=, read -r -a members <<<"${ES_CLUSTER_MEMBERS:?ES_CLUSTER_MEMBERS is required}"
@@ -43,7 +52,7 @@ scan() {
   local ip uuid
   answering=0 formed=""
   for ip in "${members[@]}"; do
-    uuid=$(cluster_uuid "http://$ip:$port")
+    uuid=$(cluster_uuid "https://$ip:$port")
     [[ -n $uuid ]] && answering=$((answering + 1))
     [[ -n $uuid && $uuid != "_na_" ]] && formed=$uuid
   done
@@ -62,11 +71,11 @@ missing() {
   scan
   if [[ -z $formed ]]; then
     echo "no member reports a formed cluster, though $answering of ${#members[@]} answer (a quorum is $quorum)"
-  elif ! nodes=$(get "$local_url/_cat/nodes?h=name" 2>&1); then
+  elif ! nodes=$(get "$local_url/_cat/nodes?h=name" --fail-with-body 2>&1); then
     echo "no cluster answer from this node ($nodes)"
   elif ! awk '{ print $1 }' <<<"$nodes" | grep -qxF "$ES_NODE_NAME"; then
     echo "node $ES_NODE_NAME is not in _cat/nodes (has: $(tr -s '[:space:]' ' ' <<<"$nodes"))"
-  elif ! health=$(get "$local_url/_cluster/health" 2>&1); then
+  elif ! health=$(get "$local_url/_cluster/health" --fail-with-body 2>&1); then
     echo "no _cluster/health answer ($health)"
   elif ! [[ $health =~ \"status\":\"(green|yellow)\" ]]; then
     echo "cluster health is not green or yellow: $health"

@@ -8,6 +8,7 @@ set -euo pipefail
 : "${ES_NODE_NAME:?ES_NODE_NAME is required}"
 data_dir=${ES_DATA_DIR:-/usr/share/elasticsearch/data}
 http_port=${ES_HTTP_PORT:-9200}
+ca=${ES_CA:-/usr/share/elasticsearch/config/certs/ca.crt}
 
 settings=("node.name=$ES_NODE_NAME")
 if [[ -z ${ES_SEED_HOSTS:-} ]]; then
@@ -23,13 +24,16 @@ for key in ES_INITIAL_MASTER_NODES ES_CLUSTER_MEMBERS HOST_PRIVATE_IP HOST_ZONE;
   fi
 done
 
-# True when another member answers with the UUID of a formed cluster ("_na_" until a master is elected).
+# True when another member answers with the UUID of a formed cluster ("_na_" until a master is elected). Asked as
+# elastic over HTTPS (the image's ELASTIC_PASSWORD, on curl's stdin); any answer without a UUID, a 401 included,
+# is a node that is there but reports no formed cluster.
 peer_formed() {
   local ip answer members
+  : "${ELASTIC_PASSWORD:?ELASTIC_PASSWORD is required to ask the other members}"
   IFS=, read -r -a members <<<"$ES_CLUSTER_MEMBERS"
   for ip in "${members[@]}"; do
     [[ $ip == "$HOST_PRIVATE_IP" ]] && continue
-    answer=$(curl -sS --max-time 3 "http://$ip:$http_port/" 2>/dev/null) || continue
+    answer=$(printf 'user = "elastic:%s"\n' "$ELASTIC_PASSWORD" | curl -sS -K - --cacert "$ca" --max-time 3 "https://$ip:$http_port/" 2>/dev/null) || continue
     if [[ $answer =~ \"cluster_uuid\"[[:space:]]*:[[:space:]]*\"([^\"]+)\" && ${BASH_REMATCH[1]} != "_na_" ]]; then
       echo "start: $ip is in formed cluster ${BASH_REMATCH[1]}" >&2
       return 0

@@ -10,9 +10,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 : "${KIBANA_URL:?KIBANA_URL is required}"
 : "${SAVED_OBJECTS_DIR:?SAVED_OBJECTS_DIR is required}"
+: "${ES_PASSWORD_KIBANA_IMPORT:?ES_PASSWORD_KIBANA_IMPORT is required}"
 
-bundle=$(mktemp)
-trap 'rm -f "$bundle"' EXIT
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+bundle=$work/saved-objects.ndjson
+# As kibana-import (Elastic's kibana_admin role).
+login_config kibana-import "$ES_PASSWORD_KIBANA_IMPORT" "$work/curlrc"
 count=0
 for file in "$SAVED_OBJECTS_DIR"/*.ndjson; do
   [ -e "$file" ] || continue
@@ -26,7 +30,7 @@ if [ "$count" -eq 0 ]; then
   exit 1
 fi
 
-response=$(http POST "$KIBANA_URL/api/saved_objects/_import?overwrite=true" \
+response=$(http POST "$KIBANA_URL/api/saved_objects/_import?overwrite=true" -K "$work/curlrc" \
   -H 'kbn-xsrf: true' --form "file=@$bundle;filename=saved-objects.ndjson")
 case $response in
   *'"errors"'* | *'"success":false'*) ok=no ;;

@@ -14,6 +14,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${ES_RETENTION_DAYS:?ES_RETENTION_DAYS is required}"
 : "${ES_SHARDS:?ES_SHARDS is required}"
 : "${ES_REPLICAS:?ES_REPLICAS is required}"
+: "${ES_CA:?ES_CA (the CA certificate file) is required}"
+: "${ES_PASSWORD_PLATFORM_SETUP:?ES_PASSWORD_PLATFORM_SETUP is required}"
 case $ES_RETENTION_DAYS in
   '' | *[!0-9]* | 0)
     echo "setup: ES_RETENTION_DAYS must be a positive whole number of days, got '$ES_RETENTION_DAYS'" >&2
@@ -33,14 +35,19 @@ case $ES_REPLICAS in
     ;;
 esac
 
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# As platform-setup (role platform_setup), trusting the program's CA.
+login_config platform-setup "$ES_PASSWORD_PLATFORM_SETUP" "$work/curlrc"
+
 put_json() {
-  http PUT "$ES_URL/$1" -H 'Content-Type: application/json' --data-binary "$2" >/dev/null
+  http PUT "$ES_URL/$1" -K "$work/curlrc" -H 'Content-Type: application/json' --data-binary "$2" >/dev/null
   echo "setup: PUT /$1"
 }
 
 # A cluster node is healthy as soon as it answers HTTP, before the cluster has formed; templates need a master.
 # A 408 (not yellow within the timeout) or 503 (no master yet) is retried by http's curl.
-http GET "$ES_URL/_cluster/health?wait_for_status=yellow&timeout=50s" >/dev/null
+http GET "$ES_URL/_cluster/health?wait_for_status=yellow&timeout=50s" -K "$work/curlrc" >/dev/null
 echo "setup: cluster is yellow or green"
 
 for file in "$here"/component-templates/*.json; do

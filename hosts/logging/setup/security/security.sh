@@ -35,7 +35,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Credentials and bodies with passwords go through files, not the command line (visible in ps).
 elastic=$(password_for elastic)
-printf 'user = "elastic:%s"\ncacert = "%s"\n' "$elastic" "$ES_CA" >"$work/curlrc"
+login_config elastic "$elastic" "$work/curlrc"
 
 send() {
   http "$1" "$ES_URL/$2" -K "$work/curlrc" -H 'Content-Type: application/json' --data-binary "@$3" >/dev/null
