@@ -112,7 +112,7 @@ export const CONFIG_KEYS: { key: string; default: string; description: string }[
   {
     key: "operatorCidrs",
     default: "your public IP /32",
-    description: "IPv4 CIDRs allowed to reach SSH, Kibana, Grafana, Prometheus and Elasticsearch; 0.0.0.0/0 is refused (aws target; on docker everything binds to 127.0.0.1).",
+    description: "IPv4 CIDRs allowed to reach the hosts' SSH (key only), the way in to every admin UI (`npm run tunnel`); 0.0.0.0/0 is refused (aws target; on docker everything binds to 127.0.0.1).",
   },
   { key: "vpcCidr", default: "10.42.0.0/16", description: "Private IPv4 range of the VPC (on docker, of the hosts' network), /16 to /24." },
   {

@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { INGRESS_MATRIX } from "../../components/network";
-import { PORTS, PortName } from "../../components/ports";
+import { OPERATOR_UI_PORTS, PORTS, PortName } from "../../components/ports";
 import { ROLES } from "../../components/roles";
 import { REPO_ROOT } from "../../components/repo";
 
@@ -59,8 +59,13 @@ export interface PortRow {
 export function portRows(): PortRow[] {
   return (Object.keys(PORTS) as PortName[]).map((name) => {
     const rules = INGRESS_MATRIX.filter((r) => r.port === name);
-    const hosts = ROLES.filter((role) => rules.some((r) => r.to === role));
-    const from = [...new Set(rules.map((r) => (typeof r.from === "object" ? ("role" in r.from ? r.from.role : `${r.from.module} module`) : r.from === "operators" ? "operator CIDRs" : r.from)))];
+    const tunneled = OPERATOR_UI_PORTS.filter((ui) => ui.service === name);
+    const hosts = ROLES.filter((role) => rules.some((r) => r.to === role) || tunneled.some((ui) => ui.role === role));
+    const from = [
+      ...new Set(rules.map((r) => (typeof r.from === "object" ? ("role" in r.from ? r.from.role : `${r.from.module} module`) : r.from === "operators" ? "operator CIDRs" : r.from))),
+      // Not a security-group rule: the operators' SSH tunnel ends on the host itself.
+      ...(tunneled.length > 0 ? ["SSH tunnel"] : []),
+    ];
     return { port: PORTS[name], name, hosts: hosts.length === ROLES.length ? "all" : hosts.join(", "), from: from.join(", ") };
   });
 }

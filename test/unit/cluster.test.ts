@@ -21,10 +21,14 @@ const fixture = (target: string) =>
 describe("clusters (Pulumi mocks)", function () {
   this.timeout(120_000);
 
+  // The fixtures list what the default config registers. Clusters added nothing to them (they were 3f6f634's lists
+  // when the members came in); a change to them is a change to every existing stack, made on purpose.
   for (const [target, config] of [["aws", TEST_CONFIG], ["docker", LOCAL(TEST_CONFIG)]] as const) {
-    it(`registers with the default config (${target}) exactly the resources the one-host-per-role platform did`, async () => {
+    it(`registers with the default config (${target}) exactly the resources of its fixture, none of a cluster's`, async () => {
       const { resources } = await runProgram(config);
-      assert.deepEqual(resources.map((r) => `${r.type} ${r.name}`).sort(), fixture(target));
+      const names = resources.map((r) => `${r.type} ${r.name}`).sort();
+      assert.deepEqual(names, fixture(target));
+      assert.deepEqual(names.filter((n) => /-(logging|kafka)-\d|-public-\d|-bundle-(node|gate)$|elasticsearchTransport|kafkaController|-kafka-kafka-from-kafka/.test(n)), []);
     });
   }
 
