@@ -119,7 +119,7 @@ describe("alertmanager: a rule fires, Prometheus logs in to Alertmanager, which 
     fs.writeFileSync(path.join(dir, "prometheus.yml"), stringify({
       ...project,
       alerting: { alertmanagers: [{ ...alertmanager, basic_auth: { ...alertmanager.basic_auth, password_file: passwordFile }, static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
-      scrape_configs: [{ job_name: "node", static_configs: [{ targets: [`127.0.0.1:${deadPort}`], labels: { role: "web" } }] }],
+      scrape_configs: [{ job_name: "node", static_configs: [{ targets: [`127.0.0.1:${deadPort}`], labels: { role: "web", member: "web" } }] }],
     }));
     // The feature flags of the compose service, and KIBANA_URL in the environment as compose passes it.
     const command = loadCompose("monitoring").services.prometheus.command as string[];
