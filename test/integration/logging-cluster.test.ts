@@ -200,7 +200,10 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
     const UUID = "Xq3aVw5lT0uH8TQ3yWfS6A";
     // Three members; only those a test starts a stand-in for answer (the others refuse the connection).
     const MEMBERS = LOOPBACK_NODES;
-    const health = (status: string, relocating: number) => () => ({ cluster_name: "log-platform", status, number_of_nodes: 2, relocating_shards: relocating });
+    const health = (status: string, relocating: number, initializing = 0, delayed = 0) => () => ({
+      cluster_name: "log-platform", status, number_of_nodes: 2, relocating_shards: relocating, initializing_shards: initializing,
+      delayed_unassigned_shards: delayed,
+    });
     const settled = { "/_cat/nodes": () => "logging\nlogging-2 \n", "/_cluster/health": health("yellow", 0) };
 
     /** Lays out a bundle folder with the gate and a .env naming this member (the first address) and its peers. */
@@ -234,6 +237,18 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       assert.equal(result.stderr.trim().split("\n").length, 1, "one line");
       assert.ok(result.ms < 15_000, `bounded (${result.ms} ms)`);
       assert.ok(es.seen.filter((p) => p === "/_cluster/health").length > 2, "it asked again while waiting");
+    });
+
+    it("waits while replicas are still recovering (initializing), then fails within its bound", async () => {
+      const es = await started(node(UUID, { ...settled, "/_cluster/health": health("yellow", 0, 3) }));
+      const result = await gate(es);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /^gate: logging-2 \(10\.42\.2\.1\) after 3s: shards are initializing \(recovering\)/);
+      await es.close();
+      const delayed = await started(node(UUID, { ...settled, "/_cluster/health": health("yellow", 0, 0, 4) }));
+      const waiting = await gate(delayed, { ES_GATE_TIMEOUT: "1" });
+      assert.equal(waiting.code, 1);
+      assert.match(waiting.stderr, /shards wait for a node that left \(delayed allocation\)/);
     });
 
     it("fails when the node is not in the cluster, or the cluster is red", async () => {

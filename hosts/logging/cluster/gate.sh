@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cluster roll gate, run on the host from the bundle folder (`bash cluster/gate.sh`) after this member's node has
 # started and before the next member's: waits until the node is in the cluster and the cluster is green or yellow
-# with no shard relocating, up to ES_GATE_TIMEOUT seconds, then fails with one line naming the member. Passes at
+# with no shard relocating, initializing or waiting for this node to come back (a copy still recovering onto it is
+# not yet one the next restart can lean on), up to ES_GATE_TIMEOUT seconds, then fails with one line naming the member. Passes at
 # once while no member reports a formed cluster and fewer than a quorum of them answer: the first members of a new
 # cluster cannot form it before a quorum of them has started.
 set -euo pipefail
@@ -81,6 +82,10 @@ missing() {
     echo "cluster health is not green or yellow: $health"
   elif ! [[ $health =~ \"relocating_shards\":0[,}] ]]; then
     echo "shards are relocating: $health"
+  elif ! [[ $health =~ \"initializing_shards\":0[,}] ]]; then
+    echo "shards are initializing (recovering): $health"
+  elif [[ $health =~ \"delayed_unassigned_shards\":[1-9] ]]; then
+    echo "shards wait for a node that left (delayed allocation): $health"
   fi
 }
 
@@ -88,7 +93,7 @@ deadline=$((SECONDS + timeout))
 while :; do
   gap=$(missing)
   if [[ -z $gap ]]; then
-    echo "gate: $ES_NODE_NAME is in the cluster, which is green or yellow with no shard relocating"
+    echo "gate: $ES_NODE_NAME is in the cluster, which is green or yellow with no shard relocating, initializing or delayed"
     exit 0
   fi
   if ((SECONDS >= deadline)); then
