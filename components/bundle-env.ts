@@ -32,7 +32,7 @@ export const BUNDLE_STARTS_AFTER: PerRole<readonly Role[]> = {
 export type EnvFacts = Pick<
   PlatformConfig,
   | "environment" | "elasticsearchHeapGiB" | "elasticsearchRetentionDays" | "kafkaPartitions" | "kafkaRetentionHours"
-  | "prometheusRetentionDays" | "loadgenRequestsPerSecond" | "grafanaComDashboards" | "elasticsearchShards"
+  | "prometheusRetentionDays" | "loadgenRequestsPerSecond" | "grafanaComDashboards" | "elasticsearchShards" | "target"
 > & {
   /** Every member of every role, first members first: what the hosts' addresses and zones are. */
   members: PerRole<MemberFacts[]>;
@@ -101,6 +101,10 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
     KAFKA_TOPIC_CONTAINERS: topics.containersTopic,
   };
   const password = (account: EsAccount) => ({ [passwordVariable(account)]: facts.elasticsearchPasswords[account] });
+  // The UIs that operators reach only through the SSH tunnel are published on the host's loopback, where the tunnel
+  // ends, so they stay closed even to a security-group mistake. The docker target's host container forwards its own
+  // published ports from its network address, so there they listen on every address of the (private) host.
+  const uiPublishAddress = facts.target === "aws" ? "127.0.0.1" : "0.0.0.0";
   const replicationFactor = Math.min(3, brokers.length);
   const controllers = brokers.slice(0, KAFKA_CONTROLLERS);
   const kafkaController = member.index < KAFKA_CONTROLLERS;
@@ -136,6 +140,7 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
       KAFKA_MIN_INSYNC_REPLICAS: String(replicationFactor === 3 ? 2 : 1),
     }),
     logging: () => ({
+      UI_PUBLISH_ADDRESS: uiPublishAddress,
       ES_HEAP_SIZE: `${facts.elasticsearchHeapGiB}g`,
       ES_RETENTION_DAYS: String(facts.elasticsearchRetentionDays),
       ES_NODE_NAME: member.name,
@@ -158,6 +163,7 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
       ...Object.assign({}, ...(Object.keys(ES_ACCOUNTS) as EsAccount[]).map(password)),
     }),
     monitoring: () => ({
+      UI_PUBLISH_ADDRESS: uiPublishAddress,
       // The node's certificate names its private IP; Grafana logs in as grafana.
       ELASTICSEARCH_URL: `https://${first("logging").privateIp}:${PORTS.elasticsearch}`,
       ...password("grafana"),

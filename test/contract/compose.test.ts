@@ -10,7 +10,7 @@ import { OPERATOR_UI_PORTS, PORTS } from "../../components/ports";
 import { INGRESS_MATRIX } from "../../components/network";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
 import { REPO_ROOT } from "../../components/repo";
-import { sampleEnv } from "../helpers/sample-facts";
+import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
 import { loadPrometheusConfig, ScrapeConfig } from "../helpers/monitoring";
 import {
   composeText, dependsOn, interpolate, isOneShot, loadCompose, publishedPorts, referencedVariables,
@@ -110,6 +110,18 @@ describe("compose bundles", () => {
           .filter((port) => !HOST_SERVICE_PORTS.has(port))
           .sort((a, b) => a - b);
         assert.deepEqual(published, opened);
+      });
+
+      it("publishes the UIs that only the tunnel reaches on UI_PUBLISH_ADDRESS: the host's loopback on aws", () => {
+        const uiPorts = new Set(OPERATOR_UI_PORTS.filter((ui) => ui.role === role && !INGRESS_MATRIX.some((r) => r.to === role && r.port === ui.service))
+          .map((ui) => String(PORTS[ui.service])));
+        const specs = services().flatMap(([, s]) => (s.ports ?? []).map(String)).filter((spec) => uiPorts.has(spec.split(":").slice(-2)[0]));
+        assert.equal(specs.length, uiPorts.size, `${role}: every tunnel-only UI is published`);
+        for (const spec of specs) assert.match(spec, /^\$\{UI_PUBLISH_ADDRESS\}:\d+:\d+$/, spec);
+        if (uiPorts.size > 0) {
+          assert.equal(sampleEnv(role).UI_PUBLISH_ADDRESS, "127.0.0.1");
+          assert.equal(sampleEnv(role, 0, { ...SAMPLE_FACTS, target: "docker" }).UI_PUBLISH_ADDRESS, "0.0.0.0", "the docker target forwards from the host container's address");
+        }
       });
 
       it("bind-mounts only files that ship in the bundle, and host paths read-only", () => {

@@ -24,6 +24,7 @@ export function sampleMembers(counts: MemberCounts = ONE_OF_EACH, ip: (role: Rol
 
 /** Deploy-time facts as the program would render them, for tests that read bundles with their `.env`. */
 export const SAMPLE_FACTS: EnvFacts = {
+  target: "aws",
   environment: "dev",
   members: sampleMembers(),
   elasticsearchHeapGiB: 3,
