@@ -46,20 +46,28 @@ describe("healthcheck commands", () => {
     before(() => (pki = makeTestPki()));
     after(() => pki.cleanup());
 
-    /** The exit code against a stand-in that answers 200 to elastic with PASSWORD and 401 to anyone else. */
-    async function check(env: Record<string, string>, ca = "ca"): Promise<{ code: number | null; seen: string[] }> {
+    /**
+     * The exit code, run in a stand-in home (with data/), against a stand-in that answers 200 to elastic with
+     * PASSWORD (GET / with `uuid` as the cluster UUID, pretty-printed as Elasticsearch does) and 401 to anyone else.
+     */
+    async function check(env: Record<string, string>, ca = "ca", uuid = "_na_"): Promise<{ code: number | null; seen: string[]; formedMarker: boolean }> {
       const seen: string[] = [];
       const { server, url } = await httpsServer(pki, (req, res) => {
         seen.push(`${basicUser(req.headers) ?? "-"} ${req.url}`);
         const ok = basicUser(req.headers) === `elastic:${PASSWORD}`;
-        res.writeHead(ok ? 200 : 401, { "content-type": "application/json" }).end(ok ? '{"status":"yellow"}' : '{"status":401}');
+        const body = req.url === "/" ? `{\n  "name" : "logging-2",\n  "cluster_name" : "log-platform",\n  "cluster_uuid" : "${uuid}"\n}` : '{"status":"yellow"}';
+        res.writeHead(ok ? 200 : 401, { "content-type": "application/json" }).end(ok ? body : '{"status":401}');
       });
+      const home = fs.mkdtempSync(path.join(os.tmpdir(), "es-home-"));
       try {
+        fs.mkdirSync(path.join(home, "data"));
         const [kind, script] = healthcheckCommand("logging", "elasticsearch");
         assert.equal(kind, "CMD-SHELL");
         const local = swap(swap(script, "https://localhost:9200", url), "config/certs/ca.crt", ca === "ca" ? pki.caFile : pki.otherCaFile);
-        return { code: await exitCode("sh", ["-c", local], env), seen };
+        const code = await exitCode("sh", ["-c", `cd '${home}' && ${local}`], env);
+        return { code, seen, formedMarker: fs.existsSync(path.join(home, "data", ".platform-cluster-formed")) };
       } finally {
+        fs.rmSync(home, { recursive: true, force: true });
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
     }
@@ -71,10 +79,17 @@ describe("healthcheck commands", () => {
       assert.notEqual((await check({ ES_SEED_HOSTS: "", ELASTIC_PASSWORD: "wrong" })).code, 0);
     });
 
-    it("a cluster node: healthy on any HTTPS answer, a 401 included, without credentials", async () => {
-      const result = await check({ ES_SEED_HOSTS: "10.42.2.2:9300", ELASTIC_PASSWORD: PASSWORD });
-      assert.equal(result.code, 0);
-      assert.deepEqual(result.seen, ["- /"]);
+    it("a cluster node: healthy on any HTTPS answer, a 401 included; marks its data path only once it reports a formed cluster", async () => {
+      const unformed = await check({ ES_SEED_HOSTS: "10.42.2.2:9300", ELASTIC_PASSWORD: PASSWORD });
+      assert.equal(unformed.code, 0);
+      assert.deepEqual(unformed.seen, [`elastic:${PASSWORD} /`]);
+      assert.equal(unformed.formedMarker, false, "_na_ is no formed cluster");
+      const refused = await check({ ES_SEED_HOSTS: "10.42.2.2:9300", ELASTIC_PASSWORD: "wrong" }, "ca", "Xq3aVw5lT0uH8TQ3yWfS6A");
+      assert.equal(refused.code, 0, "a 401 is a node that answers");
+      assert.equal(refused.formedMarker, false);
+      const formed = await check({ ES_SEED_HOSTS: "10.42.2.2:9300", ELASTIC_PASSWORD: PASSWORD }, "ca", "_Xq3aVw5lT0uH8TQ3yWfS6A");
+      assert.equal(formed.code, 0);
+      assert.equal(formed.formedMarker, true, "a UUID (even one starting with _) is a formed cluster");
     });
 
     it("unhealthy when the node's certificate is not the CA's", async () => {

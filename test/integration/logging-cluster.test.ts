@@ -40,6 +40,8 @@ interface Node {
   url: string;
   /** Paths (without query) it was asked for, in order. */
   seen: string[];
+  /** The same requests with their query strings. */
+  urls: string[];
   close(): Promise<void>;
 }
 
@@ -52,9 +54,11 @@ let pki: TestPki;
  */
 async function node(uuid: string | null, answers: Record<string, () => unknown> = {}, host = "127.0.0.1", port = 0): Promise<Node> {
   const seen: string[] = [];
+  const urls: string[] = [];
   const { server, url } = await httpsServer(pki, (req, res) => {
     const route = (req.url ?? "").split("?")[0];
     seen.push(route);
+    urls.push(req.url ?? "");
     if (uuid === null || basicUser(req.headers) !== `elastic:${ELASTIC_PASSWORD}`) {
       return sendJson(res, 401, { error: { type: "security_exception", reason: "unable to authenticate user [elastic] for REST request [/]" }, status: 401 });
     }
@@ -68,6 +72,7 @@ async function node(uuid: string | null, answers: Record<string, () => unknown> 
   return {
     url,
     seen,
+    urls,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -179,13 +184,37 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       assert.deepEqual(peer.seen, [], "the TLS handshake failed before any request");
     });
 
-    it("data that has held cluster state: restarts in its cluster, without initial master nodes, even with no peer up", async () => {
+    it("data that holds the state of a cluster it did not found (a single node grown, a node that joined): restarts in it, even with no peer up", async () => {
       const data = dir("es-data-");
       fs.mkdirSync(path.join(data, "_state"));
       const { result, settings } = await startSettings(clusterEnv(String(await closedPort()), data));
       assert.equal(result.code, 0, result.stderr);
       assert.equal(settings["cluster.initial_master_nodes"], undefined);
       assert.equal(settings["network.publish_host"], SELF);
+    });
+
+    it("a founding node restarted before the formation (state written at its first start) bootstraps again", async () => {
+      const data = dir("es-data-");
+      const first = await startSettings(clusterEnv(String(await closedPort()), data));
+      assert.equal(first.settings["cluster.initial_master_nodes"], "logging,logging-2,logging-3");
+      assert.ok(fs.existsSync(path.join(data, ".platform-founding")), "it marks its data path as founding");
+      // Elasticsearch writes _state at the first start, formed or not.
+      fs.mkdirSync(path.join(data, "_state"));
+      const again = await startSettings(clusterEnv(String(await closedPort()), data));
+      assert.equal(again.result.code, 0, again.result.stderr);
+      assert.equal(again.settings["cluster.initial_master_nodes"], "logging,logging-2,logging-3");
+    });
+
+    it("a node that has been in a formed cluster never bootstraps again, even founding and alone", async () => {
+      const data = dir("es-data-");
+      fs.mkdirSync(path.join(data, "_state"));
+      fs.writeFileSync(path.join(data, ".platform-founding"), "");
+      // What the healthcheck writes once the node reports a formed cluster's UUID.
+      fs.writeFileSync(path.join(data, ".platform-cluster-formed"), "");
+      const { result, settings } = await startSettings(clusterEnv(String(await closedPort()), data));
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(settings["cluster.initial_master_nodes"], undefined);
+      assert.match(result.stderr, /has been in a formed cluster/);
     });
 
     it("refuses a cluster node whose .env lacks a value it needs, naming it", async () => {
@@ -227,6 +256,8 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       const result = await gate(es);
       assert.equal(result.code, 0, result.stderr);
       assert.match(result.stdout, /logging-2 is in the cluster/);
+      // Health is read after pending cluster-state tasks (a reroute queued as the node rejoined).
+      assert.ok(es.urls.includes("/_cluster/health?wait_for_events=languid&timeout=4s"), es.urls.join(", "));
     });
 
     it("waits while shards relocate, then fails within its bound naming the member and what is missing", async () => {

@@ -76,7 +76,9 @@ missing() {
     echo "no cluster answer from this node ($nodes)"
   elif ! awk '{ print $1 }' <<<"$nodes" | grep -qxF "$ES_NODE_NAME"; then
     echo "node $ES_NODE_NAME is not in _cat/nodes (has: $(tr -s '[:space:]' ' ' <<<"$nodes"))"
-  elif ! health=$(get "$local_url/_cluster/health" --fail-with-body 2>&1); then
+  # languid: after every pending cluster-state task, so a reroute queued when the node rejoined has assigned (and
+  # started initializing) its shards before the counts below are read.
+  elif ! health=$(get "$local_url/_cluster/health?wait_for_events=languid&timeout=4s" --fail-with-body 2>&1); then
     echo "no _cluster/health answer ($health)"
   elif ! [[ $health =~ \"status\":\"(green|yellow)\" ]]; then
     echo "cluster health is not green or yellow: $health"

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The Elasticsearch container's entrypoint: turns the member's .env values into node settings, then execs its
-# arguments (the image's own ENTRYPOINT and CMD). The image reads settings from dotted environment variables, and
-# an empty value is still a setting (cluster.initial_master_nodes= is refused next to single-node), so only the
-# settings that apply are passed, through `env` because bash cannot export a dotted name.
+# arguments (the image's own ENTRYPOINT and CMD). The image reads settings from dotted environment variables; only
+# the settings that apply are passed, through `env` because bash cannot export a dotted name.
 set -euo pipefail
 
 : "${ES_NODE_NAME:?ES_NODE_NAME is required}"
@@ -50,14 +49,22 @@ settings+=(
   # A replica never lands in its primary's zone while another zone has a node.
   "cluster.routing.allocation.awareness.attributes=zone"
 )
-# Elastic: set cluster.initial_master_nodes only for a new cluster's first formation, never on a node that has
-# held cluster state (_state in its data path) nor on one joining a formed cluster.
-if [[ -d $data_dir/_state ]]; then
-  echo "start: $data_dir holds cluster state; restarting in its cluster" >&2
+# Elastic: set cluster.initial_master_nodes only for a new cluster's first formation, never on a node of a formed
+# one. Elasticsearch writes _state at a node's first start, formed or not, so two markers in the data path tell the
+# cases apart: .platform-founding, written here when this node bootstraps, and .platform-cluster-formed, written by
+# the healthcheck once the node reports a formed cluster. A founding node restarted before the formation keeps
+# bootstrapping; a node that was ever formed (or ran as a single node, or joined) never does again.
+formed_marker=$data_dir/.platform-cluster-formed
+founding_marker=$data_dir/.platform-founding
+if [[ -e $formed_marker ]]; then
+  echo "start: this node has been in a formed cluster; restarting in it" >&2
+elif [[ -d $data_dir/_state && ! -e $founding_marker ]]; then
+  echo "start: $data_dir holds the state of a cluster it did not found (a single node grown, or a node that joined); restarting in it" >&2
 elif peer_formed; then
   echo "start: joining the formed cluster" >&2
 else
-  echo "start: new data and no formed cluster among $ES_CLUSTER_MEMBERS; bootstrapping with $ES_INITIAL_MASTER_NODES" >&2
+  echo "start: no formed cluster among $ES_CLUSTER_MEMBERS and none in this data path; bootstrapping with $ES_INITIAL_MASTER_NODES" >&2
+  touch "$founding_marker"
   settings+=("cluster.initial_master_nodes=$ES_INITIAL_MASTER_NODES")
 fi
 exec env "${settings[@]}" "$@"
