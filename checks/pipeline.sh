@@ -46,9 +46,10 @@ gateway_lines() {
 # Records the kafka_gateway output has flushed to librdkafka.
 forwarder_records() { fluent_bit_counter fluentbit_output_proc_records_total kafka_gateway; }
 
-# Sum of the latest offsets over the topic's partitions (lines `topic:partition:offset`).
+# Sum of the latest offsets over the topic's partitions (lines `topic:partition:offset`). The tool's JVM gets a small
+# heap of its own, not the broker's.
 topic_messages() {
-  "${docker[@]}" compose exec -T kafka /opt/kafka/bin/kafka-get-offsets.sh \
+  "${docker[@]}" compose exec -T -e KAFKA_HEAP_OPTS=-Xmx128m kafka /opt/kafka/bin/kafka-get-offsets.sh \
     --bootstrap-server localhost:9092 --topic "$KAFKA_TOPIC_GATEWAY" --time -1 \
     | awk -F: 'NF >= 3 { sum += $NF } END { printf "%d\n", sum }'
 }

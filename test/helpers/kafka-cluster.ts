@@ -299,8 +299,12 @@ export class KafkaCluster {
     fs.writeFileSync(file, [
       "#!/usr/bin/env bash",
       "set -euo pipefail",
-      `[[ "$1 $2 $3 $4" == "compose exec -T kafka" ]] || { echo "unexpected docker call: $*" >&2; exit 1; }`,
-      "shift 4",
+      `[[ "$1 $2 $3" == "compose exec -T" ]] || { echo "unexpected docker call: $*" >&2; exit 1; }`,
+      "shift 3",
+      // `-e NAME=value` pairs set the tool's environment, as compose exec does.
+      `while [[ $1 == -e ]]; do export "$2"; shift 2; done`,
+      `[[ $1 == kafka ]] || { echo "unexpected service: $1" >&2; exit 1; }`,
+      "shift",
       `command=${KAFKA_BIN_DIR}/"$(basename "$1")"; shift`,
       "args=()",
       "for arg in \"$@\"; do",

@@ -17,8 +17,11 @@ interval=${KAFKA_GATE_INTERVAL:-5}
 call_seconds=${KAFKA_GATE_CALL_SECONDS:-60}
 read -r -a docker <<<"${DOCKER:-sudo docker}"
 
+# The tool's JVM gets a small heap of its own: the broker's KAFKA_HEAP_OPTS (-Xms512m) would commit as much again
+# beside the broker on a 2 GiB host.
 tool() {
-  timeout "$call_seconds" "${docker[@]}" compose exec -T kafka "/opt/kafka/bin/$1" --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" "${@:2}"
+  timeout "$call_seconds" "${docker[@]}" compose exec -T -e KAFKA_HEAP_OPTS=-Xmx128m kafka \
+    "/opt/kafka/bin/$1" --bootstrap-server "$KAFKA_BOOTSTRAP_SERVERS" "${@:2}"
 }
 
 deadline=$((SECONDS + timeout))
