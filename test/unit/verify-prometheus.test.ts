@@ -47,6 +47,17 @@ describe("verify: Prometheus checks (stand-in API; the integration test runs a r
     await assert.rejects(prometheusTargets(testOutputs({ prometheusUrl: server.url }), 2000), /answered HTTP 503: .*TSDB not ready/);
   });
 
+  it("logs in as the operator, and says the password output is wrong on a 401", async () => {
+    const users: string[] = [];
+    server = await startStandIn((req, res) => {
+      users.push(Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString());
+      sendJson(res, 401, "Unauthorized");
+    });
+    const outputs = { ...testOutputs({ prometheusUrl: server.url }), monitoringOperatorPassword: "stale" };
+    await assert.rejects(prometheusTargets(outputs, 2000), /^Error: Prometheus refused operator's password \(HTTP 401\): the stack output monitoringOperatorPassword/);
+    assert.deepEqual(users, [`${outputs.monitoringOperatorUser}:stale`]);
+  });
+
   it("fails when there is no target at all", async () => {
     server = await prometheus([], []);
     await assert.rejects(prometheusTargets(testOutputs({ prometheusUrl: server.url }), 2000), /no active targets/);
