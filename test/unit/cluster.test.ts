@@ -7,6 +7,7 @@ import * as path from "path";
 import { Registered, PROJECT, STACK, TEST_CONFIG, runProgram, settle } from "../setup";
 import { REPO_ROOT } from "../../components/repo";
 import { parse as parseDotEnv } from "dotenv";
+import { lookups } from "../helpers/registered";
 
 const NAME = `${PROJECT}-${STACK}`;
 const CLUSTER_CONFIG = { ...TEST_CONFIG, [`${PROJECT}:elasticsearchNodes`]: "3", [`${PROJECT}:kafkaBrokers`]: "3" };
@@ -35,12 +36,7 @@ describe("clusters (Pulumi mocks)", function () {
   describe("3 Elasticsearch nodes and 3 Kafka brokers on aws", () => {
     let resources: Registered[];
     let outputs: Record<string, unknown>;
-    const ofType = (type: string) => resources.filter((r) => r.type === type);
-    const byName = (name: string) => {
-      const found = resources.find((r) => r.name === name);
-      assert.ok(found, `no resource named ${name}`);
-      return found;
-    };
+    const { ofType, byName } = lookups(() => resources);
     const idOf = (name: string) => `${name}-id`;
     const envOf = (member: string) => parseDotEnv(JSON.parse(byName(`${NAME}-${member}-bundle-rendered`).inputs.stdin as string)[".env"]);
     const instance = (member: string) => ofType("aws:ec2/instance:Instance").find((r) => r.name === `${NAME}-${member}`)!;

@@ -13,6 +13,7 @@ import { ES_ACCOUNTS, EsAccount, passwordVariable } from "../../components/crede
 import { TLS_FILES } from "../../components/tls";
 import { REPO_ROOT } from "../../components/repo";
 import { loadCompose } from "../helpers/compose";
+import { lookups } from "../helpers/registered";
 
 const NAME = `${PROJECT}-${STACK}`;
 const ACCOUNTS = Object.keys(ES_ACCOUNTS) as EsAccount[];
@@ -26,11 +27,7 @@ describe("Elasticsearch security wiring (Pulumi mocks, 3 nodes)", function () {
   let resources: Registered[];
   let outputs: Record<string, unknown>;
   let resolved: Record<string, unknown>;
-  const byName = (name: string) => {
-    const found = resources.find((r) => r.name === name);
-    assert.ok(found, `no resource named ${name}`);
-    return found;
-  };
+  const { byName } = lookups(() => resources);
   const filesOf = (member: string) => JSON.parse(byName(`${NAME}-${member}-bundle-rendered`).inputs.stdin as string) as Record<string, string>;
   const envOf = (member: string) => parseDotEnv(filesOf(member)[".env"]);
   const secrets = () => [...ACCOUNTS.map(mockedPassword), ...MEMBERS.map(nodeKey), mockPem("RSA PRIVATE KEY", `${NAME}-es-ca`)];

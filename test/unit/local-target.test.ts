@@ -5,6 +5,7 @@ import * as ipaddr from "ipaddr.js";
 import { Registered, PROJECT, STACK, TEST_CONFIG, runProgram, settle } from "../setup";
 import { ROLES, Role } from "../../components/roles";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
+import { lookups } from "../helpers/registered";
 
 const NAME = `${PROJECT}-${STACK}`;
 const LOCAL_CONFIG: Record<string, string> = {
@@ -18,12 +19,7 @@ describe("docker target (Pulumi mocks)", function () {
   this.timeout(60_000);
   let resources: Registered[];
   let outputs: Record<string, unknown>;
-  const ofType = (type: string) => resources.filter((r) => r.type === type);
-  const byName = (name: string) => {
-    const found = resources.find((r) => r.name === name);
-    assert.ok(found, `no resource named ${name}`);
-    return found;
-  };
+  const { ofType, byName } = lookups(() => resources);
   const containerOf = (role: Role) => {
     const found = ofType("docker:index/container:Container").find((r) => r.name === `${NAME}-${role}`);
     assert.ok(found, `no container for ${role}`);

@@ -9,6 +9,7 @@ import { bundleContentHash } from "../../components/bundle";
 import { ubuntuImageName } from "../../components/host";
 import { Network, carveSubnets, instanceTypeOfferings, zonesOffering } from "../../components/network";
 import { ONE_OF_EACH } from "../../components/topology";
+import { lookups } from "../helpers/registered";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
 import { ALERTMANAGER_CONFIG_PATH } from "../../components/alertmanager";
 import { MONITORING_USERS, WEB_USERS } from "../../components/monitoring-auth";
@@ -20,12 +21,7 @@ const OPERATORS = ["203.0.113.0/24", "198.51.100.7/32"];
 
 /** What the program registered with TEST_CONFIG (the aws target). */
 let registered: Registered[] = [];
-const ofType = (type: string) => registered.filter((r) => r.type === type);
-const byName = (name: string): Registered => {
-  const found = registered.find((r) => r.name === name);
-  assert.ok(found, `no resource named ${name}; registered: ${registered.map((r) => r.name).join(", ")}`);
-  return found;
-};
+const { ofType, byName } = lookups(() => registered);
 
 describe("platform program (Pulumi mocks)", function () {
   this.timeout(60_000);
