@@ -16,7 +16,7 @@ import { MonitoringUser, generateMonitoringCredentials } from "./components/moni
 import { CloudTrail } from "./components/cloudtrail";
 import { buildCloudTrailFunction } from "./components/cloudtrail-function";
 import { datasets } from "./components/naming";
-import { certificateAuthority, nodeCertificate, nodeTlsFiles, TLS_FILES } from "./components/tls";
+import { certificateAuthority, nodeCertificate, tlsPems } from "./components/tls";
 import { elasticsearchPasswords, ES_ACCOUNTS } from "./components/credentials";
 
 export = async () => {
@@ -48,10 +48,9 @@ export = async () => {
   // account. All kept in the stack state; keys and passwords are secrets.
   const esCa = certificateAuthority(name);
   const esPasswords = elasticsearchPasswords(name);
-  const esTlsFiles = hosts.logging.map((host, index) =>
-    nodeTlsFiles(esCa, nodeCertificate(name, esCa, { member: members(config.memberCounts).logging[index].name, privateIp: host.privateIp })));
-  const tlsFiles = (role: Role, index: number): pulumi.Input<Record<string, string>> =>
-    role === "logging" ? pulumi.all(esTlsFiles[index]) : role === "monitoring" ? pulumi.all({ [TLS_FILES.caCert]: esCa.certPem }) : {};
+  const esNodeCerts = hosts.logging.map((host, index) =>
+    nodeCertificate(name, esCa, { member: members(config.memberCounts).logging[index].name, privateIp: host.privateIp }));
+  const hostTls = (role: Role, index: number) => tlsPems(esCa, role === "logging" ? esNodeCerts[index] : undefined);
   const memberFacts: pulumi.Output<PerRole<MemberFacts[]>> = pulumi.output(perRole((role) => members(config.memberCounts)[role].map((member) => ({
     name: member.name,
     privateIp: hosts[role][member.index].privateIp,
@@ -95,11 +94,9 @@ export = async () => {
             monitoringGrafanaPassword: credentials.grafana.password,
             elasticsearchPasswords: esPassword,
           })),
-        renderedFiles: pulumi.all([memberFacts, alertSecrets, monitoringCredentials, tlsFiles(role, member.index)])
-          .apply(([facts, secrets, credentials, tls]) => ({
-            ...renderedFiles(role, { members: facts, alerting: config.alerting, alertSecrets: secrets, monitoringCredentials: credentials }),
-            ...tls,
-          })),
+        renderedFiles: pulumi.all([memberFacts, alertSecrets, monitoringCredentials, hostTls(role, member.index)])
+          .apply(([facts, secrets, credentials, tls]) =>
+            renderedFiles(role, { members: facts, alerting: config.alerting, alertSecrets: secrets, monitoringCredentials: credentials, tls })),
         dependsOn: clustered ? [host.ready] : [host.ready, ...startsAfter],
         ...(clustered ? {
           clusterNode: { service: CLUSTER_NODE_SERVICES[role as ClusterRole], after: previous?.gate ? [previous.gate] : [] },

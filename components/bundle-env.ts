@@ -8,6 +8,7 @@ import { renderScrapeTargets } from "./scrape-targets";
 import { ALERTMANAGER_CONFIG_PATH, AlertSecrets, renderAlertmanagerConfig } from "./alertmanager";
 import { MonitoringCredentials, renderMonitoringSecrets } from "./monitoring-auth";
 import { ES_ACCOUNTS, EsAccount, passwordVariable } from "./credentials";
+import { TlsPems, tlsFiles } from "./tls";
 
 /** Local folders copied to each host: the first is the bundle root, the others keep their path below it. */
 export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
@@ -198,11 +199,18 @@ export function renderedFiles(role: Role, facts: {
   alerting: AlertingConfig;
   alertSecrets: AlertSecrets;
   monitoringCredentials: MonitoringCredentials;
+  /** This host's certificates: every logging host is an Elasticsearch node; Grafana, on monitoring, trusts the CA. */
+  tls: TlsPems;
 }): Record<string, string> {
+  if (role === "logging") {
+    if (!facts.tls.node) throw new Error("a logging host is an Elasticsearch node: it needs its certificate and key");
+    return tlsFiles(facts.tls);
+  }
   if (role !== "monitoring") return {};
   return {
     ...renderScrapeTargets(facts.members),
     ...renderMonitoringSecrets(facts.monitoringCredentials),
     [ALERTMANAGER_CONFIG_PATH]: renderAlertmanagerConfig(facts.alerting, facts.alertSecrets),
+    ...tlsFiles({ caCert: facts.tls.caCert }),
   };
 }

@@ -9,6 +9,7 @@ import { Role } from "./roles";
 import { renderDotEnv } from "./bundle-env";
 import { REPO_ROOT } from "./repo";
 import { quote } from "./shell";
+import { PRIVATE_RENDERED_DIR } from "./rendered-paths";
 
 /** One hash over the local folders and the rendered files: a change anywhere re-deploys the bundle, nothing else does. */
 export async function bundleContentHash(folders: readonly string[], rendered: Record<string, string>, root = REPO_ROOT): Promise<string> {
@@ -103,8 +104,6 @@ export async function renderBundleFiles(
   };
 }
 
-/** Rendered paths that hold secrets: written 0600, like `.env`. */
-export const PRIVATE_RENDERED_DIR = "secrets";
 
 /** Writes the JSON object on stdin as files (path -> content) below the current directory; secrets stay private. */
 export const WRITE_FILES_PY = [

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as bcrypt from "bcryptjs";
 import { stringify } from "yaml";
+import { PRIVATE_RENDERED_DIR } from "./rendered-paths";
 
 /**
  * Who logs in to Prometheus and Alertmanager (basic auth, their `--web.config.file`): the operators, and one user per
@@ -26,7 +27,7 @@ export interface MonitoringCredential {
 export type MonitoringCredentials = Record<MonitoringUser, MonitoringCredential>;
 
 /** Where the program renders each server's files in the monitoring bundle: under `secrets/`, written 0600. */
-export const monitoringSecretsDir = (server: MonitoringServer): string => `secrets/${server}`;
+export const monitoringSecretsDir = (server: MonitoringServer): string => `${PRIVATE_RENDERED_DIR}/${server}`;
 
 /** Where each server's container reads its copy of those files (the compose one-shot `secrets` hands it over). */
 export const CONTAINER_SECRETS_DIR = "/secrets";

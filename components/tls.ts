@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { PRIVATE_RENDERED_DIR } from "./bundle";
+import { PRIVATE_RENDERED_DIR } from "./rendered-paths";
 
 /**
  * The platform's own certificate authority and one certificate per Elasticsearch node, for HTTP and transport alike.
@@ -95,14 +95,26 @@ export function nodeCertificate(name: string, ca: CertificateAuthority, node: Es
   return { key, request, cert };
 }
 
+/** What a host's bundle gets of the certificates (PEM): the CA, and on an Elasticsearch node its own pair. */
+export interface TlsPems {
+  caCert: string;
+  node?: { cert: string; key: string };
+}
+
 /**
- * The files one node's logging bundle gets (path -> PEM). The key is PKCS#8 (`BEGIN PRIVATE KEY`), which
- * Elasticsearch's PEM reader takes for RSA keys; it stays a secret here whatever the provider's marking.
+ * The PEMs of one host: the CA, and the node's certificate and key when it is an Elasticsearch node. The key is
+ * PKCS#8 (`BEGIN PRIVATE KEY`), which Elasticsearch's PEM reader takes for RSA keys; it stays a secret here whatever
+ * the provider's marking.
  */
-export function nodeTlsFiles(ca: CertificateAuthority, node: NodeCertificate): Record<string, pulumi.Output<string>> {
+export function tlsPems(ca: CertificateAuthority, node?: NodeCertificate): pulumi.Output<TlsPems> {
+  return pulumi.all([ca.certPem, node?.cert.certPem, node ? pulumi.secret(node.key.privateKeyPemPkcs8) : undefined])
+    .apply(([caCert, cert, key]) => (cert !== undefined && key !== undefined ? { caCert, node: { cert, key } } : { caCert }));
+}
+
+/** The certificate files of a bundle (path -> PEM): the CA always, the node's pair where there is one. */
+export function tlsFiles(pems: TlsPems): Record<string, string> {
   return {
-    [TLS_FILES.caCert]: ca.certPem,
-    [TLS_FILES.nodeCert]: node.cert.certPem,
-    [TLS_FILES.nodeKey]: pulumi.secret(node.key.privateKeyPemPkcs8),
+    [TLS_FILES.caCert]: pems.caCert,
+    ...(pems.node ? { [TLS_FILES.nodeCert]: pems.node.cert, [TLS_FILES.nodeKey]: pems.node.key } : {}),
   };
 }

@@ -8,15 +8,11 @@ import { REPO_ROOT } from "../../components/repo";
 import { SAMPLE_FACTS, SAMPLE_MONITORING_CREDENTIALS, sampleEnv } from "./sample-facts";
 import { AlertSecrets } from "../../components/alertmanager";
 import { AlertingConfig } from "../../components/config";
-import { TLS_FILES } from "../../components/tls";
+import { TlsPems } from "../../components/tls";
 
-/** Stand-ins for the certificate files index.ts renders (components/tls.ts): the CA on logging and monitoring hosts, a node's certificate and key on logging hosts. */
-export function sampleTlsFiles(role: Role): Record<string, string> {
-  const pem = (label: string) => `-----BEGIN ${label}-----\nc2FtcGxl\n-----END ${label}-----\n`;
-  if (role === "monitoring") return { [TLS_FILES.caCert]: pem("CERTIFICATE") };
-  if (role !== "logging") return {};
-  return { [TLS_FILES.caCert]: pem("CERTIFICATE"), [TLS_FILES.nodeCert]: pem("CERTIFICATE"), [TLS_FILES.nodeKey]: pem("PRIVATE KEY") };
-}
+const samplePem = (label: string) => `-----BEGIN ${label}-----\nc2FtcGxl\n-----END ${label}-----\n`;
+/** Stand-ins for the program's certificates (components/tls.ts): the CA and a node's pair. */
+const SAMPLE_TLS: TlsPems = { caCert: samplePem("CERTIFICATE"), node: { cert: samplePem("CERTIFICATE"), key: samplePem("PRIVATE KEY") } };
 
 const receiversOf = (secrets: AlertSecrets): AlertingConfig => ({ webhook: secrets.webhookUrl !== undefined, slack: secrets.slackWebhookUrl !== undefined });
 
@@ -39,15 +35,13 @@ export async function assembleBundle(role: Role, options: AssembleOptions = {}):
   const rendered = await renderBundleFiles(
     BUNDLE_SOURCES[role],
     options.env ?? sampleEnv(role),
-    {
-      ...renderedFiles(role, {
-        members: SAMPLE_FACTS.members,
-        alerting: receiversOf(options.alertSecrets ?? {}),
-        alertSecrets: options.alertSecrets ?? {},
-        monitoringCredentials: SAMPLE_MONITORING_CREDENTIALS,
-      }),
-      ...sampleTlsFiles(role),
-    },
+    renderedFiles(role, {
+      members: SAMPLE_FACTS.members,
+      alerting: receiversOf(options.alertSecrets ?? {}),
+      alertSecrets: options.alertSecrets ?? {},
+      monitoringCredentials: SAMPLE_MONITORING_CREDENTIALS,
+      tls: SAMPLE_TLS,
+    }),
     root,
   );
   for (const [file, content] of Object.entries(rendered)) {

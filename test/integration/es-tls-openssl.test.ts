@@ -43,7 +43,7 @@ describe("Elasticsearch TLS with real openssl: a CA and a node certificate of co
     openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${RSA_BITS}`, "-out", "ca.key");
     openssl("req", "-new", "-key", "ca.key", "-subj", "/O=test/CN=test Elasticsearch CA", "-out", "ca.csr");
     openssl("x509", "-req", "-in", "ca.csr", "-signkey", "ca.key", "-days", "3650", "-extfile", "ca.ext", "-out", "ca.crt");
-    // PKCS#8 (BEGIN PRIVATE KEY), the format nodeTlsFiles renders.
+    // PKCS#8 (BEGIN PRIVATE KEY), the format tlsPems renders.
     openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", `rsa_keygen_bits:${RSA_BITS}`, "-out", "node.key");
     openssl("req", "-new", "-key", "node.key", "-subj", `/O=test/CN=${member}`, "-out", "node.csr");
     openssl("x509", "-req", "-in", "node.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "730", "-extfile", "node.ext", "-out", "node.crt");

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { parse as parseDotEnv } from "dotenv";
 import { PROJECT, Registered, STACK, TEST_CONFIG, mockPem, runProgram, settle } from "../setup";
-import { PRIVATE_RENDERED_DIR } from "../../components/bundle";
+import { PRIVATE_RENDERED_DIR } from "../../components/rendered-paths";
 import { ES_ACCOUNTS, EsAccount, passwordVariable } from "../../components/credentials";
 import { TLS_FILES } from "../../components/tls";
 import { REPO_ROOT } from "../../components/repo";

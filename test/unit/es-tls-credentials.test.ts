@@ -1,8 +1,8 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { PRIVATE_RENDERED_DIR } from "../../components/bundle";
+import { PRIVATE_RENDERED_DIR } from "../../components/rendered-paths";
 import { ES_ACCOUNTS, ES_PASSWORD_LENGTH, elasticsearchPasswords, passwordVariable } from "../../components/credentials";
-import { certificateAuthority, ES_SERVICE_NAME, nodeCertificate, nodeTlsFiles, TLS_FILES } from "../../components/tls";
+import { certificateAuthority, ES_SERVICE_NAME, nodeCertificate, tlsFiles, tlsPems, TLS_FILES } from "../../components/tls";
 import { memberName } from "../../components/topology";
 import { mockPem, registered, settle } from "../setup";
 
@@ -14,10 +14,10 @@ async function makeCluster(name: string, count: number) {
   const ca = certificateAuthority(name);
   const nodes = Array.from({ length: count }, (_, i) => ({ member: memberName("logging", i), privateIp: pulumi.output(`10.42.1.${i + 10}`) }));
   const certs = nodes.map((node) => nodeCertificate(name, ca, node));
-  const files = certs.map((cert) => nodeTlsFiles(ca, cert));
-  await settle(files);
+  const pems = certs.map((cert) => tlsPems(ca, cert));
+  await settle(pems);
   await settle(certs.map((c) => c.cert.certPem));
-  return { ca, nodes, certs, files, resources: () => registered.slice(start) };
+  return { ca, nodes, certs, pems, resources: () => registered.slice(start) };
 }
 
 describe("Elasticsearch TLS (components/tls.ts)", () => {
@@ -46,7 +46,7 @@ describe("Elasticsearch TLS (components/tls.ts)", () => {
   });
 
   it("keeps every private key secret: as an input of the resources that take one, and as a rendered file under secrets/", async () => {
-    const { files, resources } = await makeCluster("tls-secrets", 3);
+    const { pems, resources } = await makeCluster("tls-secrets", 3);
     const keyTakers = resources().filter((r) => ["tls:index/certRequest:CertRequest", "tls:index/selfSignedCert:SelfSignedCert"].includes(r.type));
     for (const r of keyTakers) assert.ok(r.secretInputs.includes("privateKeyPem"), `${r.type} ${r.name}: privateKeyPem is not a secret input`);
     for (const r of resources().filter((x) => x.type === "tls:index/locallySignedCert:LocallySignedCert")) {
@@ -59,12 +59,12 @@ describe("Elasticsearch TLS (components/tls.ts)", () => {
       for (const body of keyBodies) assert.ok(!plain.includes(body), `${r.type} ${r.name} has a private key in a plain input`);
     }
 
-    for (const nodeFiles of files) {
+    for (const nodePems of pems) {
+      assert.equal(await isSecret(nodePems), true, "a node's PEMs (its key among them) are not a secret");
+      const nodeFiles = tlsFiles((await settle(nodePems)) as Parameters<typeof tlsFiles>[0]);
       assert.deepEqual(Object.keys(nodeFiles).sort(), Object.values(TLS_FILES).sort());
-      const key = nodeFiles[TLS_FILES.nodeKey];
       assert.ok(TLS_FILES.nodeKey.startsWith(`${PRIVATE_RENDERED_DIR}/`), "the node key is not rendered under secrets/");
-      assert.equal(await isSecret(key), true, "the rendered node key is not a secret");
-      assert.match(String(await settle(key)), /^-----BEGIN PRIVATE KEY-----\n/);
+      assert.match(nodeFiles[TLS_FILES.nodeKey], /^-----BEGIN PRIVATE KEY-----\n/);
       // Public: the CA certificate is what every client mounts, outside secrets/.
       assert.ok(!TLS_FILES.caCert.startsWith(`${PRIVATE_RENDERED_DIR}/`));
     }
