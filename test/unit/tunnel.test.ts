@@ -41,15 +41,16 @@ describe("tunnel: ssh arguments, key file, and the processes", () => {
     assert.equal(fs.existsSync(path.dirname(key.file)), false);
   });
 
-  /** A stand-in ssh: logs its arguments and key file mode, then listens on the -L ports (or fails as told). */
-  function fakeSsh(behaviour: "forward" | "fail"): { ssh: string; calls: () => { args: string[]; keyMode: number }[] } {
+  /** A stand-in ssh: logs its arguments and key file mode, then listens on the -L ports, or fails for the host named. */
+  function fakeSsh(failFor?: string): { ssh: string; calls: () => { args: string[]; keyMode: number }[] } {
     const log = path.join(dir, "calls.jsonl");
     const ssh = path.join(dir, "ssh");
     fs.writeFileSync(ssh, `#!${process.execPath}
 const fs = require("fs"), net = require("net");
 const args = process.argv.slice(2);
 fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify({ args, keyMode: fs.statSync(args[args.indexOf("-i") + 1]).mode & 0o777 }) + "\\n");
-if (${JSON.stringify(behaviour)} === "fail") { console.error("ssh: connect to host 203.0.113.10 port 22: Connection timed out"); process.exit(255); }
+const host = args.at(-1).split("@")[1];
+if (host === ${JSON.stringify(failFor ?? null)}) { console.error("ssh: connect to host " + host + " port 22: Connection timed out"); process.exit(255); }
 args.forEach((a, i) => { if (a === "-L") net.createServer((s) => s.end()).listen(Number(args[i + 1].split(":")[1]), "127.0.0.1"); });
 `, { mode: 0o755 });
     return { ssh, calls: () => fs.readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l)) };
@@ -67,7 +68,7 @@ args.forEach((a, i) => { if (a === "-L") net.createServer((s) => s.end()).listen
 
   it("runs one ssh per host, resolves once every local port answers, and removes the key when closed", async () => {
     const outputs = await outputsOnFreePorts();
-    const fake = fakeSsh("forward");
+    const fake = fakeSsh();
     const tunnel = await openTunnel(outputs, { ssh: fake.ssh, knownHosts: path.join(dir, "known_hosts"), timeoutMs: 10_000 });
     const calls = fake.calls();
     assert.deepEqual(calls.map((c) => c.args.at(-1)).sort(), ["ubuntu@203.0.113.10", "ubuntu@203.0.113.13"]);
@@ -81,11 +82,15 @@ args.forEach((a, i) => { if (a === "-L") net.createServer((s) => s.end()).listen
     assert.ok(refused, "ssh still forwards after close");
   });
 
-  it("fails with ssh's own message when ssh exits, and still removes the key", async () => {
-    const fake = fakeSsh("fail");
-    await assert.rejects(openTunnel(await outputsOnFreePorts(), { ssh: fake.ssh, knownHosts: path.join(dir, "known_hosts"), timeoutMs: 10_000 }),
+  it("fails with ssh's own message when one ssh exits, stops the others, and still removes the key", async () => {
+    const outputs = await outputsOnFreePorts();
+    const fake = fakeSsh("203.0.113.10");
+    await assert.rejects(openTunnel(outputs, { ssh: fake.ssh, knownHosts: path.join(dir, "known_hosts"), timeoutMs: 10_000 }),
       /tunnel: logging \(ubuntu@203\.0\.113\.10:22\): ssh ended \(exit 255\): ssh: connect to host 203\.0\.113\.10 port 22: Connection timed out/);
     assert.equal(fs.existsSync(path.dirname(valuesOf(fake.calls()[0].args, "-i")[0])), false);
+    const port = outputs.tunnels[1].ports[0];
+    const refused = await new Promise<boolean>((resolve) => net.connect(port, "127.0.0.1").on("error", () => resolve(true)).on("connect", () => resolve(false)));
+    assert.ok(refused, "the monitoring ssh still forwards after the logging one failed");
   });
 
   it("refuses a local port that something here already holds, before starting ssh", async () => {
