@@ -8,7 +8,7 @@ import { SSH_USER } from "./components/host";
 import { PlatformHost } from "./components/platform-host";
 import { Hosts, awsHosts, dockerHosts, perRole } from "./components/targets";
 import { Bundle } from "./components/bundle";
-import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, MemberFacts, bundleEnv, renderedFiles } from "./components/bundle-env";
+import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, MemberFacts, OperatorUrls, bundleEnv, renderedFiles } from "./components/bundle-env";
 import { CLUSTER_NODE_SERVICES, ClusterRole, members } from "./components/topology";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/pipeline-check";
 import { loadAlertSecrets } from "./components/alertmanager";
@@ -57,7 +57,12 @@ export = async () => {
     zone: hosts[role][member.index].zone,
   }))));
   const url = (host: PlatformHost, service: PortName, scheme = "http") => host.endpoint(service).apply((at) => `${scheme}://${at.replace(/:80$/, "")}`);
-  const kibanaUrl = url(first.logging, "kibana");
+  const operatorUrls: pulumi.Output<OperatorUrls> = pulumi.output({
+    kibana: url(first.logging, "kibana"),
+    grafana: url(first.monitoring, "grafana"),
+    prometheus: url(first.monitoring, "prometheus"),
+    alertmanager: url(first.monitoring, "alertmanager"),
+  });
   // Secret end to end: the receivers' URLs and password exist only inside this Output and the 0600 file it renders.
   const alertSecrets = loadAlertSecrets(config.alerting, new pulumi.Config());
   // Prometheus' and Alertmanager's basic auth: passwords and bcrypt salts kept in the state, secret end to end.
@@ -84,13 +89,13 @@ export = async () => {
         hostId: host.instanceId,
         bundleRoot,
         folders: BUNDLE_SOURCES[role],
-        env: pulumi.all([memberFacts, grafanaAdminPassword, kibanaEncryptionKeys, kibanaUrl, monitoringCredentials, esPasswords])
-          .apply(([facts, password, kibanaKeys, kibana, credentials, esPassword]) => bundleEnv(member, {
+        env: pulumi.all([memberFacts, grafanaAdminPassword, kibanaEncryptionKeys, operatorUrls, monitoringCredentials, esPasswords])
+          .apply(([facts, password, kibanaKeys, uiUrls, credentials, esPassword]) => bundleEnv(member, {
             ...config,
             members: facts,
             grafanaAdminPassword: password,
             kibanaEncryptionKeys: kibanaKeys,
-            kibanaUrl: kibana,
+            operatorUrls: uiUrls,
             monitoringGrafanaPassword: credentials.grafana.password,
             elasticsearchPasswords: esPassword,
           })),
@@ -129,10 +134,10 @@ export = async () => {
   return {
     environment: config.environment,
     gatewayUrl: url(first.web, "gateway"),
-    kibanaUrl,
-    grafanaUrl: url(first.monitoring, "grafana"),
-    prometheusUrl: url(first.monitoring, "prometheus"),
-    alertmanagerUrl: url(first.monitoring, "alertmanager"),
+    kibanaUrl: operatorUrls.kibana,
+    grafanaUrl: operatorUrls.grafana,
+    prometheusUrl: operatorUrls.prometheus,
+    alertmanagerUrl: operatorUrls.alertmanager,
     elasticsearchUrl: url(first.logging, "elasticsearch", "https"),
     // Public: what a client of Elasticsearch trusts (the verify step, curl --cacert).
     elasticsearchCaCertificate: esCa.certPem,

@@ -39,13 +39,18 @@ export type EnvFacts = Pick<
   members: PerRole<MemberFacts[]>;
   grafanaAdminPassword: string;
   kibanaEncryptionKeys: KibanaEncryptionKeys;
-  /** Kibana as the operator opens it (the tunnel's local end): alert annotations link to its logs. */
-  kibanaUrl: string;
+  /**
+   * The UIs as the operator opens them (the tunnel's local ends, or the docker target's published ports): alert
+   * annotations link to Kibana's logs, and each UI builds its links back to itself from its own.
+   */
+  operatorUrls: OperatorUrls;
   /** Grafana's password for Prometheus and Alertmanager (user `grafana`). */
   monitoringGrafanaPassword: string;
   /** One password per Elasticsearch account (components/credentials.ts). */
   elasticsearchPasswords: Record<EsAccount, string>;
 };
+
+export type OperatorUrls = Record<"kibana" | "grafana" | "prometheus" | "alertmanager", string>;
 
 /** What the program knows of one member's host at deploy time. */
 export interface MemberFacts {
@@ -173,7 +178,12 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
       // Grafana's datasources log in to Prometheus and Alertmanager with it (provisioning/grafana/datasources).
       MONITORING_GRAFANA_PASSWORD: facts.monitoringGrafanaPassword,
       // Prometheus expands it into the `kibana_url` external label that alert annotations build log links from.
-      KIBANA_URL: facts.kibanaUrl,
+      KIBANA_URL: facts.operatorUrls.kibana,
+      // Their own links (Prometheus' alert sources, Alertmanager's notifications, Grafana's redirects and shares) are
+      // built on these, not on the container's hostname, which no browser resolves.
+      PROMETHEUS_URL: facts.operatorUrls.prometheus,
+      ALERTMANAGER_URL: facts.operatorUrls.alertmanager,
+      GRAFANA_URL: facts.operatorUrls.grafana,
       GRAFANA_COM_DASHBOARDS: facts.grafanaComDashboards.map((d) => `${d.id}:${d.revision}`).join(" "),
     }),
   };

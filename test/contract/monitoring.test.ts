@@ -436,7 +436,16 @@ describe("monitoring: compose bundle", () => {
     const command = services.prometheus.command;
     assert.ok(Array.isArray(command) && command.includes("--enable-feature=expand-external-labels"));
     assert.equal((services.prometheus.environment as Record<string, string>).KIBANA_URL, "${KIBANA_URL}");
-    assert.equal(sampleEnv("monitoring").KIBANA_URL, SAMPLE_FACTS.kibanaUrl);
+    assert.equal(sampleEnv("monitoring").KIBANA_URL, SAMPLE_FACTS.operatorUrls.kibana);
+  });
+
+  it("builds Prometheus', Alertmanager's and Grafana's links to themselves on the operator's URLs from .env", () => {
+    const env = sampleEnv("monitoring");
+    assert.ok((services.prometheus.command as string[]).includes("--web.external-url=${PROMETHEUS_URL}"));
+    assert.ok((services.alertmanager.command as string[]).includes("--web.external-url=${ALERTMANAGER_URL}"));
+    assert.equal((services.grafana.environment as Record<string, string>).GF_SERVER_ROOT_URL, "${GRAFANA_URL}");
+    assert.deepEqual([env.PROMETHEUS_URL, env.ALERTMANAGER_URL, env.GRAFANA_URL],
+      [SAMPLE_FACTS.operatorUrls.prometheus, SAMPLE_FACTS.operatorUrls.alertmanager, SAMPLE_FACTS.operatorUrls.grafana]);
   });
 
   it("runs Prometheus and Alertmanager as their images' user on their rendered secrets, copied by a network-less one-shot", () => {

@@ -36,7 +36,9 @@ export const SAMPLE_FACTS: EnvFacts = {
   loadgenRequestsPerSecond: 5,
   grafanaAdminPassword: "test-password",
   kibanaEncryptionKeys: { encryptedSavedObjects: "s".repeat(32), reporting: "r".repeat(32), security: "k".repeat(32) },
-  kibanaUrl: "http://198.51.100.10:5601",
+  operatorUrls: {
+    kibana: "http://127.0.0.1:5601", grafana: "http://127.0.0.1:3000", prometheus: "http://127.0.0.1:9090", alertmanager: "http://127.0.0.1:9093",
+  },
   monitoringGrafanaPassword: SAMPLE_MONITORING_CREDENTIALS.grafana.password,
   grafanaComDashboards: [{ id: 1860, revision: 42 }],
   // Distinct per account, letters and digits, 32 long like the program's.

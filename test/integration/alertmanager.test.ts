@@ -6,9 +6,9 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { AlertingConfig } from "../../components/config";
 import { AlertSecrets, renderAlertmanagerConfig } from "../../components/alertmanager";
-import { loadCompose } from "../helpers/compose";
+import { interpolate, loadCompose } from "../helpers/compose";
 import { CONTAINER_SECRETS_DIR, SECRET_FILES, monitoringSecretsDir, renderMonitoringSecrets } from "../../components/monitoring-auth";
-import { SAMPLE_MONITORING_CREDENTIALS } from "../helpers/sample-facts";
+import { SAMPLE_MONITORING_CREDENTIALS, sampleEnv } from "../helpers/sample-facts";
 import { loadAlertRules, loadPrometheusConfig } from "../helpers/monitoring";
 import { freePort, Processes, waitFor } from "../helpers/local-servers";
 import { runTool } from "../helpers/tools";
@@ -65,8 +65,15 @@ describe("alertmanager: amtool check-config on the rendered config", () => {
 interface WebhookMessage {
   receiver: string;
   status: string;
-  alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string> }[];
+  externalURL: string;
+  alerts: { status: string; labels: Record<string, string>; annotations: Record<string, string>; generatorURL: string }[];
 }
+
+/** The compose service's --web.external-url, with the sample .env's URL in it. */
+const externalUrlFlag = (service: "prometheus" | "alertmanager") =>
+  (loadCompose("monitoring").services[service].command as string[])
+    .filter((arg) => arg.startsWith("--web.external-url="))
+    .map((arg) => interpolate(arg, sampleEnv("monitoring")));
 
 describe("alertmanager: a rule fires, Prometheus logs in to Alertmanager, which routes it to a local webhook (loopback)", () => {
   const procs = new Processes();
@@ -104,6 +111,7 @@ describe("alertmanager: a rule fires, Prometheus logs in to Alertmanager, which 
       `--config.file=${path.join(dir, "alertmanager.yml")}`, `--storage.path=${path.join(dir, "am-data")}`,
       `--web.listen-address=127.0.0.1:${amPort}`, "--cluster.listen-address=",
       `--web.config.file=${path.join(dir, monitoringSecretsDir("alertmanager"), SECRET_FILES.webConfig)}`,
+      ...externalUrlFlag("alertmanager"),
     ]);
 
     // The project's TargetDown rule as written, only without its 2-minute `for`, on a target nobody serves.
@@ -128,7 +136,7 @@ describe("alertmanager: a rule fires, Prometheus logs in to Alertmanager, which 
     process.env.KIBANA_URL = KIBANA_URL;
     procs.start(dir, "prometheus", "prometheus", [
       `--config.file=${path.join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${path.join(dir, "prom-data")}`,
-      `--web.listen-address=127.0.0.1:${promPort}`, ...features,
+      `--web.listen-address=127.0.0.1:${promPort}`, ...features, ...externalUrlFlag("prometheus"),
     ]);
     assert.equal((await fetch(`http://127.0.0.1:${amPort}/-/ready`).catch(() => undefined))?.ok ?? false, false);
     const operator = SAMPLE_MONITORING_CREDENTIALS.operator.password;
@@ -145,7 +153,7 @@ describe("alertmanager: a rule fires, Prometheus logs in to Alertmanager, which 
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("delivers TargetDown with the project's summary and the stack's Kibana URL label to the webhook", async function () {
+  it("delivers TargetDown with the project's summary, the stack's Kibana URL label and links on the operator's URLs", async function () {
     // One scrape (15 s) and evaluation (15 s), then the rendered route's group_wait (30 s); bounded at 150 s.
     this.timeout(170_000);
     await waitFor("a webhook notification", 150_000, async () => received.length > 0);
@@ -156,6 +164,9 @@ describe("alertmanager: a rule fires, Prometheus logs in to Alertmanager, which 
     assert.equal(alert.labels.alertname, "TargetDown");
     assert.equal(alert.labels.kibana_url, KIBANA_URL);
     assert.match(alert.annotations.summary, /^node on the web host \(127\.0\.0\.1:\d+\) is not answering scrapes$/);
+    // The links a notification carries, on the URLs the operator opens rather than the containers' hostnames.
+    assert.equal(message.externalURL, sampleEnv("monitoring").ALERTMANAGER_URL);
+    assert.ok(alert.generatorURL.startsWith(`${sampleEnv("monitoring").PROMETHEUS_URL}/graph?`), alert.generatorURL);
   });
 });
 

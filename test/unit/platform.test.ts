@@ -15,6 +15,7 @@ import { ALERTMANAGER_CONFIG_PATH } from "../../components/alertmanager";
 import { MONITORING_USERS, WEB_USERS } from "../../components/monitoring-auth";
 import * as bcrypt from "bcryptjs";
 import { parse } from "yaml";
+import { parse as parseDotEnv } from "dotenv";
 
 const NAME = `${PROJECT}-${STACK}`;
 const OPERATORS = ["203.0.113.0/24", "198.51.100.7/32"];
@@ -408,6 +409,11 @@ describe("platform program (Pulumi mocks)", function () {
     assert.equal(resolved.prometheusUrl, "http://127.0.0.1:9090");
     assert.equal(resolved.alertmanagerUrl, "http://127.0.0.1:9093");
     assert.equal(resolved.elasticsearchUrl, "https://127.0.0.1:9200");
+    // The UIs build their links on the same URLs: the operator's browser can follow them.
+    const monitoringEnv = parseDotEnv(JSON.parse(byName(`${NAME}-monitoring-bundle-rendered`).inputs.stdin as string)[".env"]);
+    assert.deepEqual(
+      [monitoringEnv.KIBANA_URL, monitoringEnv.GRAFANA_URL, monitoringEnv.PROMETHEUS_URL, monitoringEnv.ALERTMANAGER_URL],
+      [resolved.kibanaUrl, resolved.grafanaUrl, resolved.prometheusUrl, resolved.alertmanagerUrl]);
     assert.deepEqual(resolved.tunnels, [
       { member: "logging", host: hosts.logging.publicIp, sshPort: 22, ports: [5601, 9200] },
       { member: "monitoring", host: hosts.monitoring.publicIp, sshPort: 22, ports: [3000, 9090, 9093] },
