@@ -12,7 +12,9 @@ set +a
 
 timeout=${PIPELINE_CHECK_TIMEOUT:-180}
 read -r -a docker <<<"${DOCKER:-sudo docker}"
-metrics_url=${FLUENT_BIT_METRICS_URL:-http://127.0.0.1:2020}/api/v2/metrics/prometheus
+# The forwarder's and the aggregator's metrics (PORTS.forwarderMetrics and PORTS.aggregatorMetrics).
+forwarder_metrics=${FORWARDER_METRICS_URL:-http://127.0.0.1:2021}/api/v2/metrics/prometheus
+aggregator_metrics=${AGGREGATOR_METRICS_URL:-http://127.0.0.1:2020}/api/v2/metrics/prometheus
 es_url=${ELASTICSEARCH_LOCAL_URL:-https://127.0.0.1:9200}
 es_ca=${ELASTICSEARCH_CA:-tls/ca.crt}
 
@@ -33,10 +35,10 @@ wait_for() {
   done
 }
 
-# Sum of a Fluent Bit counter over the plugin instance with the given alias.
+# Sum of a Fluent Bit counter (at the metrics URL given) over the plugin instance with the given alias.
 fluent_bit_counter() {
-  curl -fsS --max-time 5 "$metrics_url" \
-    | awk -v metric="$1{" -v label="name=\"$2\"" 'index($0, metric) == 1 && index($0, label) { sum += $2 } END { printf "%d\n", sum }'
+  curl -fsS --max-time 5 "$1" \
+    | awk -v metric="$2{" -v label="name=\"$3\"" 'index($0, metric) == 1 && index($0, label) { sum += $2 } END { printf "%d\n", sum }'
 }
 
 gateway_lines() {
@@ -44,7 +46,7 @@ gateway_lines() {
 }
 
 # Records the kafka_gateway output has flushed to librdkafka.
-forwarder_records() { fluent_bit_counter fluentbit_output_proc_records_total kafka_gateway; }
+forwarder_records() { fluent_bit_counter "$forwarder_metrics" fluentbit_output_proc_records_total kafka_gateway; }
 
 # Sum of the latest offsets over the topic's partitions (lines `topic:partition:offset`). The tool's JVM gets a small
 # heap of its own, not the broker's.
@@ -54,7 +56,7 @@ topic_messages() {
     | awk -F: 'NF >= 3 { sum += $NF } END { printf "%d\n", sum }'
 }
 
-aggregator_records() { fluent_bit_counter fluentbit_input_records_total kafka_in; }
+aggregator_records() { fluent_bit_counter "$aggregator_metrics" fluentbit_input_records_total kafka_in; }
 
 # As platform-check (read-only), trusting the program's CA; the credentials go on curl's stdin, not its command line.
 gateway_documents() {
@@ -65,7 +67,7 @@ gateway_documents() {
 case "$HOST_ROLE" in
   web)
     wait_for gateway-log "'docker compose logs gateway' and the loadgen service" gateway_lines
-    wait_for forwarder-output "'docker compose logs fluent-bit' (Kafka at $KAFKA_BOOTSTRAP_SERVERS reachable?)" forwarder_records
+    wait_for forwarder-output "'docker compose logs fluent-bit-forwarder' (Kafka at $KAFKA_BOOTSTRAP_SERVERS reachable?)" forwarder_records
     ;;
   kafka)
     wait_for topic "'docker compose logs kafka kafka-setup' and the web host's forwarder (topic $KAFKA_TOPIC_GATEWAY)" topic_messages

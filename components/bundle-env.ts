@@ -12,21 +12,21 @@ import { TlsPems, tlsFiles } from "./tls";
 
 /** Local folders copied to each host: the first is the bundle root, the others keep their path below it. */
 export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
-  logging: ["hosts/logging", "provisioning/kibana", "checks"],
-  web: ["hosts/web", "loadgen", "checks"],
-  kafka: ["hosts/kafka", "checks"],
-  monitoring: ["hosts/monitoring", "provisioning/grafana"],
+  logging: ["hosts/logging", "forwarder", "provisioning/kibana", "checks"],
+  web: ["hosts/web", "forwarder", "loadgen", "checks"],
+  kafka: ["hosts/kafka", "forwarder", "checks"],
+  monitoring: ["hosts/monitoring", "forwarder", "provisioning/grafana"],
 };
 
 /**
- * Bundles that must be up before another starts: the forwarder and the aggregator need the topics that the kafka
- * bundle creates (auto-creation is off), or they wait minutes for librdkafka to notice them.
+ * Bundles that must be up before another starts: every host's forwarder and the aggregators need the topics that the
+ * kafka bundle creates (auto-creation is off), or they wait for librdkafka to notice them.
  */
 export const BUNDLE_STARTS_AFTER: PerRole<readonly Role[]> = {
   kafka: [],
   logging: ["kafka"],
   web: ["kafka"],
-  monitoring: [],
+  monitoring: ["kafka"],
 };
 
 /** What the program knows at deploy time that the bundles need: config values plus what AWS assigned. */

@@ -26,6 +26,18 @@ export async function bundleContentHash(folders: readonly string[], rendered: Re
 
 /** The compose file rendered beside each bundle's compose.yaml; `.env` names both in COMPOSE_FILE. */
 export const MOUNTED_FILES_OVERRIDE = "compose.mounted-files.yaml";
+
+/**
+ * A bundle's compose files, bundle-relative, in COMPOSE_FILE order: the host's own compose.yaml (the bundle root, so
+ * every file's paths are relative to it), then that of each further folder that has one (forwarder/compose.yaml).
+ */
+export function composeFiles(folders: readonly string[], root = REPO_ROOT): string[] {
+  const [rootFolder, ...extraFolders] = folders;
+  return [
+    { folder: rootFolder, file: "compose.yaml" },
+    ...extraFolders.map((folder) => ({ folder, file: path.posix.join(folder, "compose.yaml") })),
+  ].filter(({ folder }) => fs.existsSync(path.join(root, folder, "compose.yaml"))).map(({ file }) => file);
+}
 /** The label that carries, per service, the hash of the bundle files it mounts. */
 export const MOUNTED_FILES_LABEL = "io.log-platform.mounted-files-hash";
 
@@ -57,11 +69,11 @@ export async function mountedFilesHashes(
   root = REPO_ROOT,
 ): Promise<Record<string, string>> {
   const [rootFolder, ...extraFolders] = folders;
-  const compose = parse(fs.readFileSync(path.join(root, rootFolder, "compose.yaml"), "utf8"), { merge: true }) as {
-    services: Record<string, ComposeService>;
-  };
+  const services = composeFiles(folders, root).flatMap((file) => Object.entries((parse(
+    fs.readFileSync(path.join(root, file === "compose.yaml" ? rootFolder : "", file), "utf8"), { merge: true },
+  ) as { services: Record<string, ComposeService> }).services));
   const hashes: Record<string, string> = {};
-  for (const [service, definition] of Object.entries(compose.services)) {
+  for (const [service, definition] of services) {
     const mounts = bundleMounts(definition);
     if (mounts.length === 0) continue;
     const digest = crypto.createHash("sha256");
@@ -71,7 +83,7 @@ export async function mountedFilesHashes(
       const local = path.join(root, fromExtraFolder ? mount : path.join(rootFolder, mount));
       const files = Object.keys(rendered).filter((name) => name !== ".env" && within(name)).sort();
       if (!fs.existsSync(local) && files.length === 0) {
-        throw new Error(`${rootFolder}/compose.yaml: service ${service} mounts ./${mount}, which the bundle does not contain`);
+        throw new Error(`${rootFolder}: service ${service} mounts ./${mount}, which the bundle does not contain`);
       }
       digest.update(`${mount}\0`);
       if (fs.existsSync(local)) digest.update((await hashElement(local, { algo: "sha256", encoding: "hex" })).hash);
@@ -100,7 +112,7 @@ export async function renderBundleFiles(
   return {
     ...renderedFiles,
     [MOUNTED_FILES_OVERRIDE]: `# Rendered by the program: the hash of the files each service mounts (see components/bundle.ts).\n${stringify(override)}`,
-    ".env": renderDotEnv({ COMPOSE_FILE: `compose.yaml:${MOUNTED_FILES_OVERRIDE}`, ...env }),
+    ".env": renderDotEnv({ COMPOSE_FILE: [...composeFiles(folders, root), MOUNTED_FILES_OVERRIDE].join(":"), ...env }),
   };
 }
 

@@ -39,13 +39,16 @@ export const INGRESS_MATRIX: IngressRule[] = [
   { to: "logging", port: "elasticsearchTransport", from: { role: "logging" }, clusterOnly: true },
   { to: "kafka", port: "kafka", from: { role: "kafka" }, clusterOnly: true },
   { to: "kafka", port: "kafkaController", from: { role: "kafka" }, clusterOnly: true },
+  // Every host's forwarder produces its container logs (a broker's own reaches it without the network); the
+  // aggregators consume.
   { to: "kafka", port: "kafka", from: { role: "web" } },
   { to: "kafka", port: "kafka", from: { role: "logging" } },
+  { to: "kafka", port: "kafka", from: { role: "monitoring" } },
   // The CloudTrail Lambda produces the account's API activity.
   { to: "kafka", port: "kafka", from: { module: "cloudtrail" } },
   ...everyRole("nodeExporter", { role: "monitoring" }),
-  { to: "web", port: "fluentBitMetrics", from: { role: "monitoring" } },
-  { to: "logging", port: "fluentBitMetrics", from: { role: "monitoring" } },
+  ...everyRole("forwarderMetrics", { role: "monitoring" }),
+  { to: "logging", port: "aggregatorMetrics", from: { role: "monitoring" } },
   { to: "kafka", port: "kafkaExporter", from: { role: "monitoring" } },
   { to: "logging", port: "elasticsearchExporter", from: { role: "monitoring" } },
 ];

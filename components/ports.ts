@@ -15,7 +15,10 @@ export const PORTS = {
   /** KRaft controllers: between the brokers of a cluster (and each broker's own controller). */
   kafkaController: 9093,
   nodeExporter: 9100,
-  fluentBitMetrics: 2020,
+  /** The aggregator's Fluent Bit HTTP server (metrics, health), on the logging hosts. */
+  aggregatorMetrics: 2020,
+  /** Every host's forwarder's, beside the aggregator on a logging host. */
+  forwarderMetrics: 2021,
   kafkaExporter: 9308,
   elasticsearchExporter: 9114,
 } as const;

@@ -7,19 +7,18 @@ import type { MemberFacts } from "./bundle-env";
 export const SCRAPE_TARGETS_DIR = "prometheus/targets";
 
 /**
- * Scrape jobs whose targets sit on other hosts, so their addresses are only known at deploy time. Prometheus itself
- * and Grafana are static targets in prometheus.yml (same compose network). Job names match prometheus.yml.
+ * Scrape targets on other hosts, whose addresses are only known at deploy time: one `file_sd` file each, read by the
+ * prometheus.yml job named. Prometheus itself and Grafana are static targets there (same compose network).
  */
-export const FILE_SD_JOBS = {
-  node: { roles: ROLES, port: PORTS.nodeExporter, firstMemberOnly: false },
-  // One aggregator per logging host.
-  "fluent-bit": { roles: ["web", "logging"], port: PORTS.fluentBitMetrics, firstMemberOnly: false },
+export const FILE_SD_TARGETS = {
+  node: { job: "node", roles: ROLES, port: PORTS.nodeExporter, firstMemberOnly: false },
+  // Both Fluent Bits are one job: a forwarder on every host, an aggregator on every logging host.
+  "fluent-bit-forwarder": { job: "fluent-bit", roles: ROLES, port: PORTS.forwarderMetrics, firstMemberOnly: false },
+  "fluent-bit-aggregator": { job: "fluent-bit", roles: ["logging"], port: PORTS.aggregatorMetrics, firstMemberOnly: false },
   // The exporters report on the whole cluster and run once, on its first member.
-  "kafka-exporter": { roles: ["kafka"], port: PORTS.kafkaExporter, firstMemberOnly: true },
-  "elasticsearch-exporter": { roles: ["logging"], port: PORTS.elasticsearchExporter, firstMemberOnly: true },
-} as const satisfies Record<string, { roles: readonly Role[]; port: number; firstMemberOnly: boolean }>;
-
-export type FileSdJob = keyof typeof FILE_SD_JOBS;
+  "kafka-exporter": { job: "kafka-exporter", roles: ["kafka"], port: PORTS.kafkaExporter, firstMemberOnly: true },
+  "elasticsearch-exporter": { job: "elasticsearch-exporter", roles: ["logging"], port: PORTS.elasticsearchExporter, firstMemberOnly: true },
+} as const satisfies Record<string, { job: string; roles: readonly Role[]; port: number; firstMemberOnly: boolean }>;
 
 /** One entry of a Prometheus `file_sd` JSON file. */
 export interface FileSdTargetGroup {
@@ -40,12 +39,12 @@ export function renderScrapeTargets(members: PerRole<MemberFacts[]>): Record<str
     }
   }
   const files: Record<string, string> = {};
-  for (const [job, { roles, port, firstMemberOnly }] of Object.entries(FILE_SD_JOBS)) {
+  for (const [file, { roles, port, firstMemberOnly }] of Object.entries(FILE_SD_TARGETS)) {
     const groups: FileSdTargetGroup[] = roles.flatMap((role) => members[role].slice(0, firstMemberOnly ? 1 : undefined).map((member) => ({
       targets: [`${member.privateIp}:${port}`],
       labels: { role, member: member.name },
     })));
-    files[`${SCRAPE_TARGETS_DIR}/${job}.json`] = JSON.stringify(groups, null, 2) + "\n";
+    files[`${SCRAPE_TARGETS_DIR}/${file}.json`] = JSON.stringify(groups, null, 2) + "\n";
   }
   return files;
 }

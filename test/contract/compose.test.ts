@@ -8,12 +8,11 @@ import { ROLES } from "../../components/roles";
 import { IMAGE_VERSIONS } from "../../components/versions";
 import { OPERATOR_UI_PORTS, PORTS } from "../../components/ports";
 import { INGRESS_MATRIX } from "../../components/network";
-import { BUNDLE_SOURCES } from "../../components/bundle-env";
 import { REPO_ROOT } from "../../components/repo";
 import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
 import { loadPrometheusConfig, ScrapeConfig } from "../helpers/monitoring";
 import {
-  composeText, dependsOn, interpolate, isOneShot, loadCompose, publishedPorts, referencedVariables,
+  composeText, dependsOn, interpolate, isOneShot, loadCompose, publishedPorts, referencedVariables, repoPathOf,
 } from "../helpers/compose";
 
 /** Commands that start a JVM: a healthcheck runs every interval, and a second JVM does not fit a small host. */
@@ -125,16 +124,13 @@ describe("compose bundles", () => {
       });
 
       it("bind-mounts only files that ship in the bundle, and host paths read-only", () => {
-        const extras = BUNDLE_SOURCES[role].slice(1);
         for (const [name, service] of services()) {
           for (const volume of service.volumes ?? []) {
             const spec = typeof volume === "string" ? volume : `${volume.source}:${volume.target}`;
             const [source] = spec.split(":");
             if (source.startsWith("./")) {
               const relative = source.slice(2);
-              const local = extras.some((folder) => relative === folder || relative.startsWith(`${folder}/`))
-                ? path.join(REPO_ROOT, relative)
-                : path.join(REPO_ROOT, "hosts", role, relative);
+              const local = repoPathOf(role, relative);
               // `.env`, `secrets/` and the CA certificate are rendered by the program at deploy (components/bundle.ts,
               // components/tls.ts), not shipped.
               const rendered = [".env", "secrets", path.dirname(TLS_FILES.caCert), TLS_FILES.caCert].includes(relative) || relative.startsWith("secrets/");

@@ -86,7 +86,7 @@ function plugins(config: FluentBitConfig, kind: "inputs" | "outputs", name: stri
 }
 
 describe("Fluent Bit retry backoff: a backlog drains within 30 s of a recovery, without hammering", () => {
-  const forwarder = load("hosts/web/fluent-bit/fluent-bit.yaml");
+  const forwarder = load("forwarder/fluent-bit.yaml");
   const aggregator = load("hosts/logging/fluent-bit/fluent-bit.yaml");
 
   it("the budget fails Fluent Bit's default backoff (the measured 100 s drain)", () => {

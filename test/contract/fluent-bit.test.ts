@@ -1,32 +1,33 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { parse } from "yaml";
 import { REPO_ROOT } from "../../components/repo";
 import { IMAGE_VERSIONS } from "../../components/versions";
 import { INDEX_PREFIXES, datasets } from "../../components/naming";
-import { Role } from "../../components/roles";
+import { ROLES, Role } from "../../components/roles";
 import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
-import { serviceEnvironment } from "../helpers/compose";
+import { loadCompose, publishedPorts, repoPathOf, serviceEnvironment } from "../helpers/compose";
+import { PORTS } from "../../components/ports";
 import {
   FluentBitConfig, LogRecord, Plugin, bulkItem, followRecord, inputTag, isOn, loadSchema, matchTag, outputsFor, parseConfig,
   parseTime, prop, routes, validateConfig,
 } from "../helpers/fluent-bit";
 
-const FORWARDER = "hosts/web/fluent-bit/fluent-bit.yaml";
+const FORWARDER = "forwarder/fluent-bit.yaml";
 const AGGREGATOR = "hosts/logging/fluent-bit/fluent-bit.yaml";
 
-/** Every Fluent Bit config under hosts/, with the role whose `.env` it runs with. */
-function fluentBitConfigs(): { file: string; role: Role }[] {
-  const found: { file: string; role: Role }[] = [];
-  for (const role of fs.readdirSync(path.join(REPO_ROOT, "hosts"))) {
-    const dir = path.join("hosts", role, "fluent-bit");
-    if (!fs.existsSync(path.join(REPO_ROOT, dir))) continue;
-    for (const name of fs.readdirSync(path.join(REPO_ROOT, dir))) {
-      if (/\.ya?ml$/.test(name)) found.push({ file: path.join(dir, name), role: role as Role });
-    }
-  }
-  return found;
+/** Every Fluent Bit each bundle runs: its compose service and the repository file its --config is, through its mounts. */
+function fluentBitConfigs(): { file: string; role: Role; service: string }[] {
+  return ROLES.flatMap((role) => Object.entries(loadCompose(role).services)
+    .filter(([, service]) => service.image?.startsWith("fluent/fluent-bit:"))
+    .map(([name, service]) => {
+      const config = (service.command as string[]).find((arg) => arg.startsWith("--config="))!.slice("--config=".length);
+      const mount = (service.volumes ?? []).map((volume) => String(volume).split(":"))
+        .find(([source, target]) => source.startsWith("./") && (config === target || config.startsWith(`${target}/`)));
+      assert.ok(mount, `${role}/${name}: ${config} is not in a bundle mount`);
+      const file = path.relative(REPO_ROOT, repoPathOf(role, path.posix.join(mount[0], path.posix.relative(mount[1], config))));
+      return { file, role, service: name };
+    }));
 }
 
 function load(file: string): FluentBitConfig {
@@ -53,14 +54,16 @@ function finalTags(config: FluentBitConfig, tag: string, record: LogRecord): str
 describe("Fluent Bit configurations", () => {
   const configs = fluentBitConfigs();
 
-  it("finds the forwarder and the aggregator", () => {
-    assert.deepEqual(configs.map((c) => c.file).sort(), [AGGREGATOR, FORWARDER].sort());
+  it("finds the forwarder on every host and the aggregator on the logging host", () => {
+    assert.deepEqual(configs.map((c) => `${c.role} ${c.service} ${c.file}`).sort(), [
+      ...ROLES.map((role) => `${role} fluent-bit-forwarder ${FORWARDER}`), `logging fluent-bit ${AGGREGATOR}`,
+    ].sort());
   });
 
-  for (const { file, role } of configs) {
+  for (const { file, role, service } of configs) {
     it(`${file} parses and is valid for Fluent Bit 5.1 (the 5.1.1 schema) with the ${role} .env`, () => {
       // With the environment compose gives the container: every ${VAR} the config reads must be passed to it.
-      assert.deepEqual(validateConfig(fs.readFileSync(path.join(REPO_ROOT, file), "utf8"), serviceEnvironment(role, "fluent-bit")), []);
+      assert.deepEqual(validateConfig(fs.readFileSync(path.join(REPO_ROOT, file), "utf8"), serviceEnvironment(role, service)), []);
     });
   }
 
@@ -225,8 +228,9 @@ describe("Fluent Bit configurations", () => {
       assert.equal(document["container.name"], "loadgen");
     });
 
-    it("the forwarder's own lines are not shipped", () => {
-      assert.deepEqual(followRecord(forwarder, tailTag, dockerLine("fluent-bit")), []);
+    it("the forwarder's own lines are not shipped; the aggregator's are, like any container's", () => {
+      assert.deepEqual(followRecord(forwarder, tailTag, dockerLine("fluent-bit-forwarder")), []);
+      assert.deepEqual(followRecord(forwarder, tailTag, dockerLine("fluent-bit")).map((r) => r.record["container.name"]), ["fluent-bit"]);
     });
 
     it("match_regex is anchored at the tag's start, as onig_match is", () => {
@@ -379,18 +383,20 @@ describe("Fluent Bit configurations", () => {
       assert.ok(Number(patch) >= 3, IMAGE_VERSIONS.FLUENT_BIT_VERSION);
     });
 
-    for (const role of ["web", "logging"]) {
-      it(`hosts/${role}/compose.yaml runs fluent/fluent-bit:\${FLUENT_BIT_VERSION} with a health check on its API`, () => {
-        const file = path.join(REPO_ROOT, "hosts", role, "compose.yaml");
-        assert.ok(fs.existsSync(file), `${file} is missing`);
-        const service = (parse(fs.readFileSync(file, "utf8")) as { services: Record<string, Record<string, unknown>> })
-          .services["fluent-bit"];
-        assert.ok(service, "no fluent-bit service");
+    for (const { file, role, service: name } of fluentBitConfigs()) {
+      it(`${role}/${name} runs fluent/fluent-bit:\${FLUENT_BIT_VERSION}, publishing and health-checking the API port of ${file}`, () => {
+        const service = loadCompose(role).services[name];
         assert.equal(service.image, "fluent/fluent-bit:${FLUENT_BIT_VERSION}");
+        const port = Number(load(file).service?.http_port);
+        assert.equal(port, name === "fluent-bit-forwarder" ? PORTS.forwarderMetrics : PORTS.aggregatorMetrics);
+        assert.deepEqual(publishedPorts(service), [port]);
         const test = (service.healthcheck as { test: string[] }).test;
-        assert.ok(test.some((arg) => arg.includes("127.0.0.1:2020/api/v1/health")), test.join(" "));
+        assert.ok(test.some((arg) => arg.includes(`127.0.0.1:${port}/api/v1/health`)), test.join(" "));
         // curl exists only in the -debug variant; the plain image is distroless.
         if (test.includes("curl")) assert.match(IMAGE_VERSIONS.FLUENT_BIT_VERSION, /-debug$/);
+        // The pipeline check reads the same port by default.
+        const check = fs.readFileSync(path.join(REPO_ROOT, "checks", "pipeline.sh"), "utf8");
+        assert.ok(check.includes(`http://127.0.0.1:${port}}/api/v2/metrics/prometheus`), `checks/pipeline.sh reads ${port}`);
       });
     }
   });

@@ -38,7 +38,7 @@ describe("Kafka topics: produced = created = consumed", () => {
   const expected = Object.values(topics).sort();
 
   it("the forwarder produces to both log topics (the CloudTrail Lambda produces to the third)", () => {
-    const produced = kafkaPlugins(parseConfig(read("hosts/web/fluent-bit/fluent-bit.yaml")), "outputs")
+    const produced = kafkaPlugins(parseConfig(read("forwarder/fluent-bit.yaml")), "outputs")
       .flatMap((o) => topicList(prop(o, "topics"), sampleEnv("web")));
     assert.deepEqual(produced.sort(), [topics.containersTopic, topics.gatewayTopic].sort());
   });

@@ -236,7 +236,7 @@ function enabledServices(services: Record<string, ProfiledService>, env: Record<
 
 describe("logging bundle on 1 and 3 nodes: services per member, node settings from .env", () => {
   const services = () => loadCompose("logging").services as Record<string, ProfiledService>;
-  const everyMember = ["elasticsearch", "es-certs", "fluent-bit", "setup"];
+  const everyMember = ["elasticsearch", "es-certs", "fluent-bit", "fluent-bit-forwarder", "setup"];
   const firstOnly = ["elasticsearch-exporter", "kibana", "kibana-import"];
 
   for (const nodes of [1, 3]) {

@@ -2,18 +2,17 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { REPO_ROOT } from "../../components/repo";
-import { BUNDLE_SOURCES } from "../../components/bundle-env";
 import { INDEX_PREFIXES, KAFKA_CONSUMER_GROUP } from "../../components/naming";
 import { PORTS } from "../../components/ports";
 import { ROLES, Role } from "../../components/roles";
 import { allMembers, CLUSTER_SIZES, memberName } from "../../components/topology";
-import { FILE_SD_JOBS, renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../components/scrape-targets";
+import { FILE_SD_TARGETS, renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../components/scrape-targets";
 import { ALERTMANAGER_CONFIG_PATH } from "../../components/alertmanager";
 import { CONTAINER_SECRETS_DIR, SECRET_FILES, WEB_USERS, monitoringSecretsDir, renderMonitoringSecrets } from "../../components/monitoring-auth";
 import { parse } from "yaml";
 import { ES_ACCOUNTS, passwordVariable } from "../../components/credentials";
 import { TLS_FILES } from "../../components/tls";
-import { ComposeService, dependsOn, loadCompose, publishedPorts } from "../helpers/compose";
+import { ComposeService, dependsOn, loadCompose, publishedPorts, repoPathOf } from "../helpers/compose";
 import { mappedFields } from "../helpers/index-template";
 import { kqlFields, loadSavedObjects } from "../helpers/kibana-objects";
 import { clusterFacts, SAMPLE_FACTS, SAMPLE_MONITORING_CREDENTIALS, sampleEnv, sampleIpOf } from "../helpers/sample-facts";
@@ -32,20 +31,11 @@ const rules = loadAlertRules();
 const fixtures = loadMetricFixtures();
 const configuredJobs = new Set(promConfig.scrape_configs.map((c) => c.job_name));
 
-/** Where a bind-mount source of the monitoring bundle lives in the repo (bundle layout: BUNDLE_SOURCES). */
-function repoPathOfBundleFile(relative: string): string {
-  const [root, ...extras] = BUNDLE_SOURCES.monitoring;
-  const clean = path.posix.normalize(relative);
-  const extra = extras.find((folder) => clean === folder || clean.startsWith(`${folder}/`));
-  return path.join(REPO_ROOT, extra ? clean : path.posix.join(root, clean));
-}
-
 /** Plugin aliases of the Fluent Bit configs, which become the `name` label of Fluent Bit's metrics. */
 function fluentBitAliases(): Set<string> {
   const aliases = new Set<string>();
-  for (const role of ["web", "logging"]) {
-    const doc = readYaml<{ pipeline: Record<string, { alias?: string }[]> }>(
-      path.join(REPO_ROOT, "hosts", role, "fluent-bit", "fluent-bit.yaml"));
+  for (const file of ["forwarder/fluent-bit.yaml", "hosts/logging/fluent-bit/fluent-bit.yaml"]) {
+    const doc = readYaml<{ pipeline: Record<string, { alias?: string }[]> }>(path.join(REPO_ROOT, file));
     for (const plugin of [...(doc.pipeline.inputs ?? []), ...(doc.pipeline.outputs ?? [])]) {
       if (plugin.alias) aliases.add(plugin.alias);
     }
@@ -93,20 +83,20 @@ describe("monitoring: rendered scrape targets (components/scrape-targets.ts)", (
   const files = renderScrapeTargets(SAMPLE_FACTS.members);
   const parse = (job: string) => JSON.parse(files[`${SCRAPE_TARGETS_DIR}/${job}.json`]) as { targets: string[]; labels: Record<string, string> }[];
 
-  it("lists node_exporter on all four hosts and each pipeline exporter on its host, every target with its role", () => {
+  it("lists node_exporter and the forwarder on all four hosts and each pipeline exporter on its host, every target with its role", () => {
     const ip = (role: Role) => sampleIpOf(role);
     assert.deepEqual(parse("node"), ROLES.map((role) => ({ targets: [`${ip(role)}:${PORTS.nodeExporter}`], labels: { role, member: role } })));
-    assert.deepEqual(parse("fluent-bit"), [
-      { targets: [`${ip("web")}:${PORTS.fluentBitMetrics}`], labels: { role: "web", member: "web" } },
-      { targets: [`${ip("logging")}:${PORTS.fluentBitMetrics}`], labels: { role: "logging", member: "logging" } },
-    ]);
+    assert.deepEqual(parse("fluent-bit-forwarder"),
+      ROLES.map((role) => ({ targets: [`${ip(role)}:${PORTS.forwarderMetrics}`], labels: { role, member: role } })));
+    assert.deepEqual(parse("fluent-bit-aggregator"),
+      [{ targets: [`${ip("logging")}:${PORTS.aggregatorMetrics}`], labels: { role: "logging", member: "logging" } }]);
     assert.deepEqual(parse("kafka-exporter"), [{ targets: [`${ip("kafka")}:${PORTS.kafkaExporter}`], labels: { role: "kafka", member: "kafka" } }]);
     assert.deepEqual(parse("elasticsearch-exporter"),
       [{ targets: [`${ip("logging")}:${PORTS.elasticsearchExporter}`], labels: { role: "logging", member: "logging" } }]);
-    assert.deepEqual(Object.keys(files).sort(), Object.keys(FILE_SD_JOBS).map((job) => `${SCRAPE_TARGETS_DIR}/${job}.json`).sort());
+    assert.deepEqual(Object.keys(files).sort(), Object.keys(FILE_SD_TARGETS).map((file) => `${SCRAPE_TARGETS_DIR}/${file}.json`).sort());
   });
 
-  it("with 3 logging and 3 kafka members: node_exporter and Fluent Bit on every member, each exporter once on its first", () => {
+  it("with 3 logging and 3 kafka members: node_exporter, forwarder and aggregator on every member, each exporter once on its first", () => {
     const facts = clusterFacts({ logging: 3, kafka: 3 });
     const cluster = renderScrapeTargets(facts.members);
     const groups = (job: string) => JSON.parse(cluster[`${SCRAPE_TARGETS_DIR}/${job}.json`]) as { targets: string[]; labels: Record<string, string> }[];
@@ -117,18 +107,23 @@ describe("monitoring: rendered scrape targets (components/scrape-targets.ts)", (
     assert.deepEqual(groups("node").map((g) => g.labels.member),
       ["logging", "logging-2", "logging-3", "web", "kafka", "kafka-2", "kafka-3", "monitoring"]);
     assert.deepEqual(groups("node").slice(0, 3), [0, 1, 2].map((i) => at("logging", i, PORTS.nodeExporter)));
-    assert.deepEqual(groups("fluent-bit"), [at("web", 0, PORTS.fluentBitMetrics), ...[0, 1, 2].map((i) => at("logging", i, PORTS.fluentBitMetrics))]);
+    assert.deepEqual(groups("fluent-bit-forwarder").map((g) => g.labels.member), groups("node").map((g) => g.labels.member));
+    assert.deepEqual(groups("fluent-bit-forwarder").slice(4, 7), [0, 1, 2].map((i) => at("kafka", i, PORTS.forwarderMetrics)));
+    assert.deepEqual(groups("fluent-bit-aggregator"), [0, 1, 2].map((i) => at("logging", i, PORTS.aggregatorMetrics)));
     assert.deepEqual(groups("kafka-exporter"), [at("kafka", 0, PORTS.kafkaExporter)]);
     assert.deepEqual(groups("elasticsearch-exporter"), [at("logging", 0, PORTS.elasticsearchExporter)]);
     const addresses = groups("node").flatMap((g) => g.targets);
     assert.equal(new Set(addresses).size, addresses.length, "every member has its own address");
   });
 
-  it("writes exactly the files prometheus.yml reads, for the jobs of the same names", () => {
+  it("writes exactly the files prometheus.yml reads, each for the job FILE_SD_TARGETS names", () => {
     const read = promConfig.scrape_configs.flatMap((c) => (c.file_sd_configs ?? []).flatMap((sd) =>
       sd.files.map((file) => ({ job: c.job_name, file: path.posix.join("prometheus", file) }))));
     assert.deepEqual(read.map((r) => r.file).sort(), Object.keys(files).sort());
-    for (const { job, file } of read) assert.equal(file, `${SCRAPE_TARGETS_DIR}/${job}.json`);
+    for (const { job, file } of read) {
+      const [name, target] = Object.entries(FILE_SD_TARGETS).find(([name]) => file === `${SCRAPE_TARGETS_DIR}/${name}.json`)!;
+      assert.equal(job, target.job, name);
+    }
   });
 
   it("rejects an address that is not a private IPv4 address string", () => {
@@ -208,13 +203,15 @@ describe("monitoring: alert rules", () => {
     const query = decodeURIComponent(encodedQuery);
     // `service` is the label the container health probe (platform-host/container-health.sh) writes.
     assert.ok(fs.readFileSync(path.join(REPO_ROOT, "platform-host", "container-health.sh"), "utf8").includes('{service=\\"$service\\"'));
-    assert.equal(query, `host.name:"{{ $labels.role }}" and container.name:"{{ $labels.service }}"`);
+    assert.equal(query, `host.name:"{{ $labels.member }}" and container.name:"{{ $labels.service }}"`);
     const fields = mappedFields("containers");
     for (const field of kqlFields(query)) assert.equal(fields.get(field)?.type, "keyword", `${field} in the containers template`);
-    // The same names the forwarder gives the documents: host.name = the role, container.name = the compose service.
-    const forwarder = fs.readFileSync(path.join(REPO_ROOT, "hosts", "web", "fluent-bit", "fluent-bit.yaml"), "utf8");
+    // The same names the forwarder of every host gives the documents: host.name = the member (its scrape label),
+    // container.name = the compose service.
+    const forwarder = fs.readFileSync(path.join(REPO_ROOT, "forwarder", "fluent-bit.yaml"), "utf8");
     assert.match(forwarder, /attrs\.com\.docker\.compose\.service container\.name/);
-    assert.match(forwarder, /host\.name \$\{HOST_ROLE\}/);
+    assert.match(forwarder, /host\.name \$\{HOST_MEMBER\}/);
+    assert.deepEqual(ROLES.map((role) => Object.keys(loadCompose(role).services).includes("fluent-bit-forwarder")), ROLES.map(() => true));
   });
   }
 
@@ -416,7 +413,7 @@ describe("monitoring: compose bundle", () => {
       const mount = grafanaMounts.find((m) => provider.options.path === m.target || provider.options.path.startsWith(`${m.target}/`));
       assert.ok(mount, `provider ${provider.name} reads ${provider.options.path}, which nothing mounts`);
       if (mount.source.startsWith("./")) {
-        const local = path.join(repoPathOfBundleFile(mount.source), path.relative(mount.target, provider.options.path));
+        const local = path.join(repoPathOf("monitoring", mount.source), path.relative(mount.target, provider.options.path));
         assert.ok(fs.readdirSync(local).some((f) => f.endsWith(".json")), `${local} has no dashboards`);
       } else {
         // The grafana.com import writes into this named volume before Grafana starts.

@@ -4,6 +4,8 @@ import { parse } from "yaml";
 import { Role } from "../../components/roles";
 import { REPO_ROOT } from "../../components/repo";
 import { sampleEnv } from "./sample-facts";
+import { composeFiles } from "../../components/bundle";
+import { BUNDLE_SOURCES } from "../../components/bundle-env";
 
 export interface ComposeService {
   image?: string;
@@ -27,12 +29,32 @@ export interface ComposeFile {
   volumes?: Record<string, unknown>;
 }
 
-export const composePath = (role: Role): string => path.join(REPO_ROOT, "hosts", role, "compose.yaml");
+/** The repository files of a bundle's compose files, in its COMPOSE_FILE order (the host's own, then forwarder/'s). */
+export const composePaths = (role: Role): string[] => composeFiles(BUNDLE_SOURCES[role])
+  .map((file) => path.join(REPO_ROOT, file === "compose.yaml" ? `hosts/${role}` : "", file));
 
-export const composeText = (role: Role): string => fs.readFileSync(composePath(role), "utf8");
+/** Where a bundle-relative path (`fluent-bit/x`, `forwarder/y`) comes from in the repository. */
+export function repoPathOf(role: Role, bundleRelative: string): string {
+  const relative = path.posix.normalize(bundleRelative);
+  const fromExtraFolder = BUNDLE_SOURCES[role].slice(1).some((folder) => relative === folder || relative.startsWith(`${folder}/`));
+  return path.join(REPO_ROOT, fromExtraFolder ? "" : `hosts/${role}`, relative);
+}
 
+/** All of a bundle's compose files, one after the other. */
+export const composeText = (role: Role): string => composePaths(role).map((file) => fs.readFileSync(file, "utf8")).join("\n");
+
+/** A bundle's compose files merged as compose merges them, for this project's files: no service is in two of them. */
 export function loadCompose(role: Role): ComposeFile {
-  return parse(composeText(role), { merge: true }) as ComposeFile;
+  const merged: ComposeFile = { services: {}, volumes: {} };
+  for (const file of composePaths(role)) {
+    const compose = parse(fs.readFileSync(file, "utf8"), { merge: true }) as ComposeFile;
+    for (const name of Object.keys(compose.services)) {
+      if (name in merged.services) throw new Error(`${file}: service ${name} is defined in another compose file of the ${role} bundle too`);
+    }
+    Object.assign(merged.services, compose.services);
+    Object.assign(merged.volumes!, compose.volumes ?? {});
+  }
+  return merged;
 }
 
 /** Variables compose interpolates: `${VAR}`, `${VAR:-default}`, `${VAR:?error}`, `$VAR`; `$$` is a literal `$`. */
@@ -85,7 +107,7 @@ export function healthcheckCommand(role: Role, service: string): string[] {
 export function serviceEnvironment(role: Role, service: string, dotEnv: Record<string, string> = sampleEnv(role)): Record<string, string> {
   const environment = loadCompose(role).services[service]?.environment;
   if (!environment || Array.isArray(environment)) {
-    throw new Error(`hosts/${role}/compose.yaml: service ${service} has no environment map`);
+    throw new Error(`the ${role} bundle's service ${service} has no environment map`);
   }
   return Object.fromEntries(Object.entries(environment).map(([key, value]) => [key, interpolate(String(value), dotEnv)]));
 }

@@ -50,6 +50,12 @@ describe("a bundle change recreates only the services it touches (docker-compose
     assert.deepEqual(changed(before, await serviceHashes("logging", { root: sources })), ["kibana-import"]);
   });
 
+  it("the forwarder's config changed: the forwarder restarts, not the aggregator beside it", async () => {
+    const before = await serviceHashes("logging", { root: sources });
+    fs.appendFileSync(path.join(sources, "forwarder/fluent-bit.yaml"), "\n");
+    assert.deepEqual(changed(before, await serviceHashes("logging", { root: sources })), ["fluent-bit-forwarder"]);
+  });
+
   it("the Elasticsearch heap changed: Elasticsearch restarts, nothing else", async () => {
     const env = sampleEnv("logging");
     const before = await serviceHashes("logging", { env });

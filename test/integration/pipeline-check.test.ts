@@ -91,7 +91,8 @@ describe("checks/pipeline.sh against stand-ins on loopback", function () {
     const env = {
       ...process.env,
       DOCKER: fakeDocker,
-      FLUENT_BIT_METRICS_URL: baseUrl,
+      FORWARDER_METRICS_URL: baseUrl,
+      AGGREGATOR_METRICS_URL: baseUrl,
       ELASTICSEARCH_LOCAL_URL: esUrl,
       ELASTICSEARCH_CA: pki.caFile,
       PIPELINE_CHECK_TIMEOUT: "2",

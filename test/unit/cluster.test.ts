@@ -23,7 +23,8 @@ describe("clusters (Pulumi mocks)", function () {
   this.timeout(120_000);
 
   // The fixtures list what the default config registers. Clusters added nothing to them (they were 3f6f634's lists
-  // when the members came in); a change to them is a change to every existing stack, made on purpose.
+  // when the members came in); a change to them is a change to every existing stack, made on purpose (since then: the
+  // tunnel replacing the UI rules, the generated passwords, every host's forwarder with its copy step and rules).
   for (const [target, config] of [["aws", TEST_CONFIG], ["docker", LOCAL(TEST_CONFIG)]] as const) {
     it(`registers with the default config (${target}) exactly the resources of its fixture, none of a cluster's`, async () => {
       const { resources } = await runProgram(config);
@@ -127,19 +128,21 @@ describe("clusters (Pulumi mocks)", function () {
         assert.match(byName(`${NAME}-${role}-2-bundle-node`).inputs.create as string,
           new RegExp(`docker compose up --detach --wait --wait-timeout \\d+ '?${role === "logging" ? "elasticsearch" : "kafka"}'?;`));
       }
-      // The aggregators and the forwarder start once every broker is up (a single host waits before its copy).
-      for (const step of ["logging-bundle-up", "logging-2-bundle-up", "logging-3-bundle-up", "web-bundle-prepare"]) {
+      // The aggregators and the other hosts' forwarders start once every broker is up (a single host waits before
+      // its copy).
+      for (const step of ["logging-bundle-up", "logging-2-bundle-up", "logging-3-bundle-up", "web-bundle-prepare", "monitoring-bundle-prepare"]) {
         for (const broker of ["kafka", "kafka-2", "kafka-3"]) assert.ok(deps(step).includes(`${NAME}-${broker}-bundle-up`), `${step} after ${broker}`);
       }
       // Single hosts keep a plain bundle.
       assert.ok(!resources.some((r) => r.name === `${NAME}-web-bundle-node` || r.name === `${NAME}-monitoring-bundle-gate`));
     });
 
-    it("scrapes node_exporter and the aggregator on every member, each exporter once", () => {
+    it("scrapes node_exporter and the forwarder on every member, the aggregator on every logging member, each exporter once", () => {
       const files = JSON.parse(byName(`${NAME}-monitoring-bundle-rendered`).inputs.stdin as string) as Record<string, string>;
       const members = (job: string) => (JSON.parse(files[`prometheus/targets/${job}.json`]) as { labels: { member: string } }[]).map((g) => g.labels.member);
       assert.deepEqual(members("node"), ["logging", "logging-2", "logging-3", "web", "kafka", "kafka-2", "kafka-3", "monitoring"]);
-      assert.deepEqual(members("fluent-bit"), ["web", "logging", "logging-2", "logging-3"]);
+      assert.deepEqual(members("fluent-bit-forwarder"), members("node"));
+      assert.deepEqual(members("fluent-bit-aggregator"), ["logging", "logging-2", "logging-3"]);
       assert.deepEqual(members("kafka-exporter"), ["kafka"]);
       assert.deepEqual(members("elasticsearch-exporter"), ["logging"]);
     });

@@ -133,10 +133,12 @@ describe("platform program (Pulumi mocks)", function () {
       ...ROLES.flatMap((role) => OPERATORS.map((cidr): [Role, number, string] => [role, 22, cidr])),
       ["logging", 9200, "sg:logging"],
       ["logging", 9200, "sg:monitoring"],
+      // Every host's forwarder produces (the kafka host's own stays on the host); the aggregator consumes.
       ["kafka", 9092, "sg:web"],
       ["kafka", 9092, "sg:logging"],
+      ["kafka", 9092, "sg:monitoring"],
       ...ROLES.map((role): [Role, number, string] => [role, 9100, "sg:monitoring"]),
-      ["web", 2020, "sg:monitoring"],
+      ...ROLES.map((role): [Role, number, string] => [role, 2021, "sg:monitoring"]),
       ["logging", 2020, "sg:monitoring"],
       ["kafka", 9308, "sg:monitoring"],
       ["logging", 9114, "sg:monitoring"],
@@ -204,10 +206,9 @@ describe("platform program (Pulumi mocks)", function () {
       });
     }
 
-    it("starts the web and logging bundles after the kafka bundle created the topics", () => {
-      assertWaitsFor(`${NAME}-web-bundle-prepare`, `${NAME}-kafka-bundle-up`);
-      assertWaitsFor(`${NAME}-logging-bundle-prepare`, `${NAME}-kafka-bundle-up`);
-      assert.ok(!byName(`${NAME}-monitoring-bundle-prepare`).dependsOn.some((d) => d.endsWith("-bundle-up")));
+    it("starts every other bundle (each with its forwarder) after the kafka bundle created the topics", () => {
+      for (const role of ["web", "logging", "monitoring"]) assertWaitsFor(`${NAME}-${role}-bundle-prepare`, `${NAME}-kafka-bundle-up`);
+      assert.ok(!byName(`${NAME}-kafka-bundle-prepare`).dependsOn.some((d) => d.endsWith("-bundle-up")));
     });
 
     it("checks the pipeline last, stage by stage: web, then kafka, then logging", () => {
