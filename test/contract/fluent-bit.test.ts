@@ -364,6 +364,20 @@ describe("Fluent Bit configurations", () => {
       assert.ok(!isOn(prop(restore, "preserve_key")));
     });
 
+    it("the forwarder's Kafka outputs hold a missing topic's records for minutes, below librdkafka's int overflow", () => {
+      // rd_kafka_topic_set_notexists computes `metadata_propagation_max_ms * 1000` in an int: from 2147484 on it is
+      // negative and the records fail at once (tried by hand with Fluent Bit 5.1.1 and Kafka 4.1.1: 3600000 lost all
+      // of them, 1800000 delivered all once the topics were created 45 s later, the default 30 s lost them).
+      for (const alias of ["kafka_gateway", "kafka_containers"]) {
+        const output = byAlias(forwarder.pipeline?.outputs, alias);
+        const holdMs = Number(prop(output, "rdkafka.topic.metadata.propagation.max.ms"));
+        assert.ok(holdMs >= 10 * 60_000, `${alias}: ${holdMs} ms is shorter than a first deploy's topic setup may take`);
+        assert.ok(holdMs * 1000 <= 2 ** 31 - 1, `${alias}: ${holdMs} ms overflows librdkafka's int`);
+        assert.equal(prop(output, "rdkafka.message.timeout.ms"), 0, alias);
+        assert.equal(prop(output, "rdkafka.request.required.acks"), -1, alias);
+      }
+    });
+
     it("the carried tag key is the one the aggregator restores from and then removes", () => {
       const lua = String(prop(byAlias(forwarder.pipeline?.filters, "carry_tag"), "code"));
       const key = /record\["([^"]+)"\]\s*=\s*tag/.exec(lua)?.[1];
