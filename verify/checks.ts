@@ -1,6 +1,6 @@
 import { Client } from "@elastic/elasticsearch";
 import { INDEX_PREFIXES } from "../components/naming";
-import { clusterHealth, EsContext, mappedTypes, recentGatewayDocuments, templatesAndPolicies } from "./elasticsearch";
+import { clusterHealth, containerLogsPerMember, EsContext, mappedTypes, recentGatewayDocuments, templatesAndPolicies } from "./elasticsearch";
 import { grafanaDashboards, grafanaDatasources } from "./grafana";
 import { kibanaObjects } from "./kibana";
 import { endToEndLatency } from "./latency";
@@ -35,6 +35,7 @@ export function allChecks(outputs: StackOutputs, es: Client, dirs: ProvisioningD
     { name: "Elasticsearch cluster health", run: () => clusterHealth(ctx) },
     { name: "Elasticsearch templates and ILM", run: () => templatesAndPolicies(ctx) },
     { name: "Elasticsearch gateway documents", run: () => recentGatewayDocuments(ctx, opts.recentMinutes) },
+    { name: "Container logs per member", run: () => containerLogsPerMember(ctx) },
     {
       name: "Elasticsearch mapped types",
       run: () => mappedTypes(ctx, loadIndexTemplate(dirs.indexTemplates, `${INDEX_PREFIXES.gateway}-*`)),

@@ -2,6 +2,7 @@ import path from "node:path";
 import ipaddr from "ipaddr.js";
 import { Client, errors as esErrors } from "@elastic/elasticsearch";
 import { INDEX_PREFIXES } from "../components/naming";
+import { ROLES } from "../components/roles";
 import { checkServerIdentity } from "node:tls";
 import { ES_ACCOUNTS } from "../components/credentials";
 import { ES_SERVICE_NAME } from "../components/tls";
@@ -77,6 +78,7 @@ async function orMissing<T>(ctx: EsContext, call: (es: Client) => Promise<T>): P
 
 const indexPattern = (prefix: string) => `${prefix}-*`;
 const GATEWAY = indexPattern(INDEX_PREFIXES.gateway);
+const CONTAINERS = indexPattern(INDEX_PREFIXES.containers);
 
 /**
  * Red fails; yellow warns (on one node it means an index asks for a replica it can never get). Every logging member
@@ -140,6 +142,26 @@ export async function recentGatewayDocuments(ctx: EsContext, minutes: number): P
     `no gateway documents in ${GATEWAY} in the last ${minutes} min (newest: ${agg?.value_as_string ?? "none at all"}); ` +
       "follow the pipeline: loadgen and gateway (web), forwarder outputs, Kafka topic, aggregator (logging)",
   );
+}
+
+/**
+ * Container log documents by member (`host.name`), over the whole retention: every host's forwarder has shipped its
+ * containers' lines at least once. None at all fails; a member without any warns, as a quiet host may have logged
+ * nothing since its oldest retained index.
+ */
+export async function containerLogsPerMember(ctx: EsContext): Promise<string | Outcome> {
+  const expected = ROLES.flatMap((role) => membersOf(ctx.outputs, role));
+  const result = await esCall(ctx, (es) =>
+    es.search<unknown>({ index: CONTAINERS, size: 0, aggs: { members: { terms: { field: "host.name", size: 100 } } } }),
+  );
+  const buckets = (result.aggregations?.members as { buckets?: { key: string; doc_count: number }[] } | undefined)?.buckets ?? [];
+  const counts = new Map(buckets.map((bucket) => [bucket.key, bucket.doc_count]));
+  const missing = expected.filter((member) => !counts.has(member));
+  const hint = "docker compose logs fluent-bit-forwarder on that host (Kafka reachable?), then the containers topic and the aggregators";
+  if (missing.length === expected.length) throw new Error(`no container logs in ${CONTAINERS} from any member: ${hint}`);
+  const found = expected.filter((member) => counts.has(member)).map((member) => `${member} ${counts.get(member)}`).join(", ");
+  if (missing.length) return warn(`no container logs from ${missing.join(", ")} (${hint}); ${found}`);
+  return `container logs from all ${expected.length} members: ${found}`;
 }
 
 const NUMERIC = new Set(["long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float", "unsigned_long"]);

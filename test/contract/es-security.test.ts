@@ -135,9 +135,12 @@ function checkNeeds(): Need[] {
   };
   const calls = [...new Set([...source.matchAll(/\bes\.([a-zA-Z.]+)\(/g)].map((m) => m[1]))];
   for (const call of calls) assert.ok(BY_CALL[call], `verify/elasticsearch.ts calls es.${call}, which is not modelled`);
+  // Its searches also count the container logs per member.
+  assert.match(source, /indexPattern\(INDEX_PREFIXES\.containers\)/);
+  const containers = { action: "indices:data/read/search", index: `containers-${SAMPLE_DAY}`, why: "verify: container logs per member" };
   // checks/pipeline.sh counts the gateway documents (_count is a search).
   assert.match(read("checks/pipeline.sh"), /gateway-access-\*\/_count/);
-  return [...calls.map((c) => BY_CALL[c]), { action: "indices:data/read/search", index: gateway, why: "pipeline check: _count" }];
+  return [...calls.map((c) => BY_CALL[c]), containers, { action: "indices:data/read/search", index: gateway, why: "pipeline check: _count" }];
 }
 
 function grafanaNeeds(): Need[] {

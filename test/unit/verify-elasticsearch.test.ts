@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { errors } from "@elastic/elasticsearch";
 import {
-  clusterHealth, elasticsearchClient, EsContext, mappedTypes, recentGatewayDocuments, templatesAndPolicies, valueFits, valuesAt,
+  clusterHealth, containerLogsPerMember, elasticsearchClient, EsContext, mappedTypes, recentGatewayDocuments, templatesAndPolicies, valueFits, valuesAt,
 } from "../../verify/elasticsearch";
 import { loadIndexTemplate } from "../../verify/provisioning";
 import { closedPort, clusterOutputs, FIXTURE_DIRS, mockedElasticsearch, sendJson, startStandIn, testOutputs } from "../helpers/verify-stand-ins";
@@ -177,6 +177,32 @@ describe("verify: Elasticsearch checks", () => {
         aggregations: { newest: { value: 1748772000000, value_as_string: "2025-06-01T10:00:00.000Z" } },
       }));
       await assert.rejects(recentGatewayDocuments(ctx, 10), /no gateway documents in gateway-access-\* in the last 10 min \(newest: 2025-06-01T10:00:00.000Z\)/);
+    });
+  });
+
+  describe("container logs per member", () => {
+    const byMember = (counts: Record<string, number>) => (params: { path: string | string[] }) => {
+      assert.equal(decodeURIComponent(String(params.path)), "/containers-*/_search");
+      return {
+        hits: { total: { value: 0, relation: "eq" }, hits: [] },
+        aggregations: { members: { buckets: Object.entries(counts).map(([key, doc_count]) => ({ key, doc_count })) } },
+      };
+    };
+
+    it("passes when every member's forwarder shipped container logs, counting them per member", async () => {
+      mock.add({ method: "POST", path: "/:index/_search" }, byMember({ logging: 5, web: 3, kafka: 7, monitoring: 2 }));
+      assert.equal(await containerLogsPerMember(ctx), "container logs from all 4 members: logging 5, web 3, kafka 7, monitoring 2");
+    });
+
+    it("warns naming the cluster members without any, and fails when no member has any", async () => {
+      const counts: Record<string, number> = { logging: 5, "logging-3": 1, web: 3, kafka: 7, "kafka-2": 1, "kafka-3": 1, monitoring: 2 };
+      mock.add({ method: "POST", path: "/:index/_search" }, byMember(counts));
+      const outcome = await containerLogsPerMember({ ...ctx, outputs: clusterOutputs() });
+      assert.equal(typeof outcome === "object" && outcome.status, "WARN");
+      assert.match(String(typeof outcome === "object" && outcome.detail), /^no container logs from logging-2 \(docker compose logs fluent-bit-forwarder on that host/);
+      mock.clearAll();
+      mock.add({ method: "POST", path: "/:index/_search" }, byMember({ "some-other-host": 4 }));
+      await assert.rejects(containerLogsPerMember(ctx), /no container logs in containers-\* from any member/);
     });
   });
 
