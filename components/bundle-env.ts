@@ -19,14 +19,16 @@ export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
 };
 
 /**
- * Bundles that must be up before another starts: every host's forwarder and the aggregators need the topics that the
- * kafka bundle creates (auto-creation is off), or they wait for librdkafka to notice them.
+ * Bundles that must be up before another starts: the gateway's forwarder and the aggregators need the topics that the
+ * kafka bundle creates (auto-creation is off), or they wait for librdkafka to notice them. Monitoring does not wait,
+ * so that it comes up even when the kafka bundle fails: its forwarder holds its records until the topics exist
+ * (forwarder/fluent-bit.yaml).
  */
 export const BUNDLE_STARTS_AFTER: PerRole<readonly Role[]> = {
   kafka: [],
   logging: ["kafka"],
   web: ["kafka"],
-  monitoring: ["kafka"],
+  monitoring: [],
 };
 
 /** What the program knows at deploy time that the bundles need: config values plus what AWS assigned. */

@@ -200,13 +200,15 @@ export function instanceMemoryGiB(instanceType: string): number | undefined {
   return vcpus === undefined ? undefined : vcpus * GIB_PER_VCPU[cls];
 }
 
-// Memory the logging host keeps for Kibana (its Node heap is capped at 1 GiB) and the Fluent Bit aggregator.
+// Memory the logging host keeps for Kibana (its Node heap is capped at 1 GiB) and the two Fluent Bits: the
+// aggregator, and the forwarder (at most 32 chunks and a 32 MiB Kafka queue per output in memory).
 const KIBANA_GIB = 1;
 const AGGREGATOR_GIB = 0.5;
+const FORWARDER_GIB = 0.25;
 
-/** Elasticsearch heap: half of what Kibana and the aggregator leave, whole GiB, 1 to 31 (compressed oops). */
+/** Elasticsearch heap: half of what Kibana and the Fluent Bits leave, whole GiB, 1 to 31 (compressed oops). */
 export function elasticsearchHeapGiB(memoryGiB: number): number {
-  return Math.min(31, Math.max(1, Math.floor((memoryGiB - KIBANA_GIB - AGGREGATOR_GIB) / 2)));
+  return Math.min(31, Math.max(1, Math.floor((memoryGiB - KIBANA_GIB - AGGREGATOR_GIB - FORWARDER_GIB) / 2)));
 }
 const MIN_LOGGING_MEMORY_GIB = 4;
 

@@ -12,18 +12,23 @@ export const SCRAPE_TARGETS_DIR = "prometheus/targets";
  */
 export const FILE_SD_TARGETS = {
   node: { job: "node", roles: ROLES, port: PORTS.nodeExporter, firstMemberOnly: false },
-  // Both Fluent Bits are one job: a forwarder on every host, an aggregator on every logging host.
-  "fluent-bit-forwarder": { job: "fluent-bit", roles: ROLES, port: PORTS.forwarderMetrics, firstMemberOnly: false },
-  "fluent-bit-aggregator": { job: "fluent-bit", roles: ["logging"], port: PORTS.aggregatorMetrics, firstMemberOnly: false },
+  // Both Fluent Bits are one job, a forwarder on every host and an aggregator on every logging host, told apart on
+  // a logging host by `component` (their plugin aliases, the `name` label, differ too).
+  "fluent-bit-forwarder": {
+    job: "fluent-bit", roles: ROLES, port: PORTS.forwarderMetrics, firstMemberOnly: false, component: "forwarder",
+  },
+  "fluent-bit-aggregator": {
+    job: "fluent-bit", roles: ["logging"], port: PORTS.aggregatorMetrics, firstMemberOnly: false, component: "aggregator",
+  },
   // The exporters report on the whole cluster and run once, on its first member.
   "kafka-exporter": { job: "kafka-exporter", roles: ["kafka"], port: PORTS.kafkaExporter, firstMemberOnly: true },
   "elasticsearch-exporter": { job: "elasticsearch-exporter", roles: ["logging"], port: PORTS.elasticsearchExporter, firstMemberOnly: true },
-} as const satisfies Record<string, { job: string; roles: readonly Role[]; port: number; firstMemberOnly: boolean }>;
+} as const satisfies Record<string, { job: string; roles: readonly Role[]; port: number; firstMemberOnly: boolean; component?: string }>;
 
 /** One entry of a Prometheus `file_sd` JSON file. */
 export interface FileSdTargetGroup {
   targets: string[];
-  labels: { role: Role; member: string };
+  labels: { role: Role; member: string; component?: string };
 }
 
 /**
@@ -39,10 +44,12 @@ export function renderScrapeTargets(members: PerRole<MemberFacts[]>): Record<str
     }
   }
   const files: Record<string, string> = {};
-  for (const [file, { roles, port, firstMemberOnly }] of Object.entries(FILE_SD_TARGETS)) {
+  for (const [file, target] of Object.entries(FILE_SD_TARGETS)) {
+    const { roles, port, firstMemberOnly } = target;
+    const component = "component" in target ? { component: target.component } : {};
     const groups: FileSdTargetGroup[] = roles.flatMap((role) => members[role].slice(0, firstMemberOnly ? 1 : undefined).map((member) => ({
       targets: [`${member.privateIp}:${port}`],
-      labels: { role, member: member.name },
+      labels: { role, member: member.name, ...component },
     })));
     files[`${SCRAPE_TARGETS_DIR}/${file}.json`] = JSON.stringify(groups, null, 2) + "\n";
   }

@@ -228,9 +228,10 @@ describe("Fluent Bit configurations", () => {
       assert.equal(document["container.name"], "loadgen");
     });
 
-    it("the forwarder's own lines are not shipped; the aggregator's are, like any container's", () => {
+    it("neither the forwarder's lines nor the aggregator's are shipped, another container's with a similar name is", () => {
       assert.deepEqual(followRecord(forwarder, tailTag, dockerLine("fluent-bit-forwarder")), []);
-      assert.deepEqual(followRecord(forwarder, tailTag, dockerLine("fluent-bit")).map((r) => r.record["container.name"]), ["fluent-bit"]);
+      assert.deepEqual(followRecord(forwarder, tailTag, dockerLine("fluent-bit")), []);
+      assert.deepEqual(followRecord(forwarder, tailTag, dockerLine("fluent-bit-exporter")).map((r) => r.record["container.name"]), ["fluent-bit-exporter"]);
     });
 
     it("match_regex is anchored at the tag's start, as onig_match is", () => {
@@ -364,7 +365,7 @@ describe("Fluent Bit configurations", () => {
       assert.ok(!isOn(prop(restore, "preserve_key")));
     });
 
-    it("the forwarder's Kafka outputs hold a missing topic's records for minutes, below librdkafka's int overflow", () => {
+    it("the forwarder's Kafka outputs hold a missing topic's records for minutes (below librdkafka's int overflow) in bounded memory", () => {
       // rd_kafka_topic_set_notexists computes `metadata_propagation_max_ms * 1000` in an int: from 2147484 on it is
       // negative and the records fail at once (tried by hand with Fluent Bit 5.1.1 and Kafka 4.1.1: 3600000 lost all
       // of them, 1800000 delivered all once the topics were created 45 s later, the default 30 s lost them).
@@ -374,6 +375,8 @@ describe("Fluent Bit configurations", () => {
         assert.ok(holdMs >= 10 * 60_000, `${alias}: ${holdMs} ms is shorter than a first deploy's topic setup may take`);
         assert.ok(holdMs * 1000 <= 2 ** 31 - 1, `${alias}: ${holdMs} ms overflows librdkafka's int`);
         assert.equal(prop(output, "rdkafka.message.timeout.ms"), 0, alias);
+        // Memory beside the host's own services: librdkafka's queue well below its 1 GiB default, the rest on disk.
+        assert.ok(Number(prop(output, "rdkafka.queue.buffering.max.kbytes")) <= 65536, alias);
         assert.equal(prop(output, "rdkafka.request.required.acks"), -1, alias);
       }
     });

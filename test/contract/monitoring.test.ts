@@ -87,9 +87,9 @@ describe("monitoring: rendered scrape targets (components/scrape-targets.ts)", (
     const ip = (role: Role) => sampleIpOf(role);
     assert.deepEqual(parse("node"), ROLES.map((role) => ({ targets: [`${ip(role)}:${PORTS.nodeExporter}`], labels: { role, member: role } })));
     assert.deepEqual(parse("fluent-bit-forwarder"),
-      ROLES.map((role) => ({ targets: [`${ip(role)}:${PORTS.forwarderMetrics}`], labels: { role, member: role } })));
+      ROLES.map((role) => ({ targets: [`${ip(role)}:${PORTS.forwarderMetrics}`], labels: { role, member: role, component: "forwarder" } })));
     assert.deepEqual(parse("fluent-bit-aggregator"),
-      [{ targets: [`${ip("logging")}:${PORTS.aggregatorMetrics}`], labels: { role: "logging", member: "logging" } }]);
+      [{ targets: [`${ip("logging")}:${PORTS.aggregatorMetrics}`], labels: { role: "logging", member: "logging", component: "aggregator" } }]);
     assert.deepEqual(parse("kafka-exporter"), [{ targets: [`${ip("kafka")}:${PORTS.kafkaExporter}`], labels: { role: "kafka", member: "kafka" } }]);
     assert.deepEqual(parse("elasticsearch-exporter"),
       [{ targets: [`${ip("logging")}:${PORTS.elasticsearchExporter}`], labels: { role: "logging", member: "logging" } }]);
@@ -108,8 +108,9 @@ describe("monitoring: rendered scrape targets (components/scrape-targets.ts)", (
       ["logging", "logging-2", "logging-3", "web", "kafka", "kafka-2", "kafka-3", "monitoring"]);
     assert.deepEqual(groups("node").slice(0, 3), [0, 1, 2].map((i) => at("logging", i, PORTS.nodeExporter)));
     assert.deepEqual(groups("fluent-bit-forwarder").map((g) => g.labels.member), groups("node").map((g) => g.labels.member));
-    assert.deepEqual(groups("fluent-bit-forwarder").slice(4, 7), [0, 1, 2].map((i) => at("kafka", i, PORTS.forwarderMetrics)));
-    assert.deepEqual(groups("fluent-bit-aggregator"), [0, 1, 2].map((i) => at("logging", i, PORTS.aggregatorMetrics)));
+    const withComponent = (group: ReturnType<typeof at>, component: string) => ({ ...group, labels: { ...group.labels, component } });
+    assert.deepEqual(groups("fluent-bit-forwarder").slice(4, 7), [0, 1, 2].map((i) => withComponent(at("kafka", i, PORTS.forwarderMetrics), "forwarder")));
+    assert.deepEqual(groups("fluent-bit-aggregator"), [0, 1, 2].map((i) => withComponent(at("logging", i, PORTS.aggregatorMetrics), "aggregator")));
     assert.deepEqual(groups("kafka-exporter"), [at("kafka", 0, PORTS.kafkaExporter)]);
     assert.deepEqual(groups("elasticsearch-exporter"), [at("logging", 0, PORTS.elasticsearchExporter)]);
     const addresses = groups("node").flatMap((g) => g.targets);

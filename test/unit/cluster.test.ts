@@ -128,9 +128,8 @@ describe("clusters (Pulumi mocks)", function () {
         assert.match(byName(`${NAME}-${role}-2-bundle-node`).inputs.create as string,
           new RegExp(`docker compose up --detach --wait --wait-timeout \\d+ '?${role === "logging" ? "elasticsearch" : "kafka"}'?;`));
       }
-      // The aggregators and the other hosts' forwarders start once every broker is up (a single host waits before
-      // its copy).
-      for (const step of ["logging-bundle-up", "logging-2-bundle-up", "logging-3-bundle-up", "web-bundle-prepare", "monitoring-bundle-prepare"]) {
+      // The aggregators and the gateway's forwarder start once every broker is up (a single host waits before its copy).
+      for (const step of ["logging-bundle-up", "logging-2-bundle-up", "logging-3-bundle-up", "web-bundle-prepare"]) {
         for (const broker of ["kafka", "kafka-2", "kafka-3"]) assert.ok(deps(step).includes(`${NAME}-${broker}-bundle-up`), `${step} after ${broker}`);
       }
       // Single hosts keep a plain bundle.
