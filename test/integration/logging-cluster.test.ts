@@ -236,7 +236,7 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
     const settled = { "/_cat/nodes": () => "logging\nlogging-2 \n", "/_cluster/health": health("yellow", 0) };
 
     /** Lays out a bundle folder with the gate and a .env naming this member (the first address) and its peers. */
-    async function gate(self: Node, extra: Record<string, string> = {}, envExtra: Record<string, string> = {}): Promise<Result & { ms: number }> {
+    async function gate(self: Node, extra: Record<string, string> = {}, envExtra: Record<string, string> = {}): Promise<Result> {
       const bundle = dir("bundle-logging-");
       fs.mkdirSync(path.join(bundle, "cluster"));
       fs.copyFileSync(path.join(LOGGING_DIR, "cluster", "gate.sh"), path.join(bundle, "cluster", "gate.sh"));
@@ -246,9 +246,7 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv({
         ES_NODE_NAME: "logging-2", HOST_PRIVATE_IP: "10.42.2.1", ES_CLUSTER_MEMBERS: MEMBERS.join(","), ES_PASSWORD_ELASTIC: ELASTIC_PASSWORD, ...envExtra,
       }));
-      const startedAt = Date.now();
-      const result = await run("bash", ["cluster/gate.sh"], { ES_HTTP_PORT: portOf(self.url), ES_GATE_TIMEOUT: "3", ES_GATE_INTERVAL: "0.2", ...extra }, bundle);
-      return { ...result, ms: Date.now() - startedAt };
+      return run("bash", ["cluster/gate.sh"], { ES_HTTP_PORT: portOf(self.url), ES_GATE_TIMEOUT: "3", ES_GATE_INTERVAL: "0.2", ...extra }, bundle);
     }
 
     it("passes once the node is listed and the cluster is yellow with nothing relocating", async () => {
@@ -266,7 +264,6 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       assert.equal(result.code, 1);
       assert.match(result.stderr, /^gate: logging-2 \(10\.42\.2\.1\) after 3s: shards are relocating/);
       assert.equal(result.stderr.trim().split("\n").length, 1, "one line");
-      assert.ok(result.ms < 15_000, `bounded (${result.ms} ms)`);
       assert.ok(es.seen.filter((p) => p === "/_cluster/health").length > 2, "it asked again while waiting");
     });
 
