@@ -28,16 +28,25 @@ export async function bundleContentHash(folders: readonly string[], rendered: Re
 export const MOUNTED_FILES_OVERRIDE = "compose.mounted-files.yaml";
 
 /**
+ * Where a bundle-relative path comes from locally: a further folder keeps its path below the bundle root
+ * (`forwarder/x`), everything else is the root folder's (`fluent-bit/x` of hosts/logging).
+ */
+export function bundlePathSource(folders: readonly string[], bundleRelative: string, root = REPO_ROOT): string {
+  const [rootFolder, ...extraFolders] = folders;
+  const relative = path.posix.normalize(bundleRelative);
+  const fromExtraFolder = extraFolders.some((folder) => relative === folder || relative.startsWith(`${folder}/`));
+  return path.join(root, fromExtraFolder ? relative : path.join(rootFolder, relative));
+}
+
+/**
  * A bundle's compose files, bundle-relative, in COMPOSE_FILE order: the host's own compose.yaml (the bundle root, so
  * every file's paths are relative to it), then that of each further folder that has one (forwarder/compose.yaml).
  */
 export function composeFiles(folders: readonly string[], root = REPO_ROOT): string[] {
-  const [rootFolder, ...extraFolders] = folders;
-  return [
-    { folder: rootFolder, file: "compose.yaml" },
-    ...extraFolders.map((folder) => ({ folder, file: path.posix.join(folder, "compose.yaml") })),
-  ].filter(({ folder }) => fs.existsSync(path.join(root, folder, "compose.yaml"))).map(({ file }) => file);
+  return ["compose.yaml", ...folders.slice(1).map((folder) => `${folder}/compose.yaml`)]
+    .filter((file) => fs.existsSync(bundlePathSource(folders, file, root)));
 }
+
 /** The label that carries, per service, the hash of the bundle files it mounts. */
 export const MOUNTED_FILES_LABEL = "io.log-platform.mounted-files-hash";
 
@@ -68,9 +77,8 @@ export async function mountedFilesHashes(
   rendered: Record<string, string>,
   root = REPO_ROOT,
 ): Promise<Record<string, string>> {
-  const [rootFolder, ...extraFolders] = folders;
   const services = composeFiles(folders, root).flatMap((file) => Object.entries((parse(
-    fs.readFileSync(path.join(root, file === "compose.yaml" ? rootFolder : "", file), "utf8"), { merge: true },
+    fs.readFileSync(bundlePathSource(folders, file, root), "utf8"), { merge: true },
   ) as { services: Record<string, ComposeService> }).services));
   const hashes: Record<string, string> = {};
   for (const [service, definition] of services) {
@@ -79,11 +87,10 @@ export async function mountedFilesHashes(
     const digest = crypto.createHash("sha256");
     for (const mount of mounts) {
       const within = (name: string) => name === mount || name.startsWith(`${mount}/`);
-      const fromExtraFolder = extraFolders.some((folder) => mount === folder || mount.startsWith(`${folder}/`));
-      const local = path.join(root, fromExtraFolder ? mount : path.join(rootFolder, mount));
+      const local = bundlePathSource(folders, mount, root);
       const files = Object.keys(rendered).filter((name) => name !== ".env" && within(name)).sort();
       if (!fs.existsSync(local) && files.length === 0) {
-        throw new Error(`${rootFolder}: service ${service} mounts ./${mount}, which the bundle does not contain`);
+        throw new Error(`${folders[0]}: service ${service} mounts ./${mount}, which the bundle does not contain`);
       }
       digest.update(`${mount}\0`);
       if (fs.existsSync(local)) digest.update((await hashElement(local, { algo: "sha256", encoding: "hex" })).hash);

@@ -6,7 +6,7 @@ import { IMAGE_VERSIONS } from "../../components/versions";
 import { INDEX_PREFIXES, datasets } from "../../components/naming";
 import { ROLES, Role } from "../../components/roles";
 import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
-import { loadCompose, publishedPorts, repoPathOf, serviceEnvironment } from "../helpers/compose";
+import { loadCompose, mountedFrom, publishedPorts, serviceEnvironment } from "../helpers/compose";
 import { PORTS } from "../../components/ports";
 import {
   FluentBitConfig, LogRecord, Plugin, bulkItem, followRecord, inputTag, isOn, loadSchema, matchTag, outputsFor, parseConfig,
@@ -22,11 +22,9 @@ function fluentBitConfigs(): { file: string; role: Role; service: string }[] {
     .filter(([, service]) => service.image?.startsWith("fluent/fluent-bit:"))
     .map(([name, service]) => {
       const config = (service.command as string[]).find((arg) => arg.startsWith("--config="))!.slice("--config=".length);
-      const mount = (service.volumes ?? []).map((volume) => String(volume).split(":"))
-        .find(([source, target]) => source.startsWith("./") && (config === target || config.startsWith(`${target}/`)));
-      assert.ok(mount, `${role}/${name}: ${config} is not in a bundle mount`);
-      const file = path.relative(REPO_ROOT, repoPathOf(role, path.posix.join(mount[0], path.posix.relative(mount[1], config))));
-      return { file, role, service: name };
+      const file = mountedFrom(role, service, config);
+      assert.ok(file, `${role}/${name}: ${config} is not in a bundle mount`);
+      return { file: path.relative(REPO_ROOT, file), role, service: name };
     }));
 }
 

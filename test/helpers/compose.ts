@@ -2,9 +2,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { Role } from "../../components/roles";
-import { REPO_ROOT } from "../../components/repo";
 import { sampleEnv } from "./sample-facts";
-import { composeFiles } from "../../components/bundle";
+import { bundlePathSource, composeFiles } from "../../components/bundle";
 import { BUNDLE_SOURCES } from "../../components/bundle-env";
 
 export interface ComposeService {
@@ -29,16 +28,23 @@ export interface ComposeFile {
   volumes?: Record<string, unknown>;
 }
 
-/** The repository files of a bundle's compose files, in its COMPOSE_FILE order (the host's own, then forwarder/'s). */
-export const composePaths = (role: Role): string[] => composeFiles(BUNDLE_SOURCES[role])
-  .map((file) => path.join(REPO_ROOT, file === "compose.yaml" ? `hosts/${role}` : "", file));
-
 /** Where a bundle-relative path (`fluent-bit/x`, `forwarder/y`) comes from in the repository. */
-export function repoPathOf(role: Role, bundleRelative: string): string {
-  const relative = path.posix.normalize(bundleRelative);
-  const fromExtraFolder = BUNDLE_SOURCES[role].slice(1).some((folder) => relative === folder || relative.startsWith(`${folder}/`));
-  return path.join(REPO_ROOT, fromExtraFolder ? "" : `hosts/${role}`, relative);
+export const repoPathOf = (role: Role, bundleRelative: string): string => bundlePathSource(BUNDLE_SOURCES[role], bundleRelative);
+
+/** The repository file a container path of a service comes from, through its `./x:/y` bind mounts. */
+export function mountedFrom(role: Role, service: ComposeService, containerPath: string): string | undefined {
+  for (const volume of service.volumes ?? []) {
+    if (typeof volume !== "string" || !volume.startsWith("./")) continue;
+    const [source, target] = volume.split(":");
+    if (containerPath === target || containerPath.startsWith(`${target}/`)) {
+      return repoPathOf(role, path.posix.join(source, path.posix.relative(target, containerPath)));
+    }
+  }
+  return undefined;
 }
+
+/** The repository files of a bundle's compose files, in its COMPOSE_FILE order (the host's own, then forwarder/'s). */
+export const composePaths = (role: Role): string[] => composeFiles(BUNDLE_SOURCES[role]).map((file) => repoPathOf(role, file));
 
 /** All of a bundle's compose files, one after the other. */
 export const composeText = (role: Role): string => composePaths(role).map((file) => fs.readFileSync(file, "utf8")).join("\n");
