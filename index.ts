@@ -2,14 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { loadConfig } from "./components/config";
-import { ROLES, PerRole, Role } from "./components/roles";
+import { ROLES, PerRole, Role, perRole } from "./components/roles";
 import { OPERATOR_UI_PORTS, PORTS, PortName } from "./components/ports";
 import { SSH_USER } from "./components/host";
 import { PlatformHost } from "./components/platform-host";
-import { Hosts, awsHosts, dockerHosts, perRole } from "./components/targets";
+import { Hosts, awsHosts, dockerHosts } from "./components/targets";
 import { Bundle } from "./components/bundle";
 import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER, MemberFacts, OperatorUrls, bundleEnv, renderedFiles } from "./components/bundle-env";
-import { CLUSTER_NODE_SERVICES, ClusterRole, members } from "./components/topology";
+import { CLUSTER_NODE_SERVICES, ClusterRole, allMembers, members } from "./components/topology";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/pipeline-check";
 import { loadAlertSecrets } from "./components/alertmanager";
 import { MonitoringUser, generateMonitoringCredentials } from "./components/monitoring-auth";
@@ -33,6 +33,7 @@ export = async () => {
   const onAws = config.target === "aws" ? await awsHosts(name, { config, bundleRoot, ...sshKey }) : undefined;
   const hosts: Hosts = onAws?.hosts ?? dockerHosts(name, { config, bundleRoot, ...sshKey });
   const first = perRole((role) => hosts[role][0]);
+  const roleMembers = members(config.memberCounts);
 
   // Alphanumeric: it travels through .env and compose interpolation untouched.
   const grafanaAdminPassword = pulumi.secret(new random.RandomPassword(`${name}-grafana-admin`, { length: 24, special: false }).result);
@@ -49,9 +50,9 @@ export = async () => {
   const esCa = certificateAuthority(name);
   const esPasswords = elasticsearchPasswords(name);
   const esNodeCerts = hosts.logging.map((host, index) =>
-    nodeCertificate(name, esCa, { member: members(config.memberCounts).logging[index].name, privateIp: host.privateIp }));
+    nodeCertificate(name, esCa, { member: roleMembers.logging[index].name, privateIp: host.privateIp }));
   const hostTls = (role: Role, index: number) => tlsPems(esCa, role === "logging" ? esNodeCerts[index] : undefined);
-  const memberFacts: pulumi.Output<PerRole<MemberFacts[]>> = pulumi.output(perRole((role) => members(config.memberCounts)[role].map((member) => ({
+  const memberFacts: pulumi.Output<PerRole<MemberFacts[]>> = pulumi.output(perRole((role) => roleMembers[role].map((member) => ({
     name: member.name,
     privateIp: hosts[role][member.index].privateIp,
     zone: hosts[role][member.index].zone,
@@ -80,7 +81,7 @@ export = async () => {
     let rolled: (after: { lastGate: pulumi.Resource; firstUp: pulumi.Resource }) => void = () => undefined;
     const roll = new Promise<{ lastGate: pulumi.Resource; firstUp: pulumi.Resource }>((resolve) => (rolled = resolve));
     bundles[role] = [];
-    for (const member of members(config.memberCounts)[role]) {
+    for (const member of roleMembers[role]) {
       const host = hosts[role][member.index];
       const previous = bundles[role][member.index - 1];
       bundles[role].push(new Bundle(`${name}-${member.name}-bundle`, {
@@ -146,10 +147,10 @@ export = async () => {
     // The platform-check user's: read-only, what verify logs in as.
     elasticsearchCheckPassword: esPasswords.check,
     // By member name: the first member of each role under the role's own name, as with one host per role.
-    hosts: Object.fromEntries(ROLES.flatMap((role) => members(config.memberCounts)[role].map((member) => {
-      const host = hosts[role][member.index];
+    hosts: Object.fromEntries(allMembers(config.memberCounts).map((member) => {
+      const host = hosts[member.role][member.index];
       return [member.name, { publicIp: host.publicIp, privateIp: host.privateIp, sshPort: host.sshPort }];
-    }))),
+    })),
     // What `npm run tunnel` forwards (127.0.0.1:<port> to the host's own 127.0.0.1:<port>); none on the docker
     // target, which publishes the UIs on 127.0.0.1 itself.
     tunnels: onAws ? [...new Set(OPERATOR_UI_PORTS.map((ui) => ui.role))].map((role) => ({

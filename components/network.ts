@@ -109,15 +109,11 @@ export interface NetworkArgs {
  */
 export class Network extends pulumi.ComponentResource {
   public readonly vpc: aws.ec2.Vpc;
-  /** The first subnet: every single host, and the first member of each cluster. */
-  public readonly subnet: aws.ec2.Subnet;
-  /** One subnet per zone, in zone slot order; the first is `subnet`. */
+  /** One subnet per zone, in zone slot order; the first holds every single host and each cluster's first member. */
   public readonly subnets: aws.ec2.Subnet[];
   /** The subnets' route table: where gateway VPC endpoints add their routes. */
   public readonly routeTable: aws.ec2.RouteTable;
-  /** The first subnet's zone, once it is known to offer every configured instance type. */
-  public readonly zone: pulumi.Output<string>;
-  /** Every subnet's zone, validated the same way. */
+  /** Every subnet's zone, once it is known to offer every configured instance type. */
   public readonly zones: pulumi.Output<string>[];
   public readonly securityGroups: PerRole<aws.ec2.SecurityGroup>;
   private readonly namePrefix: string;
@@ -143,12 +139,14 @@ export class Network extends pulumi.ComponentResource {
     if (offeringAll.length === 0) throw new Error(`No availability zone in this region offers all of: ${wanted.join(", ")}`);
     // A cluster spreads over up to three of them; where fewer offer the types, over those.
 
-    this.subnets = Array.from({ length: zoneCount(args.memberCounts, offeringAll.length) }, (_, slot) => new aws.ec2.Subnet(slot === 0 ? `${name}-public` : `${name}-public-${slot + 1}`, {
+    // The first slot keeps the name a one-zone stack always had.
+    const slotName = (slot: number) => (slot === 0 ? `${name}-public` : `${name}-public-${slot + 1}`);
+    this.subnets = Array.from({ length: zoneCount(args.memberCounts, offeringAll.length) }, (_, slot) => new aws.ec2.Subnet(slotName(slot), {
       vpcId: this.vpc.id,
       cidrBlock: carveSubnets(args.vpcCidr)[slot],
       availabilityZone: offeringAll[slot],
       mapPublicIpOnLaunch: true,
-      tags: { Name: slot === 0 ? `${name}-public` : `${name}-public-${slot + 1}` },
+      tags: { Name: slotName(slot) },
     }, {
       ...parent,
       // The zone is chosen once: a later change of instance types must not move the subnet and every host with it.
@@ -156,7 +154,6 @@ export class Network extends pulumi.ComponentResource {
       // A replaced subnet (a new range) would overlap the old one in the VPC: remove the old one first.
       deleteBeforeReplace: true,
     }));
-    this.subnet = this.subnets[0];
 
     // A kept zone must offer every type configured now; say so before EC2 refuses a resize half-way.
     this.zones = this.subnets.map((subnet) => subnet.availabilityZone.apply((zone) => {
@@ -170,7 +167,6 @@ export class Network extends pulumi.ComponentResource {
       }
       return zone;
     }));
-    this.zone = this.zones[0];
 
     // The inline route list stays: the provider leaves a gateway VPC endpoint's routes in this table alone.
     this.routeTable = new aws.ec2.RouteTable(`${name}-public`, {
@@ -179,8 +175,7 @@ export class Network extends pulumi.ComponentResource {
       tags: { Name: `${name}-public` },
     }, parent);
     this.subnets.forEach((subnet, slot) => {
-      const association = slot === 0 ? `${name}-public` : `${name}-public-${slot + 1}`;
-      new aws.ec2.RouteTableAssociation(association, { subnetId: subnet.id, routeTableId: this.routeTable.id }, parent);
+      new aws.ec2.RouteTableAssociation(slotName(slot), { subnetId: subnet.id, routeTableId: this.routeTable.id }, parent);
     });
 
     this.securityGroups = Object.fromEntries(
@@ -226,7 +221,7 @@ export class Network extends pulumi.ComponentResource {
       }
     }
 
-    this.registerOutputs({ vpcId: this.vpc.id, subnetId: this.subnet.id });
+    this.registerOutputs({ vpcId: this.vpc.id, subnetIds: this.subnets.map((subnet) => subnet.id) });
   }
 
   /**

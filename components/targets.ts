@@ -4,7 +4,7 @@ import * as docker from "@pulumi/docker";
 import { hashElement } from "folder-hash";
 import * as ipaddr from "ipaddr.js";
 import { PlatformConfig, lookupDeployerIp, resolveOperatorCidrs } from "./config";
-import { ROLES, PerRole, Role } from "./roles";
+import { ROLES, PerRole, Role, perRole } from "./roles";
 import { Network, carveSubnets, instanceTypeOfferings } from "./network";
 import { Host } from "./host";
 import { DockerHost } from "./docker-host";
@@ -19,9 +19,6 @@ export interface HostsArgs {
   /** Secret. */
   sshPrivateKey: pulumi.Output<string>;
 }
-
-export const perRole = <T>(make: (role: Role) => T): PerRole<T> =>
-  Object.fromEntries(ROLES.map((role) => [role, make(role)])) as PerRole<T>;
 
 /** Every role's hosts, first member first. */
 export type Hosts = PerRole<PlatformHost[]>;

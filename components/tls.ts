@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { PRIVATE_RENDERED_DIR } from "./rendered-paths";
+import { CLUSTER_NODE_SERVICES } from "./topology";
 
 /**
  * The platform's own certificate authority and one certificate per Elasticsearch node, for HTTP and transport alike.
@@ -23,8 +24,8 @@ export const CA_EARLY_RENEWAL_HOURS = 365 * HOURS_PER_DAY;
 export const NODE_VALIDITY_HOURS = 2 * 365 * HOURS_PER_DAY;
 export const NODE_EARLY_RENEWAL_HOURS = 90 * HOURS_PER_DAY;
 
-/** The compose service name clients on the node's own host connect to. */
-export const ES_SERVICE_NAME = "elasticsearch";
+/** The compose service name clients on the node's own host connect to: the logging bundle's node. */
+export const ES_SERVICE_NAME = CLUSTER_NODE_SERVICES.logging;
 
 /** A CA signs certificates and nothing else. */
 export const CA_USES = ["cert_signing", "crl_signing"];

@@ -1,4 +1,4 @@
-import { PerRole, Role, ROLES } from "./roles";
+import { PerRole, perRole, Role, ROLES } from "./roles";
 
 /** Roles that run as a cluster of 1, or 3 to 9, members; the others always have one host. */
 export const CLUSTER_ROLES = ["logging", "kafka"] as const satisfies readonly Role[];
@@ -35,12 +35,8 @@ export type MemberCounts = PerRole<number>;
 
 export const ONE_OF_EACH: MemberCounts = { logging: 1, web: 1, kafka: 1, monitoring: 1 };
 
-export function members(counts: MemberCounts): PerRole<Member[]> {
-  return Object.fromEntries(ROLES.map((role) => [
-    role,
-    Array.from({ length: counts[role] }, (_, index) => ({ role, index, name: memberName(role, index) })),
-  ])) as PerRole<Member[]>;
-}
+export const members = (counts: MemberCounts): PerRole<Member[]> =>
+  perRole((role) => Array.from({ length: counts[role] }, (_, index) => ({ role, index, name: memberName(role, index) })));
 
 /** Every member of every role, in ROLES order, first members first within a role. */
 export const allMembers = (counts: MemberCounts): Member[] => ROLES.flatMap((role) => members(counts)[role]);

@@ -437,7 +437,7 @@ describe("network layout", () => {
     const network = new Network("kept-zone", { vpcCidr: "10.9.0.0/16", instanceTypes: ["t4g.small", "t4g.medium"], offerings: await instanceTypeOfferings(["t4g.small", "t4g.medium"]), operatorCidrs: [], memberCounts: ONE_OF_EACH });
     await assert.rejects(
       // apply() swallows a failed Output; its (internal) promise carries the error the deployment reports.
-      (network.zone as unknown as { promise(): Promise<string> }).promise(),
+      (network.zones[0] as unknown as { promise(): Promise<string> }).promise(),
       /instanceTypes: t4g\.medium not offered in eu-west-1a, the zone this stack's subnet was created in/,
     );
   });
