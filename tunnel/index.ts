@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import Ajv, { JSONSchemaType } from "ajv";
 import { REPO_ROOT } from "../components/repo";
 import { OutputsSource, pulumiOutputs } from "../verify/outputs";
-import { openTunnel, OpenOptions, TunnelOutputs } from "./tunnel";
+import { openTunnel, OpenOptions, TunnelOutputs, TUNNELS_SCHEMA } from "./tunnel";
 
 export const USAGE = `usage: npm run tunnel -- [stack]
 Opens the SSH tunnel to the admin UIs of a stack on AWS (default: the selected Pulumi stack) and keeps it open until
@@ -12,19 +12,7 @@ URLs. Host keys are accepted on first use into .tunnel/known_hosts. The docker t
 const schema = {
   type: "object",
   properties: {
-    tunnels: {
-      type: "array",
-      items: {
-        type: "object",
-        properties: {
-          member: { type: "string", minLength: 1 },
-          host: { type: "string", minLength: 1 },
-          sshPort: { type: "integer", minimum: 1, maximum: 65535 },
-          ports: { type: "array", items: { type: "integer", minimum: 1, maximum: 65535 }, minItems: 1 },
-        },
-        required: ["member", "host", "sshPort", "ports"],
-      },
-    },
+    tunnels: TUNNELS_SCHEMA,
     sshUser: { type: "string", minLength: 1 },
     sshPrivateKey: { type: "string", minLength: 1 },
   },

@@ -14,6 +14,21 @@ export interface TunnelSpec {
   ports: number[];
 }
 
+/** The JSON schema of the `tunnels` output: what both the tunnel and verify (which opens it) check. */
+export const TUNNELS_SCHEMA = {
+  type: "array",
+  items: {
+    type: "object",
+    properties: {
+      member: { type: "string", minLength: 1 },
+      host: { type: "string", minLength: 1 },
+      sshPort: { type: "integer", minimum: 1, maximum: 65535 },
+      ports: { type: "array", items: { type: "integer", minimum: 1, maximum: 65535 }, minItems: 1 },
+    },
+    required: ["member", "host", "sshPort", "ports"],
+  },
+} as const;
+
 export interface TunnelOutputs {
   tunnels: TunnelSpec[];
   sshUser: string;

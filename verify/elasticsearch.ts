@@ -6,7 +6,7 @@ import { ROLES } from "../components/roles";
 import { checkServerIdentity } from "node:tls";
 import { ES_ACCOUNTS } from "../components/credentials";
 import { ES_SERVICE_NAME } from "../components/tls";
-import { asUnreachable, excerpt } from "./http";
+import { asUnreachable, excerpt, refusedPassword } from "./http";
 import { membersOf, StackOutputs } from "./outputs";
 import { flattenMapping, IndexTemplateFile, settingValue } from "./provisioning";
 import { joinProblems, Outcome, warn } from "./report";
@@ -17,8 +17,13 @@ export interface EsContext {
   timeoutMs: number;
 }
 
-/** The read-only user verify logs in as (hosts/logging/setup/security/users). */
-export const CHECK_USER = ES_ACCOUNTS.check;
+/** The read-only user verify logs in as to Elasticsearch and Kibana (hosts/logging/setup/security/users). */
+export const checkUserAuth = (outputs: StackOutputs) => ({
+  user: ES_ACCOUNTS.check,
+  password: outputs.elasticsearchCheckPassword,
+  output: "elasticsearchCheckPassword" as const,
+  fix: "the logging host's setup service sets it on every deploy: see `docker compose logs setup` there",
+});
 
 export function elasticsearchClient(outputs: StackOutputs, timeoutMs: number): Client {
   // One attempt per call: a retry would only hide an unreachable port behind a longer wait. Only the program's CA is
@@ -28,7 +33,7 @@ export function elasticsearchClient(outputs: StackOutputs, timeoutMs: number): C
     node: outputs.elasticsearchUrl,
     requestTimeout: timeoutMs,
     maxRetries: 0,
-    auth: { username: CHECK_USER, password: outputs.elasticsearchCheckPassword },
+    auth: { username: ES_ACCOUNTS.check, password: outputs.elasticsearchCheckPassword },
     tls: { ca: outputs.elasticsearchCaCertificate, checkServerIdentity: (_host, cert) => checkServerIdentity(ES_SERVICE_NAME, cert) },
   });
 }
@@ -49,12 +54,7 @@ export async function esCall<T>(ctx: EsContext, call: (es: Client) => Promise<T>
     }
     const unreachable = asUnreachable("elasticsearch", ctx.outputs, err, ctx.timeoutMs);
     if (unreachable) throw unreachable;
-    if (err instanceof esErrors.ResponseError && err.statusCode === 401) {
-      throw new Error(
-        `Elasticsearch refused ${CHECK_USER}'s password (HTTP 401): the stack output elasticsearchCheckPassword is not the user's password. ` +
-          "The logging host's setup service sets it on every deploy: see `docker compose logs setup` there.",
-      );
-    }
+    if (err instanceof esErrors.ResponseError && err.statusCode === 401) throw refusedPassword("elasticsearch", checkUserAuth(ctx.outputs));
     if (err instanceof esErrors.ResponseError) {
       throw new Error(`Elasticsearch answered HTTP ${err.statusCode}: ${excerpt(err.body)}`);
     }

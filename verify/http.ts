@@ -67,8 +67,14 @@ export function asUnreachable(service: Service, outputs: StackOutputs, err: unkn
 
 export interface HttpOptions {
   timeoutMs: number;
-  basicAuth?: { user: string; password: string };
+  /** A 401 fails naming the stack output the password came from and where the service gets it (`fix`). */
+  basicAuth?: { user: string; password: string; output: keyof StackOutputs; fix: string };
 }
+
+/** The failure of a login the service refused: the stack output and the deployed password differ. */
+export const refusedPassword = (service: Service, auth: { user: string; output: string; fix: string }): Error =>
+  new Error(`${SERVICES[service].label} refused ${auth.user}'s password (HTTP 401): the stack output ${auth.output} is not ` +
+    `the password it checks; ${auth.fix}`);
 
 export interface HttpAnswer {
   status: number;
@@ -91,6 +97,7 @@ export async function request(service: Service, outputs: StackOutputs, path: str
     } catch {
       // not JSON: keep the text for the message
     }
+    if (res.status === 401 && opts.basicAuth) throw refusedPassword(service, opts.basicAuth);
     return { status: res.status, body };
   } catch (err) {
     throw asUnreachable(service, outputs, err, opts.timeoutMs) ?? err;

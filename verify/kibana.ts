@@ -1,4 +1,4 @@
-import { ES_ACCOUNTS } from "../components/credentials";
+import { checkUserAuth } from "./elasticsearch";
 import { excerpt, request } from "./http";
 import { StackOutputs } from "./outputs";
 import { SavedObjectRef } from "./provisioning";
@@ -10,14 +10,8 @@ export async function kibanaObjects(outputs: StackOutputs, objects: readonly Sav
     const res = await request("kibana", outputs, `/api/saved_objects/${encodeURIComponent(o.type)}/${encodeURIComponent(o.id)}`, {
       timeoutMs,
       // platform-check reads saved objects (role kibana_reader), nothing else.
-      basicAuth: { user: ES_ACCOUNTS.check, password: outputs.elasticsearchCheckPassword },
+      basicAuth: checkUserAuth(outputs),
     });
-    if (res.status === 401) {
-      throw new Error(
-        `Kibana refused ${ES_ACCOUNTS.check}'s password (HTTP 401): the stack output elasticsearchCheckPassword is not the user's password ` +
-          "(the logging host's setup service sets it: see `docker compose logs setup` there).",
-      );
-    }
     if (res.status === 404) missing.push(`${o.type}/${o.id}${o.title ? ` (${o.title})` : ""}`);
     else if (res.status !== 200) throw new Error(`Kibana answered HTTP ${res.status} for ${o.type}/${o.id}: ${excerpt(res.body)}`);
   }

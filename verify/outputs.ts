@@ -3,7 +3,7 @@ import { promisify } from "node:util";
 import Ajv, { JSONSchemaType } from "ajv";
 import { Role, ROLES } from "../components/roles";
 import { CLUSTER_SIZES, memberName } from "../components/topology";
-import { TunnelSpec } from "../tunnel/tunnel";
+import { TunnelSpec, TUNNELS_SCHEMA } from "../tunnel/tunnel";
 
 export interface HostOutput {
   publicIp: string;
@@ -69,8 +69,7 @@ const schema = {
       additionalProperties: false,
       required: [...ROLES],
     },
-    // Its items are checked where they are used: by the tunnel (tunnel/index.ts).
-    tunnels: { type: "array" },
+    tunnels: TUNNELS_SCHEMA,
   },
   required: [...URL_KEYS, ...TEXT_KEYS, "hosts", "tunnels"],
 } as unknown as JSONSchemaType<StackOutputs>;

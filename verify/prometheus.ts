@@ -11,15 +11,14 @@ interface ApiAnswer<T> {
 async function prometheusApi<T>(outputs: StackOutputs, path: string, timeoutMs: number): Promise<T> {
   const res = await request("prometheus", outputs, path, {
     timeoutMs,
-    basicAuth: { user: outputs.monitoringOperatorUser, password: outputs.monitoringOperatorPassword },
+    basicAuth: {
+      user: outputs.monitoringOperatorUser,
+      password: outputs.monitoringOperatorPassword,
+      output: "monitoringOperatorPassword",
+      fix: "its web config is rendered from it: run `pulumi up` to render them again",
+    },
   });
   const body = res.body as ApiAnswer<T>;
-  if (res.status === 401) {
-    throw new Error(
-      `Prometheus refused ${outputs.monitoringOperatorUser}'s password (HTTP 401): the stack output monitoringOperatorPassword is not the ` +
-      "one in its web config; run `pulumi up` to render them again",
-    );
-  }
   if (res.status !== 200 || body?.status !== "success" || body.data === undefined) {
     throw new Error(`Prometheus ${path} answered HTTP ${res.status}: ${excerpt(res.body)}`);
   }

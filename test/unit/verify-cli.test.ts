@@ -48,6 +48,12 @@ describe("verify: command line, outputs and verdict", () => {
     assert.throws(() => parseOutputs({ ...clusterOutputs(), hosts: { ...hosts, "logging-4": { publicIp: "x" } } }), /\/hosts\/logging-4 must have required property 'privateIp'/);
   });
 
+  it("checks the tunnels it opens as the tunnel command does", () => {
+    const tunnels = [{ member: "logging", host: "203.0.113.10", sshPort: 22, ports: [5601] }];
+    assert.deepEqual(parseOutputs({ ...testOutputs(), tunnels }).tunnels, tunnels);
+    assert.throws(() => parseOutputs({ ...testOutputs(), tunnels: [{ ...tunnels[0], sshPort: "22" }] }), /\/tunnels\/0\/sshPort must be integer/);
+  });
+
   describe("reading outputs through the Pulumi CLI", () => {
     let dir: string;
     beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), "verify-pulumi-"))));

@@ -189,7 +189,7 @@ describe("verify: Kibana and Grafana checks", () => {
   it("Grafana fails clearly when the admin password is wrong", async () => {
     server = await startStandIn(grafana({ prometheus: "OK" }, ["hosts"]));
     const outputs = { ...testOutputs({ grafanaUrl: server.url }), grafanaAdminPassword: "stale" };
-    await assert.rejects(grafanaDashboards(outputs, dashboards(), 2000), /Grafana refused user admin \(HTTP 401\)/);
+    await assert.rejects(grafanaDashboards(outputs, dashboards(), 2000), /Grafana refused admin's password \(HTTP 401\): the stack output grafanaAdminPassword/);
   });
 
   it("Grafana fails naming the monitoring host when its port is closed", async () => {
