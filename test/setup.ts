@@ -4,6 +4,8 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 // The mock monitor is internal to the SDK; wrapping it is the only way to see each registration's dependencies.
 import * as settings from "@pulumi/pulumi/runtime/settings";
+// Likewise its feature store (untyped there), to turn alias specs off.
+import * as state from "@pulumi/pulumi/runtime/state";
 
 export const PROJECT = "aws-log-platform";
 export const STACK = "dev";
@@ -16,6 +18,8 @@ export interface Registered {
   inputs: Record<string, unknown>;
   /** Names of every resource this one depends on (explicit dependsOn and inputs taken from other resources). */
   dependsOn: string[];
+  /** The URNs this resource answers to besides its own: its aliases and those it inherits from its parents'. */
+  aliases: string[];
   /** Dotted paths of the inputs whose values are secrets. */
   secretInputs: string[];
   /** Resource options that decide how a change is applied. */
@@ -52,17 +56,25 @@ export const mockImageId = (imageName: string): string => `ami-${crypto.createHa
 export const mockPem = (label: string, name: string): string =>
   `-----BEGIN ${label}-----\n${Buffer.from(`MOCK ${label} ${name}`).toString("base64")}\n-----END ${label}-----\n`;
 
-let counter = 0;
+/**
+ * A host number per instance name: a member's (`…-logging-2`) from its role and position, so that the members of one
+ * platform never share an address; any other name's from its hash.
+ */
+export function mockHostNumber(name: string): number {
+  const member = /-(logging|web|kafka|monitoring)(?:-(\d))?$/.exec(name);
+  if (!member) return (crypto.createHash("sha256").update(name).digest().readUInt32BE(0) % 254) + 1;
+  return 10 + 20 * ["logging", "web", "kafka", "monitoring"].indexOf(member[1]) + Number(member[2] ?? 1) - 1;
+}
+
 const mocks: pulumi.runtime.Mocks = {
   newResource(args) {
-    counter += 1;
     const state: Record<string, unknown> = { ...args.inputs };
     switch (args.type) {
       case "aws:ec2/instance:Instance":
-        // Valid addresses however many runs of the program one test process makes (the counter keeps growing; past
-        // 255 the rendered scrape targets were invalid and the monitoring bundle never registered).
-        state.publicIp = `198.51.100.${(counter % 254) + 1}`;
-        state.privateIp = `10.42.0.${(counter % 254) + 1}`;
+        // From the instance's name, not from the order of registrations: a run's inputs are the same whatever ran
+        // before it and in whatever order the program registers its resources.
+        state.publicIp = `198.51.100.${mockHostNumber(args.name)}`;
+        state.privateIp = `10.42.0.${mockHostNumber(args.name)}`;
         break;
       case "tls:index/privateKey:PrivateKey":
         state.privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nMOCKED\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -153,6 +165,9 @@ const mocks: pulumi.runtime.Mocks = {
 
 pulumi.runtime.setAllConfig(TEST_CONFIG, [`${PROJECT}:alertWebhookUrl`, `${PROJECT}:alertSlackWebhookUrl`, `${PROJECT}:alertSmtpPassword`]);
 pulumi.runtime.setMocks(mocks, PROJECT, STACK, false);
+// Without alias specs the SDK computes every alias URN itself, those a child inherits from its parent's aliases
+// included, as the engine does from the specs; the tests then see each URN an existing stack's resource answers to.
+(state as unknown as { getStore(): { supportsAliasSpecs: boolean } }).getStore().supportsAliasSpecs = false;
 
 type RegisterRequest = {
   getType(): string;
@@ -161,6 +176,7 @@ type RegisterRequest = {
   getDependenciesList(): string[];
   getIgnorechangesList(): string[];
   getDeletebeforereplace(): boolean;
+  getAliasurnsList(): string[];
   getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 };
 type Monitor = { registerResource(req: RegisterRequest, callback: unknown): unknown; newUrn(parent: string, type: string, name: string): string };
@@ -176,6 +192,7 @@ monitor.registerResource = (req, callback) => {
     urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
     inputs: unwrapSecrets(raw, "", secretInputs) as Record<string, unknown>,
     dependsOn: req.getDependenciesList().map(urnName),
+    aliases: req.getAliasurnsList(),
     secretInputs,
     ignoreChanges: req.getIgnorechangesList(),
     deleteBeforeReplace: req.getDeletebeforereplace(),
