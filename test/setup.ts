@@ -183,13 +183,25 @@ type Monitor = { registerResource(req: RegisterRequest, callback: unknown): unkn
 
 const monitor = settings.getMonitor() as unknown as Monitor;
 const registerResource = monitor.registerResource.bind(monitor);
+/**
+ * The engine's URN of a registration. The mock monitor names a resource's type after its parent's own type alone
+ * (`Bundle$Command`); the engine after the parent's whole chain (`RoleDeployment$Bundle$Command`), which is what an
+ * existing stack's URNs are compared with. Keyed by the mock's URN, which is what children name as their parent.
+ */
+const qualifiedTypes = new Map<string, string>();
+function engineUrn(req: RegisterRequest): string {
+  const parent = req.getParent();
+  const qualifiedType = parent ? `${qualifiedTypes.get(parent) ?? parent.split("::")[2]}$${req.getType()}` : req.getType();
+  qualifiedTypes.set(monitor.newUrn(parent, req.getType(), req.getName()), qualifiedType);
+  return `urn:pulumi:${STACK}::${PROJECT}::${qualifiedType}::${req.getName()}`;
+}
 monitor.registerResource = (req, callback) => {
   const raw = req.getObject()?.toJavaScript() ?? {};
   const secretInputs: string[] = [];
   registered.push({
     type: req.getType(),
     name: req.getName(),
-    urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+    urn: engineUrn(req),
     inputs: unwrapSecrets(raw, "", secretInputs) as Record<string, unknown>,
     dependsOn: req.getDependenciesList().map(urnName),
     aliases: req.getAliasurnsList(),

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import Ajv, { JSONSchemaType } from "ajv";
-import { REPO_ROOT } from "../components/repo";
+import { REPO_ROOT } from "../components/platform/repo";
 import { OutputsSource, pulumiOutputs } from "../verify/outputs";
 import { openTunnel, OpenOptions, TunnelOutputs, TUNNELS_SCHEMA } from "./tunnel";
 

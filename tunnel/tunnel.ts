@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { REPO_ROOT } from "../components/repo";
+import { REPO_ROOT } from "../components/platform/repo";
 
 /** One host's forwards, as the stack output `tunnels` lists them (empty on the docker target). */
 export interface TunnelSpec {

@@ -1,5 +1,5 @@
 import { Client } from "@elastic/elasticsearch";
-import { INDEX_PREFIXES } from "../components/naming";
+import { INDEX_PREFIXES } from "../components/platform/naming";
 import { clusterHealth, containerLogsPerMember, EsContext, mappedTypes, recentGatewayDocuments, templatesAndPolicies } from "./elasticsearch";
 import { grafanaDashboards, grafanaDatasources } from "./grafana";
 import { kibanaObjects } from "./kibana";

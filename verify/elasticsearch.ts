@@ -1,11 +1,11 @@
 import path from "node:path";
 import ipaddr from "ipaddr.js";
 import { Client, errors as esErrors } from "@elastic/elasticsearch";
-import { INDEX_PREFIXES } from "../components/naming";
-import { ROLES } from "../components/roles";
+import { INDEX_PREFIXES } from "../components/platform/naming";
+import { ROLES } from "../components/platform/roles";
+import { ES_ACCOUNTS } from "../components/credentials/elasticsearch";
+import { ES_SERVICE_NAME } from "../components/credentials/tls";
 import { checkServerIdentity } from "node:tls";
-import { ES_ACCOUNTS } from "../components/credentials";
-import { ES_SERVICE_NAME } from "../components/tls";
 import { asUnreachable, excerpt, refusedPassword } from "./http";
 import { membersOf, StackOutputs } from "./outputs";
 import { flattenMapping, IndexTemplateFile, settingValue } from "./provisioning";
@@ -28,7 +28,7 @@ export const checkUserAuth = (outputs: StackOutputs) => ({
 export function elasticsearchClient(outputs: StackOutputs, timeoutMs: number): Client {
   // One attempt per call: a retry would only hide an unreachable port behind a longer wait. Only the program's CA is
   // trusted. A node certificate does not name the host's public address (verify's URL on aws), so the name checked
-  // is the compose service name that every node certificate carries (components/tls.ts).
+  // is the compose service name that every node certificate carries (components/credentials/tls.ts).
   return new Client({
     node: outputs.elasticsearchUrl,
     requestTimeout: timeoutMs,

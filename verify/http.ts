@@ -1,6 +1,6 @@
 import { errors as esErrors } from "@elastic/elasticsearch";
-import { PORTS, PortName } from "../components/ports";
-import { Role } from "../components/roles";
+import { PORTS, PortName } from "../components/platform/ports";
+import { Role } from "../components/platform/roles";
 import { StackOutputs } from "./outputs";
 
 /** The admin UIs: on aws their URLs are the local ends of the SSH tunnel that verify opens (tunnel/). */

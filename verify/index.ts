@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { Client } from "@elastic/elasticsearch";
-import { REPO_ROOT } from "../components/repo";
+import { REPO_ROOT } from "../components/platform/repo";
 import { allChecks, DEFAULT_OPTIONS, VerifyOptions } from "./checks";
 import { elasticsearchClient } from "./elasticsearch";
 import { OutputsSource, parseOutputs, pulumiOutputs, StackOutputs } from "./outputs";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { INDEX_PREFIXES } from "../components/naming";
+import { INDEX_PREFIXES } from "../components/platform/naming";
 import { EsContext, esCall } from "./elasticsearch";
 import { request } from "./http";
 

@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import Ajv, { JSONSchemaType } from "ajv";
-import { Role, ROLES } from "../components/roles";
-import { CLUSTER_SIZES, memberName } from "../components/topology";
+import { Role, ROLES } from "../components/platform/roles";
+import { CLUSTER_SIZES, memberName } from "../components/platform/topology";
 import { TunnelSpec, TUNNELS_SCHEMA } from "../tunnel/tunnel";
 
 export interface HostOutput {

@@ -1,5 +1,5 @@
 import { excerpt, request } from "./http";
-import { ROLES } from "../components/roles";
+import { ROLES } from "../components/platform/roles";
 import { membersOf, StackOutputs } from "./outputs";
 import { joinProblems, Outcome, warn } from "./report";
 

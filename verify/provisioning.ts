@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { REPO_ROOT } from "../components/repo";
+import { REPO_ROOT } from "../components/platform/repo";
 
 /**
  * What `verify` expects to find deployed is read from the repo's own provisioning files, never hard-coded, so a new

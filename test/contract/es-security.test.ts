@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { ES_ACCOUNTS } from "../../components/credentials";
+import { ES_ACCOUNTS } from "../../components/credentials/elasticsearch";
 
 // Per client, the Elasticsearch actions its code calls, and whether the roles security.sh gives its user grant them
 // and nothing more. Privilege -> action patterns are Elastic's, v8.19: x-pack/plugin/core/src/main/java/org/

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { REPO_ROOT } from "../../components/repo";
+import { REPO_ROOT } from "../../components/platform/repo";
 import { FluentBitConfig, Plugin, parseConfig, prop } from "../helpers/fluent-bit";
 
 /**

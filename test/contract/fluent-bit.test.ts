@@ -1,13 +1,13 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { REPO_ROOT } from "../../components/repo";
-import { IMAGE_VERSIONS } from "../../components/versions";
-import { INDEX_PREFIXES, datasets } from "../../components/naming";
-import { ROLES, Role } from "../../components/roles";
+import { REPO_ROOT } from "../../components/platform/repo";
+import { IMAGE_VERSIONS } from "../../components/platform/versions";
+import { INDEX_PREFIXES, datasets } from "../../components/platform/naming";
+import { ROLES, Role } from "../../components/platform/roles";
+import { PORTS } from "../../components/platform/ports";
 import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
 import { loadCompose, mountedFrom, publishedPorts, serviceEnvironment } from "../helpers/compose";
-import { PORTS } from "../../components/ports";
 import {
   FluentBitConfig, LogRecord, Plugin, bulkItem, followRecord, inputTag, isOn, loadSchema, matchTag, outputsFor, parseConfig,
   parseTime, prop, routes, validateConfig,
@@ -337,7 +337,7 @@ describe("Fluent Bit configurations", () => {
     const forwarder = load(FORWARDER);
     const aggregator = load(AGGREGATOR);
 
-    it("the aggregator writes the daily indices named in components/naming.ts", () => {
+    it("the aggregator writes the daily indices named in components/platform/naming.ts", () => {
       const prefix = (alias: string) => prop(byAlias(aggregator.pipeline?.outputs, alias), "logstash_prefix");
       assert.equal(prefix("es_gateway"), INDEX_PREFIXES.gateway);
       assert.equal(prefix("es_containers"), INDEX_PREFIXES.containers);

@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { KAFKA_CLUSTER_IDS } from "../../components/bundle-env";
+import { KAFKA_CLUSTER_IDS } from "../../components/bundles/env";
 import { healthcheckCommand, interpolate, loadCompose } from "../helpers/compose";
 import { clusterFacts, sampleEnv, sampleIpOf } from "../helpers/sample-facts";
 

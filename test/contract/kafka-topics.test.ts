@@ -2,8 +2,8 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { REPO_ROOT } from "../../components/repo";
-import { datasets, kafkaTopic } from "../../components/naming";
+import { REPO_ROOT } from "../../components/platform/repo";
+import { datasets, kafkaTopic } from "../../components/platform/naming";
 import { SAMPLE_FACTS, sampleIpOf, sampleEnv } from "../helpers/sample-facts";
 import { FluentBitConfig, parseConfig, prop } from "../helpers/fluent-bit";
 

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
-import { REPO_ROOT } from "../../components/repo";
-import { INDEX_PREFIXES } from "../../components/naming";
+import { REPO_ROOT } from "../../components/platform/repo";
+import { INDEX_PREFIXES } from "../../components/platform/naming";
+import { FIRST_MEMBER_PROFILE } from "../../components/bundles/env";
+import { PORTS } from "../../components/platform/ports";
 import {
   GATEWAY_DATASET,
   LOGGING_SETUP_DIR,
@@ -21,8 +23,6 @@ import { gatewayLogFieldKinds } from "../helpers/gateway-log";
 import { fieldsUsed, loadSavedObjects } from "../helpers/kibana-objects";
 import { clusterFacts, sampleEnv } from "../helpers/sample-facts";
 import { ComposeService, dependsOn, loadCompose, publishedPorts, serviceEnvironment } from "../helpers/compose";
-import { FIRST_MEMBER_PROFILE } from "../../components/bundle-env";
-import { PORTS } from "../../components/ports";
 
 const LOGGING_DIR = path.join(REPO_ROOT, "hosts", "logging");
 
@@ -169,7 +169,7 @@ describe("logging contract: gateway log format, index templates, ILM, Kibana, ag
 
   it("names index templates, ILM policies and index patterns after the datasets the aggregator writes", () => {
     const prefixes = aggregatorIndexPrefixes();
-    assert.deepEqual(prefixes, Object.values(INDEX_PREFIXES).sort(), "aggregator prefixes = components/naming.ts");
+    assert.deepEqual(prefixes, Object.values(INDEX_PREFIXES).sort(), "aggregator prefixes = components/platform/naming.ts");
     assert.deepEqual(datasetNames(), prefixes, "one index template per dataset");
     for (const dataset of datasetNames()) {
       assert.deepEqual(loadIndexTemplate(dataset).index_patterns, [`${dataset}-*`]);

@@ -1,17 +1,17 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { REPO_ROOT } from "../../components/repo";
-import { INDEX_PREFIXES, KAFKA_CONSUMER_GROUP } from "../../components/naming";
-import { PORTS } from "../../components/ports";
-import { ROLES, Role } from "../../components/roles";
-import { allMembers, CLUSTER_SIZES, memberName } from "../../components/topology";
-import { FILE_SD_TARGETS, renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../components/scrape-targets";
-import { ALERTMANAGER_CONFIG_PATH } from "../../components/alertmanager";
-import { CONTAINER_SECRETS_DIR, SECRET_FILES, WEB_USERS, monitoringSecretsDir, renderMonitoringSecrets } from "../../components/monitoring-auth";
+import { REPO_ROOT } from "../../components/platform/repo";
+import { INDEX_PREFIXES, KAFKA_CONSUMER_GROUP } from "../../components/platform/naming";
+import { PORTS } from "../../components/platform/ports";
+import { ROLES, Role } from "../../components/platform/roles";
+import { allMembers, CLUSTER_SIZES, memberName } from "../../components/platform/topology";
+import { FILE_SD_TARGETS, renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../components/bundles/scrape-targets";
+import { ALERTMANAGER_CONFIG_PATH } from "../../components/bundles/alertmanager-config";
+import { CONTAINER_SECRETS_DIR, SECRET_FILES, WEB_USERS, monitoringSecretsDir, renderMonitoringSecrets } from "../../components/credentials/monitoring";
+import { ES_ACCOUNTS, passwordVariable } from "../../components/credentials/elasticsearch";
+import { TLS_FILES } from "../../components/credentials/tls";
 import { parse } from "yaml";
-import { ES_ACCOUNTS, passwordVariable } from "../../components/credentials";
-import { TLS_FILES } from "../../components/tls";
 import { ComposeService, dependsOn, loadCompose, publishedPorts, repoPathOf } from "../helpers/compose";
 import { mappedFields } from "../helpers/index-template";
 import { kqlFields, loadSavedObjects } from "../helpers/kibana-objects";
@@ -79,7 +79,7 @@ function datasourceRefs(node: unknown, at = "$"): { at: string; ref: unknown }[]
   ]);
 }
 
-describe("monitoring: rendered scrape targets (components/scrape-targets.ts)", () => {
+describe("monitoring: rendered scrape targets (components/bundles/scrape-targets.ts)", () => {
   const files = renderScrapeTargets(SAMPLE_FACTS.members);
   const parse = (job: string) => JSON.parse(files[`${SCRAPE_TARGETS_DIR}/${job}.json`]) as { targets: string[]; labels: Record<string, string> }[];
 

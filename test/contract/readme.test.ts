@@ -2,8 +2,9 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { CONFIG_KEYS, parseConfig } from "../../components/config";
-import { REPO_ROOT } from "../../components/repo";
+import { CONFIG_KEYS } from "../../components/config/keys";
+import { parseConfig } from "../../components/config/parse";
+import { REPO_ROOT } from "../../components/platform/repo";
 import { PROJECT } from "../setup";
 import { markedTable, portRows, readDoc } from "../helpers/markdown";
 

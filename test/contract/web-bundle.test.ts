@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { PORTS } from "../../components/ports";
+import { PORTS } from "../../components/platform/ports";
 import { sampleEnv } from "../helpers/sample-facts";
 import { ComposeService, dependsOn, interpolate, loadCompose, mountedFrom } from "../helpers/compose";
 import { GATEWAY_CONFIG_DIR } from "../helpers/gateway-log";

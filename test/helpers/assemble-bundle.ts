@@ -1,17 +1,18 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Role } from "../../components/roles";
-import { BUNDLE_SOURCES, renderedFiles } from "../../components/bundle-env";
-import { renderBundleFiles } from "../../components/bundle";
-import { REPO_ROOT } from "../../components/repo";
+import { Role } from "../../components/platform/roles";
+import { BUNDLE_SOURCES } from "../../components/bundles/sources";
+import { renderedFiles } from "../../components/bundles/rendered-files";
+import { renderBundleFiles } from "../../components/bundles/files";
+import { REPO_ROOT } from "../../components/platform/repo";
+import { AlertSecrets } from "../../components/credentials/alert-receivers";
+import { AlertingConfig } from "../../components/config/types";
+import { TlsPems } from "../../components/credentials/tls";
 import { SAMPLE_FACTS, SAMPLE_MONITORING_CREDENTIALS, sampleEnv } from "./sample-facts";
-import { AlertSecrets } from "../../components/alertmanager";
-import { AlertingConfig } from "../../components/config";
-import { TlsPems } from "../../components/tls";
 
 const samplePem = (label: string) => `-----BEGIN ${label}-----\nc2FtcGxl\n-----END ${label}-----\n`;
-/** Stand-ins for the program's certificates (components/tls.ts): the CA and a node's pair. */
+/** Stand-ins for the program's certificates (components/credentials/tls.ts): the CA and a node's pair. */
 const SAMPLE_TLS: TlsPems = { caCert: samplePem("CERTIFICATE"), node: { cert: samplePem("CERTIFICATE"), key: samplePem("PRIVATE KEY") } };
 
 const receiversOf = (secrets: AlertSecrets): AlertingConfig => ({ webhook: secrets.webhookUrl !== undefined, slack: secrets.slackWebhookUrl !== undefined });

@@ -1,10 +1,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { Role } from "../../components/roles";
+import { Role } from "../../components/platform/roles";
+import { bundlePathSource, composeFiles } from "../../components/bundles/files";
+import { BUNDLE_SOURCES } from "../../components/bundles/sources";
 import { sampleEnv } from "./sample-facts";
-import { bundlePathSource, composeFiles } from "../../components/bundle";
-import { BUNDLE_SOURCES } from "../../components/bundle-env";
 
 export interface ComposeService {
   image?: string;

@@ -5,11 +5,11 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { nodeDnsNames } from "../../components/tls";
+import { nodeDnsNames } from "../../components/credentials/tls";
 import { runTool } from "./tools";
 
 /**
- * A CA and one node certificate made by real openssl, named like a node of components/tls.ts (nodeDnsNames) plus the
+ * A CA and one node certificate made by real openssl, named like a node of components/credentials/tls.ts (nodeDnsNames) plus the
  * loopback addresses stand-in nodes listen on: for HTTPS stand-ins of Elasticsearch that curl checks with --cacert.
  */
 export interface TestPki {

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import { REPO_ROOT } from "../../components/repo";
+import { REPO_ROOT } from "../../components/platform/repo";
 
 /** The gateway's nginx configuration: nginx.conf and the files it includes. */
 export const GATEWAY_CONFIG_DIR = path.join(REPO_ROOT, "hosts", "web", "gateway");

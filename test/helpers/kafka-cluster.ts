@@ -4,13 +4,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Admin } from "@platformatic/kafka";
-import { EnvFacts } from "../../components/bundle-env";
-import { REPO_ROOT } from "../../components/repo";
-import { IMAGE_VERSIONS } from "../../components/versions";
+import { EnvFacts } from "../../components/bundles/env";
+import { REPO_ROOT } from "../../components/platform/repo";
+import { IMAGE_VERSIONS } from "../../components/platform/versions";
+import { ONE_OF_EACH } from "../../components/platform/topology";
 import { serviceEnvironment } from "./compose";
 import { freePort, Processes, waitFor } from "./local-servers";
 import { SAMPLE_FACTS, sampleMembers } from "./sample-facts";
-import { ONE_OF_EACH } from "../../components/topology";
 
 /**
  * Real Kafka brokers on loopback, configured and started the way the apache/kafka image does it (docker/jvm/launch):

@@ -1,10 +1,10 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { INGRESS_MATRIX } from "../../components/network";
-import { OPERATOR_UI_PORTS, PORTS, PortName } from "../../components/ports";
-import { ROLES } from "../../components/roles";
-import { REPO_ROOT } from "../../components/repo";
+import { INGRESS_MATRIX } from "../../components/platform/ingress";
+import { OPERATOR_UI_PORTS, PORTS, PortName } from "../../components/platform/ports";
+import { ROLES } from "../../components/platform/roles";
+import { REPO_ROOT } from "../../components/platform/repo";
 
 /** A Markdown file of the repository, by its path from the root, e.g. `README.md`. */
 export interface MarkdownDoc {

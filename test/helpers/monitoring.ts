@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { parser as promqlParser } from "@prometheus-io/lezer-promql";
-import { REPO_ROOT } from "../../components/repo";
+import { REPO_ROOT } from "../../components/platform/repo";
 import { filesIn } from "../../verify/provisioning";
 
 /** Reads the monitoring bundle, the Grafana provisioning and the monitoring fixtures as the tests need them. */

@@ -1,14 +1,14 @@
-import { EnvFacts, MemberFacts, bundleEnv } from "../../components/bundle-env";
-import { PerRole, Role, ROLES } from "../../components/roles";
-import { MemberCounts, ONE_OF_EACH, members } from "../../components/topology";
-import { MONITORING_USERS, MonitoringCredentials } from "../../components/monitoring-auth";
+import { EnvFacts, bundleEnv } from "../../components/bundles/env";
+import { MemberFacts, MemberCounts, ONE_OF_EACH, members } from "../../components/platform/topology";
+import { PerRole, Role, ROLES } from "../../components/platform/roles";
+import { MONITORING_USERS, MonitoringCredentials } from "../../components/credentials/monitoring";
+import { ES_ACCOUNTS, EsAccount } from "../../components/credentials/elasticsearch";
 
 /** Prometheus' and Alertmanager's users as the program would generate them: a password and bcrypt salt each. */
 export const SAMPLE_MONITORING_CREDENTIALS = Object.fromEntries(MONITORING_USERS.map((user, i) => [user, {
   password: `sample${user}Password${i}`,
   salt: `${"abcd"[i]}`.repeat(21) + "e",
 }])) as MonitoringCredentials;
-import { ES_ACCOUNTS, EsAccount } from "../../components/credentials";
 
 /** Addresses of the sample hosts: 10.42.1.10 + the role's position, further members 10.42.2.x. */
 const sampleIp = (role: Role, index: number) => (index === 0 ? `10.42.1.${10 + ROLES.indexOf(role)}` : `10.42.2.${10 * ROLES.indexOf(role) + index}`);

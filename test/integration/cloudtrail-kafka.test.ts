@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import diagnostics from "node:diagnostics_channel";
 import http from "node:http";
 import { Admin, Consumer, MessagesStreamModes, ProduceAcks, stringDeserializers } from "@platformatic/kafka";
-import { bundleEnv } from "../../components/bundle-env";
-import { kafkaTopic } from "../../components/naming";
+import { bundleEnv } from "../../components/bundles/env";
+import { kafkaTopic } from "../../components/platform/naming";
 import { createHandler, kafkaProducer } from "../../lambdas/cloudtrail-to-kafka/src/handler";
 // The function's own SDK, as it ships in the bundle (the root package does not depend on it).
 import { S3Client } from "../../lambdas/cloudtrail-to-kafka/node_modules/@aws-sdk/client-s3";

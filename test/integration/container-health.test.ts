@@ -4,7 +4,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PLATFORM_HOST_DIR } from "../../components/platform-host";
+import { PLATFORM_HOST_DIR } from "../../components/targets/platform-host";
 import { loadMetricFixtures } from "../helpers/monitoring";
 import { runTool } from "../helpers/tools";
 

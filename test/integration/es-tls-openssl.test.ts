@@ -4,7 +4,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as tlsSocket from "tls";
-import { CA_USES, KEY_ALGORITHM, NODE_USES, nodeDnsNames, RSA_BITS } from "../../components/tls";
+import { CA_USES, KEY_ALGORITHM, NODE_USES, nodeDnsNames, RSA_BITS } from "../../components/credentials/tls";
 import { runTool } from "../helpers/tools";
 
 // The @pulumi/tls provider cannot run here (no plugin), so openssl makes certificates of the same shape from the same
@@ -22,7 +22,7 @@ function extensions(uses: string[], extra: string[]): string {
   return [`keyUsage=critical,${keyUsage.join(",")}`, ...(extended.length ? [`extendedKeyUsage=${extended.join(",")}`] : []), ...extra].join("\n");
 }
 
-describe("Elasticsearch TLS with real openssl: a CA and a node certificate of components/tls.ts's shape", function () {
+describe("Elasticsearch TLS with real openssl: a CA and a node certificate of components/credentials/tls.ts's shape", function () {
   this.timeout(60_000);
   const member = "logging-2";
   const privateIp = "10.42.1.12";

@@ -5,7 +5,7 @@ import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { REPO_ROOT } from "../../components/repo";
+import { REPO_ROOT } from "../../components/platform/repo";
 import { GATEWAY_CONFIG_DIR, gatewayLogFieldKinds, gatewayLogFields } from "../helpers/gateway-log";
 import { MappedField, gatewayTemplateFields } from "../helpers/index-template";
 

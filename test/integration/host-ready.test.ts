@@ -4,9 +4,9 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { readinessCommand } from "../../components/host";
-import { HOST_PACKAGES } from "../../components/user-data";
-import { platformHostFile } from "../../components/platform-host";
+import { readinessCommand } from "../../components/targets/aws/ec2-host";
+import { HOST_PACKAGES } from "../../components/targets/aws/user-data";
+import { platformHostFile } from "../../components/targets/platform-host";
 import { runTool } from "../helpers/tools";
 
 describe("EC2 host readiness (platform-host/ec2-ready.sh)", () => {

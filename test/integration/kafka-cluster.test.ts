@@ -6,9 +6,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   Admin, ConfigResourceTypes, Consumer, FindCoordinatorKeyTypes, MessagesStreamModes, ProduceAcks, Producer, stringDeserializers, stringSerializers,
 } from "@platformatic/kafka";
-import { renderDotEnv } from "../../components/bundle-env";
-import { REPO_ROOT } from "../../components/repo";
-import { ONE_OF_EACH } from "../../components/topology";
+import { renderDotEnv } from "../../components/bundles/env";
+import { REPO_ROOT } from "../../components/platform/repo";
+import { ONE_OF_EACH } from "../../components/platform/topology";
 import { BrokerSpec, KAFKA_BIN_DIR, KafkaCluster, kafkaServiceEnvironment, run } from "../helpers/kafka-cluster";
 import { SAMPLE_FACTS, sampleEnv, sampleMembers } from "../helpers/sample-facts";
 

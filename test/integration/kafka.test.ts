@@ -3,8 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Admin, ConfigResourceTypes, Consumer, MessagesStreamModes, ProduceAcks, Producer, stringDeserializers, stringSerializers } from "@platformatic/kafka";
-import { bundleEnv, renderDotEnv } from "../../components/bundle-env";
-import { REPO_ROOT } from "../../components/repo";
+import { bundleEnv, renderDotEnv } from "../../components/bundles/env";
+import { REPO_ROOT } from "../../components/platform/repo";
 import { healthcheckCommand } from "../helpers/compose";
 import {
   KAFKA_BIN_DIR, KafkaCluster, LOOPBACK_KEYS, kafkaServiceEnvironment, loopbackFacts, run, toLoopback,

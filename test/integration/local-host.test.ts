@@ -6,8 +6,8 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { localReadinessCommand } from "../../components/docker-host";
-import { PLATFORM_HOST_DIR } from "../../components/platform-host";
+import { localReadinessCommand } from "../../components/targets/docker/docker-host";
+import { PLATFORM_HOST_DIR } from "../../components/targets/platform-host";
 import { runTool } from "../helpers/tools";
 import { freePort, waitFor } from "../helpers/local-servers";
 

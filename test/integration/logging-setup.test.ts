@@ -7,7 +7,7 @@ import path from "node:path";
 import { LOGGING_SETUP_DIR, datasetNames } from "../helpers/index-template";
 import { KIBANA_OBJECTS_DIR, loadSavedObjects } from "../helpers/kibana-objects";
 import { basicUser, httpsServer, makeTestPki, TestPki } from "../helpers/es-tls";
-import { ES_ACCOUNTS, EsAccount, passwordVariable } from "../../components/credentials";
+import { ES_ACCOUNTS, EsAccount, passwordVariable } from "../../components/credentials/elasticsearch";
 import { SAMPLE_FACTS } from "../helpers/sample-facts";
 
 /**

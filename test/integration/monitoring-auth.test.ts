@@ -3,9 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import {
-  CONTAINER_SECRETS_DIR, MONITORING_USERS, MonitoringServer, SECRET_FILES, WEB_USERS, monitoringSecretsDir, renderMonitoringSecrets,
-} from "../../components/monitoring-auth";
+import { CONTAINER_SECRETS_DIR, MONITORING_USERS, MonitoringServer, SECRET_FILES, WEB_USERS, monitoringSecretsDir, renderMonitoringSecrets } from "../../components/credentials/monitoring";
 import { loadCompose } from "../helpers/compose";
 import { freePort, Processes, waitFor } from "../helpers/local-servers";
 import { SAMPLE_MONITORING_CREDENTIALS } from "../helpers/sample-facts";

@@ -9,7 +9,7 @@ import {
 } from "../helpers/monitoring";
 import { freePort, Processes, waitFor } from "../helpers/local-servers";
 import { runTool } from "../helpers/tools";
-import { memberName } from "../../components/topology";
+import { memberName } from "../../components/platform/topology";
 
 /**
  * A real prometheus-node-exporter and Prometheus (Debian) on 127.0.0.1, Prometheus scraping with the project's
@@ -17,7 +17,7 @@ import { memberName } from "../../components/topology";
  */
 
 const ROLE = "monitoring";
-const MEMBER = memberName(ROLE, 0); // the labels components/scrape-targets.ts gives every target
+const MEMBER = memberName(ROLE, 0); // the labels components/bundles/scrape-targets.ts gives every target
 const SCRAPES_MS = 90_000; // rate() over $__rate_interval (1m) needs two scrapes 15 s apart; generous for slow CI.
 
 interface VectorSample { metric: Record<string, string>; value: [number, string] }

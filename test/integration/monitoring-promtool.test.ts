@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { renderScrapeTargets } from "../../components/scrape-targets";
+import { renderScrapeTargets } from "../../components/bundles/scrape-targets";
 import { loadAlertRules, PROMETHEUS_DIR, PROMTOOL_TESTS, readYaml } from "../helpers/monitoring";
 import { clusterFacts, SAMPLE_FACTS } from "../helpers/sample-facts";
 import { runTool } from "../helpers/tools";

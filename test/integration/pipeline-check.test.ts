@@ -4,13 +4,13 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import { AddressInfo } from "net";
-import { Role } from "../../components/roles";
-import { REPO_ROOT } from "../../components/repo";
-import { renderDotEnv } from "../../components/bundle-env";
+import { Role } from "../../components/platform/roles";
+import { REPO_ROOT } from "../../components/platform/repo";
+import { renderDotEnv } from "../../components/bundles/env";
+import { passwordVariable } from "../../components/credentials/elasticsearch";
 import { sampleEnv } from "../helpers/sample-facts";
 import { execFile } from "child_process";
 import { basicUser, httpsServer, makeTestPki, TestPki } from "../helpers/es-tls";
-import { passwordVariable } from "../../components/credentials";
 
 /** What the stand-ins report: Fluent Bit counters, the index count, gateway log lines and topic offsets. */
 interface Observed {

@@ -2,11 +2,11 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ROLES } from "../../components/roles";
-import { renderUserData } from "../../components/user-data";
+import { ROLES } from "../../components/platform/roles";
+import { renderUserData } from "../../components/targets/aws/user-data";
+import { WRITE_FILES_PY } from "../../components/bundles/files";
 import { runTool } from "../helpers/tools";
 import { assembleBundle } from "../helpers/assemble-bundle";
-import { WRITE_FILES_PY } from "../../components/bundle";
 
 describe("platform files checked by real tools", () => {
   let tmp: string;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { REPO_ROOT } from "../../components/repo";
+import { REPO_ROOT } from "../../components/platform/repo";
 
 const SKIPPED_DIRS = new Set(["node_modules", ".git", ".pulumi"]);
 

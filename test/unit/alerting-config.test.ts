@@ -1,7 +1,8 @@
 import { strict as assert } from "assert";
 import { parse } from "yaml";
-import { ConfigSource, parseConfig } from "../../components/config";
-import { OPERATORS_RECEIVER, renderAlertmanagerConfig } from "../../components/alertmanager";
+import { ConfigSource } from "../../components/config/source";
+import { parseConfig } from "../../components/config/parse";
+import { OPERATORS_RECEIVER, renderAlertmanagerConfig } from "../../components/bundles/alertmanager-config";
 
 const NS = "aws-log-platform";
 const SLACK = "https://hooks.slack.com/services/T000/B000/SECRETTOKEN";
@@ -60,7 +61,7 @@ describe("config: alert receivers", () => {
   });
 });
 
-describe("Alertmanager config (components/alertmanager.ts)", () => {
+describe("Alertmanager config (components/bundles/alertmanager-config.ts)", () => {
   const render = (values: Record<string, unknown>, secrets: Parameters<typeof renderAlertmanagerConfig>[1]) =>
     parse(renderAlertmanagerConfig(parseConfig(source(values)).alerting, secrets)) as {
       route: { receiver: string; group_by: string[] };

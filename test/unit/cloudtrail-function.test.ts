@@ -4,7 +4,7 @@ import fs from "node:fs";
 import Module from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { CLOUDTRAIL_FUNCTION_DIR, buildCloudTrailFunction } from "../../components/cloudtrail-function";
+import { CLOUDTRAIL_FUNCTION_DIR, buildCloudTrailFunction } from "../../components/cloudtrail/function-build";
 import { DIGEST_KEY, s3Event } from "../fixtures/cloudtrail/log-files";
 
 /**
@@ -44,7 +44,7 @@ function runBundle(folder: string, script: string, env: Record<string, string> =
   return { status: child.status, report: JSON.parse(line), stderr: child.stderr };
 }
 
-describe("cloudtrail-to-kafka bundle (components/cloudtrail-function.ts)", function () {
+describe("cloudtrail-to-kafka bundle (components/cloudtrail/function-build.ts)", function () {
   this.timeout(60_000);
   let built: string;
   let isolated: string;

@@ -4,10 +4,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { MOCK_ACCOUNT_ID, PROJECT, Registered, STACK, TEST_CONFIG, runProgram, settle } from "../setup";
-import { ConfigSource, parseConfig } from "../../components/config";
-import * as cloudtrailFunction from "../../components/cloudtrail-function";
-import { LOG_FILE_MARGIN_DAYS, LOG_FILE_SUFFIX, VPC_ACCESS_ACTIONS } from "../../components/cloudtrail";
-import { kafkaTopic } from "../../components/naming";
+import { ConfigSource } from "../../components/config/source";
+import { parseConfig } from "../../components/config/parse";
+import { LOG_FILE_MARGIN_DAYS, LOG_FILE_SUFFIX, VPC_ACCESS_ACTIONS } from "../../components/cloudtrail/cloudtrail";
+import { kafkaTopic } from "../../components/platform/naming";
+import * as cloudtrailFunction from "../../components/cloudtrail/function-build";
 
 const NAME = `${PROJECT}-${STACK}`;
 const MODULE = `${NAME}-cloudtrail`;

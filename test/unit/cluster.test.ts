@@ -5,7 +5,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { Registered, PROJECT, STACK, TEST_CONFIG, runProgram, settle } from "../setup";
-import { REPO_ROOT } from "../../components/repo";
+import { REPO_ROOT } from "../../components/platform/repo";
 import { parse as parseDotEnv } from "dotenv";
 import { lookups } from "../helpers/registered";
 

@@ -1,8 +1,9 @@
 import { strict as assert } from "assert";
-import {
-  ConfigSource, elasticsearchHeapGiB, instanceMemoryGiB, parseConfig, resolveOperatorCidrs,
-  DEFAULT_INSTANCE_TYPES, DEFAULT_ROOT_VOLUME_GIB, DEFAULT_GRAFANA_COM_DASHBOARDS, DEFAULT_LOCAL_MEMORY_MIB,
-} from "../../components/config";
+import { ConfigSource } from "../../components/config/source";
+import { elasticsearchHeapGiB, instanceMemoryGiB } from "../../components/config/sizing";
+import { parseConfig } from "../../components/config/parse";
+import { resolveOperatorCidrs } from "../../components/config/load";
+import { DEFAULT_INSTANCE_TYPES, DEFAULT_ROOT_VOLUME_GIB, DEFAULT_GRAFANA_COM_DASHBOARDS, DEFAULT_LOCAL_MEMORY_MIB } from "../../components/config/keys";
 
 const NS = "aws-log-platform";
 

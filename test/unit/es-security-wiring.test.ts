@@ -1,6 +1,6 @@
 // The whole program on the Pulumi mocks with 3 Elasticsearch nodes: where the Elasticsearch passwords, the CA and the
 // node keys go. Secrets only as secrets, never in a plain output or user data; each client configured with its own
-// user; each node's key rendered under secrets/ (0600, components/bundle.ts) of its own host only.
+// user; each node's key rendered under secrets/ (0600, components/bundles/bundle.ts) of its own host only.
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
@@ -8,10 +8,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { parse as parseDotEnv } from "dotenv";
 import { PROJECT, Registered, STACK, TEST_CONFIG, mockPem, runProgram, settle } from "../setup";
-import { PRIVATE_RENDERED_DIR } from "../../components/rendered-paths";
-import { ES_ACCOUNTS, EsAccount, passwordVariable } from "../../components/credentials";
-import { TLS_FILES } from "../../components/tls";
-import { REPO_ROOT } from "../../components/repo";
+import { PRIVATE_RENDERED_DIR } from "../../components/platform/rendered-paths";
+import { ES_ACCOUNTS, EsAccount, passwordVariable } from "../../components/credentials/elasticsearch";
+import { TLS_FILES } from "../../components/credentials/tls";
+import { REPO_ROOT } from "../../components/platform/repo";
 import { loadCompose } from "../helpers/compose";
 import { lookups } from "../helpers/registered";
 

@@ -1,9 +1,9 @@
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { PRIVATE_RENDERED_DIR } from "../../components/rendered-paths";
-import { ES_ACCOUNTS, ES_PASSWORD_LENGTH, elasticsearchPasswords, passwordVariable } from "../../components/credentials";
-import { certificateAuthority, ES_SERVICE_NAME, nodeCertificate, tlsFiles, tlsPems, TLS_FILES } from "../../components/tls";
-import { memberName } from "../../components/topology";
+import { PRIVATE_RENDERED_DIR } from "../../components/platform/rendered-paths";
+import { ES_ACCOUNTS, ES_PASSWORD_LENGTH, elasticsearchPasswords, passwordVariable } from "../../components/credentials/elasticsearch";
+import { certificateAuthority, ES_SERVICE_NAME, nodeCertificate, tlsFiles, tlsPems, TLS_FILES } from "../../components/credentials/tls";
+import { memberName } from "../../components/platform/topology";
 import { mockPem, registered, settle } from "../setup";
 
 const isSecret = (value: pulumi.Output<unknown>) => (value as unknown as { isSecret: Promise<boolean> }).isSecret;
@@ -20,7 +20,7 @@ async function makeCluster(name: string, count: number) {
   return { ca, nodes, certs, pems, resources: () => registered.slice(start) };
 }
 
-describe("Elasticsearch TLS (components/tls.ts)", () => {
+describe("Elasticsearch TLS (components/credentials/tls.ts)", () => {
   it("a CA that is a CA, renewed early, and one certificate request per node naming it by member, IP, service and loopback", async () => {
     const { nodes, resources } = await makeCluster("tls-sans", 3);
     const caCert = resources().find((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert");
@@ -71,7 +71,7 @@ describe("Elasticsearch TLS (components/tls.ts)", () => {
   });
 });
 
-describe("Elasticsearch passwords (components/credentials.ts)", () => {
+describe("Elasticsearch passwords (components/credentials/elasticsearch.ts)", () => {
   it("one secret random password per account, letters and digits, each with its own .env variable", async () => {
     const start = registered.length;
     const passwords = elasticsearchPasswords("creds");

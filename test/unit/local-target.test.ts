@@ -3,8 +3,8 @@
 import { strict as assert } from "assert";
 import * as ipaddr from "ipaddr.js";
 import { Registered, PROJECT, STACK, TEST_CONFIG, runProgram, settle } from "../setup";
-import { ROLES, Role } from "../../components/roles";
-import { BUNDLE_SOURCES } from "../../components/bundle-env";
+import { ROLES, Role } from "../../components/platform/roles";
+import { BUNDLE_SOURCES } from "../../components/bundles/sources";
 import { lookups } from "../helpers/registered";
 
 const NAME = `${PROJECT}-${STACK}`;

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { KNOWN_HOSTS, openTunnel, sshArgs, TunnelOutputs, TunnelSpec, writeKeyFile } from "../../tunnel/tunnel";
 import { main, parseTunnelOutputs } from "../../tunnel/index";
-import { REPO_ROOT } from "../../components/repo";
+import { REPO_ROOT } from "../../components/platform/repo";
 import { freePort } from "../helpers/local-servers";
 
 const LOGGING: TunnelSpec = { member: "logging", host: "203.0.113.10", sshPort: 22, ports: [5601, 9200] };

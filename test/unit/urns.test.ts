@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { runProgram } from "../setup";
 import { PLATFORM_SHAPES } from "../helpers/shapes";
-import { REPO_ROOT } from "../../components/repo";
+import { REPO_ROOT } from "../../components/platform/repo";
 
 const FIXTURES = path.join(REPO_ROOT, "test", "fixtures", "urns");
 const fixture = (shape: string) => fs.readFileSync(path.join(FIXTURES, `${shape}.txt`), "utf8").trim().split("\n");

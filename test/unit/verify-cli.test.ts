@@ -5,7 +5,7 @@ import path from "node:path";
 import { Client } from "@elastic/elasticsearch";
 import { Deps, main, parseCommandLine } from "../../verify/index";
 import { parseOutputs, pulumiOutputs, StackOutputs } from "../../verify/outputs";
-import { ROLES } from "../../components/roles";
+import { ROLES } from "../../components/platform/roles";
 import { formatResult, joinProblems, verdict } from "../../verify/report";
 import { clusterOutputs, FIXTURE_DIRS, mockedElasticsearch, sendJson, StandIn, startStandIn, testOutputs } from "../helpers/verify-stand-ins";
 

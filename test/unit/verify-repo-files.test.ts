@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { INDEX_PREFIXES } from "../../components/naming";
+import { INDEX_PREFIXES } from "../../components/platform/naming";
 import { markerQuery } from "../../verify/latency";
 import { loadDashboardUids, loadDatasourceUids, loadIndexTemplate, loadKibanaObjects, repoDirs } from "../../verify/provisioning";
 import { gatewayLogFormat } from "../helpers/gateway-log";

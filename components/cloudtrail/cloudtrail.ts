@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
-import { Network } from "./network";
-import { PORTS } from "./ports";
+import { Network } from "../targets/aws/network";
+import { PORTS } from "../platform/ports";
 
 export interface CloudTrailArgs {
   /** The platform's VPC: the function runs in its subnet and reaches the kafka host's security group. */

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as bcrypt from "bcryptjs";
 import { stringify } from "yaml";
-import { PRIVATE_RENDERED_DIR } from "./rendered-paths";
+import { PRIVATE_RENDERED_DIR } from "../platform/rendered-paths";
 
 /**
  * Who logs in to Prometheus and Alertmanager (basic auth, their `--web.config.file`): the operators, and one user per
@@ -65,6 +65,7 @@ export function renderWebConfig(users: readonly MonitoringUser[], credentials: M
     if (!/^[./A-Za-z0-9]{22}$/.test(salt)) throw new Error(`monitoring user ${user}: the bcrypt salt must be 22 characters of ./A-Za-z0-9, got ${salt.length}`);
     return [user, bcrypt.hashSync(password, `$2b$${BCRYPT_COST}$${salt}`)];
   }));
+  // The header deployed hosts have (the path before components/ had folders): a new one would restart both servers.
   return `# Rendered by the program (components/monitoring-auth.ts).\n${stringify({ basic_auth_users: hashes })}`;
 }
 

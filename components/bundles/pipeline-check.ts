@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
-import { Role } from "./roles";
-import { quote } from "./shell";
+import { Role } from "../platform/roles";
+import { quote } from "../platform/shell";
 
 /** Each host checks its own stage, in the order a log travels; the first stage with nothing fails the deploy. */
 export const PIPELINE_STAGE_ORDER: Role[] = ["web", "kafka", "logging"];

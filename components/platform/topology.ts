@@ -28,6 +28,14 @@ export interface Member {
   name: string;
 }
 
+/** What the program knows of one member's host at deploy time. */
+export interface MemberFacts {
+  name: string;
+  privateIp: string;
+  /** Its availability zone (a stand-in name on the docker target): Elasticsearch's `zone` attribute, Kafka's rack. */
+  zone: string;
+}
+
 export const memberName = (role: Role, index: number): string => (index === 0 ? role : `${role}-${index + 1}`);
 
 /** How many members each role has. */

@@ -2,8 +2,10 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
-import { PortName } from "./ports";
-import { REPO_ROOT } from "./repo";
+import { PlatformConfig } from "../config/types";
+import { PortName } from "../platform/ports";
+import { PerRole } from "../platform/roles";
+import { REPO_ROOT } from "../platform/repo";
 
 /**
  * What runs on a host below its bundles: the readiness scripts of both kinds of host, the container health probe,
@@ -32,3 +34,17 @@ export interface PlatformHost {
   endpoint(service: PortName): pulumi.Output<string>;
   ready: remote.Command;
 }
+
+/** The user every host lets the deploy in as, over SSH with the stack's key. */
+export const SSH_USER = "ubuntu";
+
+export interface HostsArgs {
+  config: PlatformConfig;
+  bundleRoot: string;
+  sshPublicKey: pulumi.Input<string>;
+  /** Secret. */
+  sshPrivateKey: pulumi.Output<string>;
+}
+
+/** Every role's hosts, first member first. */
+export type Hosts = PerRole<PlatformHost[]>;

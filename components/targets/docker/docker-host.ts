@@ -1,13 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { remote, types } from "@pulumi/command";
-import { Role } from "./roles";
-import { PortName } from "./ports";
-import { LoopbackPort } from "./local-ports";
-import { PlatformHost, platformHostFile } from "./platform-host";
-import { SSH_USER } from "./host";
-import { scriptWithInputs } from "./shell";
-
+import { Role } from "../../platform/roles";
+import { PortName } from "../../platform/ports";
+import { LoopbackPort } from "../../platform/loopback-ports";
+import { scriptWithInputs } from "../../platform/shell";
+import { PlatformHost, SSH_USER, platformHostFile } from "../platform-host";
 
 /** The readiness command of a local host: its inner Docker engine answers. */
 export function localReadinessCommand(role: Role, bundleRoot: string): string {

@@ -1,4 +1,4 @@
-import { INGRESS_MATRIX } from "./network";
+import { INGRESS_MATRIX } from "./ingress";
 import { OPERATOR_UI_PORTS, PORTS, PortName } from "./ports";
 import { ROLES, Role } from "./roles";
 import { MemberCounts, ONE_OF_EACH, memberName } from "./topology";

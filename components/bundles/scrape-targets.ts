@@ -1,7 +1,7 @@
 import * as ipaddr from "ipaddr.js";
-import { PerRole, Role, ROLES } from "./roles";
-import { PORTS } from "./ports";
-import type { MemberFacts } from "./bundle-env";
+import { PerRole, Role, ROLES } from "../platform/roles";
+import { PORTS } from "../platform/ports";
+import { MemberFacts } from "../platform/topology";
 
 /** Where the monitoring bundle's prometheus.yml reads its `file_sd` files, relative to the bundle root. */
 export const SCRAPE_TARGETS_DIR = "prometheus/targets";

@@ -1,7 +1,7 @@
-import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { AlertingConfig } from "./config";
-import { monitoringSecretsDir } from "./monitoring-auth";
+import { AlertingConfig } from "../config/types";
+import { AlertSecrets } from "../credentials/alert-receivers";
+import { monitoringSecretsDir } from "../credentials/monitoring";
 
 /**
  * Where the program renders Alertmanager's config in the monitoring bundle. It holds the receivers' URLs and SMTP
@@ -12,23 +12,6 @@ export const ALERTMANAGER_CONFIG_PATH = `${monitoringSecretsDir("alertmanager")}
 
 /** The name of the one receiver every alert goes to; it carries each configured integration. */
 export const OPERATORS_RECEIVER = "operators";
-
-/** The secret halves of the receivers: present exactly for the receivers `AlertingConfig` says are configured. */
-export interface AlertSecrets {
-  webhookUrl?: string;
-  slackWebhookUrl?: string;
-  smtpPassword?: string;
-}
-
-/** Reads the configured receivers' secrets from the stack config, as Pulumi secrets (never plain values). */
-export function loadAlertSecrets(alerting: AlertingConfig, stackConfig: pulumi.Config): pulumi.Output<AlertSecrets> {
-  const read = (wanted: boolean, key: string) => (wanted ? stackConfig.requireSecret(key) : undefined);
-  return pulumi.secret(pulumi.all({
-    webhookUrl: read(alerting.webhook, "alertWebhookUrl"),
-    slackWebhookUrl: read(alerting.slack, "alertSlackWebhookUrl"),
-    smtpPassword: read(alerting.email?.username !== undefined, "alertSmtpPassword"),
-  }));
-}
 
 // One text for chat and mail: what fired, where to look first, and the logs link when the rule gives one.
 const ALERT_LINES =
@@ -74,5 +57,6 @@ export function renderAlertmanagerConfig(alerting: AlertingConfig, secrets: Aler
     },
     receivers: [receiver],
   };
+  // The header deployed hosts have (the file's path before components/ had folders): a new one would restart Alertmanager.
   return `# Rendered by the program (components/alertmanager.ts); receivers come from the stack config.\n${stringify(config)}`;
 }

@@ -1,35 +1,12 @@
-import { Role, PerRole } from "./roles";
-import { KAFKA_CONTROLLERS, Member } from "./topology";
-import { IMAGE_VERSIONS } from "./versions";
-import { PORTS } from "./ports";
-import { datasets, KAFKA_CONSUMER_GROUP } from "./naming";
-import { AlertingConfig, PlatformConfig } from "./config";
-import { renderScrapeTargets } from "./scrape-targets";
-import { ALERTMANAGER_CONFIG_PATH, AlertSecrets, renderAlertmanagerConfig } from "./alertmanager";
-import { MonitoringCredentials, renderMonitoringSecrets } from "./monitoring-auth";
-import { ES_ACCOUNTS, EsAccount, passwordVariable } from "./credentials";
-import { TlsPems, tlsFiles } from "./tls";
-
-/** Local folders copied to each host: the first is the bundle root, the others keep their path below it. */
-export const BUNDLE_SOURCES: PerRole<readonly string[]> = {
-  logging: ["hosts/logging", "forwarder", "provisioning/kibana", "checks"],
-  web: ["hosts/web", "forwarder", "loadgen", "checks"],
-  kafka: ["hosts/kafka", "forwarder", "checks"],
-  monitoring: ["hosts/monitoring", "forwarder", "provisioning/grafana"],
-};
-
-/**
- * Bundles that must be up before another starts: the gateway's forwarder and the aggregators need the topics that the
- * kafka bundle creates (auto-creation is off), or they wait for librdkafka to notice them. Monitoring does not wait,
- * so that it comes up even when the kafka bundle fails: its forwarder holds its records until the topics exist
- * (forwarder/fluent-bit.yaml).
- */
-export const BUNDLE_STARTS_AFTER: PerRole<readonly Role[]> = {
-  kafka: [],
-  logging: ["kafka"],
-  web: ["kafka"],
-  monitoring: [],
-};
+import { PlatformConfig } from "../config/types";
+import { KibanaEncryptionKeys } from "../credentials/credentials";
+import { ES_ACCOUNTS, EsAccount, passwordVariable } from "../credentials/elasticsearch";
+import { OperatorUrls } from "../targets/operator-access";
+import { datasets, KAFKA_CONSUMER_GROUP } from "../platform/naming";
+import { PORTS } from "../platform/ports";
+import { Role, PerRole } from "../platform/roles";
+import { KAFKA_CONTROLLERS, Member, MemberFacts } from "../platform/topology";
+import { IMAGE_VERSIONS } from "../platform/versions";
 
 /** What the program knows at deploy time that the bundles need: config values plus what AWS assigned. */
 export type EnvFacts = Pick<
@@ -48,19 +25,10 @@ export type EnvFacts = Pick<
   operatorUrls: OperatorUrls;
   /** Grafana's password for Prometheus and Alertmanager (user `grafana`). */
   monitoringGrafanaPassword: string;
-  /** One password per Elasticsearch account (components/credentials.ts). */
+  /** One password per Elasticsearch account (components/credentials/elasticsearch.ts). */
   elasticsearchPasswords: Record<EsAccount, string>;
 };
 
-export type OperatorUrls = Record<"kibana" | "grafana" | "prometheus" | "alertmanager", string>;
-
-/** What the program knows of one member's host at deploy time. */
-export interface MemberFacts {
-  name: string;
-  privateIp: string;
-  /** Its availability zone (a stand-in name on the docker target): Elasticsearch's `zone` attribute, Kafka's rack. */
-  zone: string;
-}
 
 /** The compose profile of the services that run once per cluster, on its first member. */
 export const FIRST_MEMBER_PROFILE = "first-member";
@@ -72,15 +40,6 @@ export const FIRST_MEMBER_PROFILE = "first-member";
  */
 export const KAFKA_CLUSTER_IDS = { single: "HFO33X-YR3SiFaP7t4PrfA", cluster: "p3Ts8bQ1QmS3vq0J0u9F4w" } as const;
 
-/**
- * Kibana's encryption keys (each at least 32 characters): saved-object encryption (alerting rules and connectors),
- * reporting, and session cookies. Generated once and kept in the stack: a changed key makes what it encrypted unreadable.
- */
-export interface KibanaEncryptionKeys {
-  encryptedSavedObjects: string;
-  reporting: string;
-  security: string;
-}
 
 /**
  * The variables of one host's `.env`. Compose interpolates them, passes them to services, and Fluent Bit (`${VAR}`)
@@ -200,29 +159,4 @@ export function renderDotEnv(vars: Record<string, string>): string {
       return `${key}='${value}'`;
     })
     .join("\n") + "\n";
-}
-
-/**
- * Files the program renders into a bundle beside its `.env`: the monitoring host's scrape targets, receivers, and
- * Prometheus' and Alertmanager's web configs and client passwords.
- */
-export function renderedFiles(role: Role, facts: {
-  members: PerRole<MemberFacts[]>;
-  alerting: AlertingConfig;
-  alertSecrets: AlertSecrets;
-  monitoringCredentials: MonitoringCredentials;
-  /** This host's certificates: every logging host is an Elasticsearch node; Grafana, on monitoring, trusts the CA. */
-  tls: TlsPems;
-}): Record<string, string> {
-  if (role === "logging") {
-    if (!facts.tls.node) throw new Error("a logging host is an Elasticsearch node: it needs its certificate and key");
-    return tlsFiles(facts.tls);
-  }
-  if (role !== "monitoring") return {};
-  return {
-    ...renderScrapeTargets(facts.members),
-    ...renderMonitoringSecrets(facts.monitoringCredentials),
-    [ALERTMANAGER_CONFIG_PATH]: renderAlertmanagerConfig(facts.alerting, facts.alertSecrets),
-    ...tlsFiles({ caCert: facts.tls.caCert }),
-  };
 }

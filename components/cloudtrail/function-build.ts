@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as esbuild from "esbuild";
-import { REPO_ROOT } from "./repo";
+import { REPO_ROOT } from "../platform/repo";
 
 /** The CloudTrail -> Kafka function's own package (its dependencies pinned by its package-lock.json). */
 export const CLOUDTRAIL_FUNCTION_DIR = path.join(REPO_ROOT, "lambdas", "cloudtrail-to-kafka");

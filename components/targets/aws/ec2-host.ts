@@ -1,18 +1,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { remote, types } from "@pulumi/command";
-import { Role } from "./roles";
-import { Architecture } from "./config";
-import { PlatformHost, platformHostFile } from "./platform-host";
-import { scriptWithInputs } from "./shell";
-import { PORTS, PortName, isOperatorUi } from "./ports";
+import { Architecture } from "../../config/types";
+import { Role } from "../../platform/roles";
+import { scriptWithInputs } from "../../platform/shell";
+import { PORTS, PortName, isOperatorUi } from "../../platform/ports";
+import { UBUNTU_IMAGE_SERIAL } from "../../platform/versions";
+import { PlatformHost, SSH_USER, platformHostFile } from "../platform-host";
 import { HOST_PACKAGES, HOST_SERVICES, renderUserData } from "./user-data";
-import { UBUNTU_IMAGE_SERIAL } from "./versions";
 
 /** Canonical's AWS account, the publisher of the official Ubuntu images. */
 const CANONICAL_OWNER_ID = "099720109477";
-
-export const SSH_USER = "ubuntu";
 
 /** The name of Canonical's Ubuntu 24.04 image build this platform runs on, for one architecture. */
 export const ubuntuImageName = (architecture: Architecture): string =>
@@ -33,7 +31,7 @@ export function readinessCommand(role: Role, bundleRoot: string): string {
   });
 }
 
-export interface HostArgs {
+export interface Ec2HostArgs {
   role: Role;
   instanceType: string;
   architecture: Architecture;
@@ -50,7 +48,7 @@ export interface HostArgs {
 }
 
 /** One EC2 host: Ubuntu 24.04, IMDSv2 only, encrypted gp3 root volume, and a readiness step other steps wait on. */
-export class Host extends pulumi.ComponentResource implements PlatformHost {
+export class Ec2Host extends pulumi.ComponentResource implements PlatformHost {
   public readonly instance: aws.ec2.Instance;
   public readonly publicIp: pulumi.Output<string>;
   public readonly privateIp: pulumi.Output<string>;
@@ -62,7 +60,8 @@ export class Host extends pulumi.ComponentResource implements PlatformHost {
   /** Completes when SSH answers, cloud-init has finished, and Docker and node_exporter run. */
   public readonly ready: remote.Command;
 
-  constructor(name: string, args: HostArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: Ec2HostArgs, opts?: pulumi.ComponentResourceOptions) {
+    // The type token of the first release, when it was the only kind of host: it is part of every existing URN.
     super("logplatform:index:Host", name, {}, opts);
     const parent = { parent: this };
 
@@ -81,7 +80,7 @@ export class Host extends pulumi.ComponentResource implements PlatformHost {
     }, parent).apply((found) => {
       // Canonical may make an old, superseded build private: say what to do instead of "no results".
       if (found.ids.length === 0) {
-        throw new Error(`${imageName} is not available in this region (Canonical retires old builds): raise UBUNTU_IMAGE_SERIAL in components/versions.ts to a current build; that replaces the hosts`);
+        throw new Error(`${imageName} is not available in this region (Canonical retires old builds): raise UBUNTU_IMAGE_SERIAL in components/platform/versions.ts to a current build; that replaces the hosts`);
       }
       return found.ids[0];
     });

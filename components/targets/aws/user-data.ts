@@ -1,5 +1,5 @@
 import { stringify } from "yaml";
-import { Role } from "./roles";
+import { Role } from "../../platform/roles";
 
 /** Elasticsearch refuses to start below this mmap count (bootstrap check). */
 export const ELASTICSEARCH_MAX_MAP_COUNT = 262144;

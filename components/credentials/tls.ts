@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { PRIVATE_RENDERED_DIR } from "./rendered-paths";
-import { CLUSTER_NODE_SERVICES } from "./topology";
+import { PRIVATE_RENDERED_DIR } from "../platform/rendered-paths";
+import { CLUSTER_NODE_SERVICES } from "../platform/topology";
 
 /**
  * The platform's own certificate authority and one certificate per Elasticsearch node, for HTTP and transport alike.

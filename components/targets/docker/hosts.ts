@@ -1,0 +1,44 @@
+import * as ipaddr from "ipaddr.js";
+import { ROLES, Role, perRole } from "../../platform/roles";
+import { carveSubnets } from "../../platform/subnets";
+import { members, zoneCount, zoneSlot } from "../../platform/topology";
+import { loopbackPorts } from "../../platform/loopback-ports";
+import { Hosts, HostsArgs } from "../platform-host";
+import { LocalEngine } from "./engine";
+import { DockerHost } from "./docker-host";
+
+/**
+ * Static address of a local host in the first subnet: the first members from the tenth address on, in ROLES order;
+ * further cluster members from the twentieth on, ten addresses per role.
+ */
+export function localHostAddress(vpcCidr: string, role: Role, memberIndex: number): string {
+  const [network] = ipaddr.IPv4.parseCIDR(carveSubnets(vpcCidr)[0]);
+  const bytes = network.toByteArray();
+  const roleIndex = ROLES.indexOf(role);
+  bytes[3] += memberIndex === 0 ? 10 + roleIndex : 20 + 10 * roleIndex + memberIndex;
+  return bytes.join(".");
+}
+
+/** Stand-in zone names of the docker target, one per zone slot. */
+export const LOCAL_ZONES = ["local-a", "local-b", "local-c"];
+
+/** target docker: one privileged container per member on the local engine, each with its own engine and SSH. */
+export function dockerHosts(name: string, args: HostsArgs): Hosts {
+  const { config } = args;
+  const engine = new LocalEngine(`${name}-local`, { vpcCidr: config.vpcCidr });
+  const ports = loopbackPorts(config.localGatewayPort, config.localSshBasePort, config.memberCounts);
+  const zones = zoneCount(config.memberCounts);
+  return perRole((role) => members(config.memberCounts)[role].map((member) => new DockerHost(`${name}-${member.name}`, {
+    role,
+    hostname: member.name,
+    image: engine.hostImageId,
+    network: engine.network.name,
+    privateIp: localHostAddress(config.vpcCidr, role, member.index),
+    ports: ports.filter((port) => port.member === member.name),
+    memoryMiB: config.localMemoryMiB[role],
+    zone: LOCAL_ZONES[zoneSlot(member, zones)],
+    sshPublicKey: args.sshPublicKey,
+    sshPrivateKey: args.sshPrivateKey,
+    bundleRoot: args.bundleRoot,
+  })));
+}

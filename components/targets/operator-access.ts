@@ -1,0 +1,42 @@
+import * as pulumi from "@pulumi/pulumi";
+import { OPERATOR_UI_PORTS, PORTS, PortName } from "../platform/ports";
+import { PerRole } from "../platform/roles";
+import { PlatformHost } from "./platform-host";
+
+/**
+ * The UIs as the operator opens them (the tunnel's local ends, or the docker target's published ports): alert
+ * annotations link to Kibana's logs, and each UI builds its links back to itself from its own.
+ */
+export type OperatorUrls = Record<"kibana" | "grafana" | "prometheus" | "alertmanager", string>;
+
+/** Where operators reach one of a host's services, as a URL (port 80 left out). */
+export const serviceUrl = (host: PlatformHost, service: PortName, scheme = "http"): pulumi.Output<string> =>
+  host.endpoint(service).apply((at) => `${scheme}://${at.replace(/:80$/, "")}`);
+
+/** The admin UIs, on the first member of their role. */
+export function operatorUrls(first: PerRole<PlatformHost>): pulumi.Output<OperatorUrls> {
+  return pulumi.output({
+    kibana: serviceUrl(first.logging, "kibana"),
+    grafana: serviceUrl(first.monitoring, "grafana"),
+    prometheus: serviceUrl(first.monitoring, "prometheus"),
+    alertmanager: serviceUrl(first.monitoring, "alertmanager"),
+  });
+}
+
+/** A tunnel `npm run tunnel` opens: 127.0.0.1:<port> to the host's own 127.0.0.1:<port>, for each port. */
+export interface OperatorTunnel {
+  member: string;
+  host: pulumi.Output<string>;
+  sshPort: number;
+  ports: number[];
+}
+
+/** One tunnel per role that serves an admin UI, to its first member (EC2 hosts publish the UIs on their loopback). */
+export function operatorTunnels(first: PerRole<PlatformHost>): OperatorTunnel[] {
+  return [...new Set(OPERATOR_UI_PORTS.map((ui) => ui.role))].map((role) => ({
+    member: role,
+    host: first[role].publicIp,
+    sshPort: first[role].sshPort,
+    ports: OPERATOR_UI_PORTS.filter((ui) => ui.role === role).map((ui) => PORTS[ui.service]),
+  }));
+}
