@@ -112,7 +112,7 @@ describe("the bundle's remote steps, replayed as Pulumi runs them", function () 
       folders: BUNDLE_SOURCES.kafka,
       env,
       dependsOn: [],
-    });
+    }).start([]);
     const steps = () => registered.filter((r) => r.name.startsWith(`${name}-`));
     for (let i = 0; i < 500 && steps().length < 5; i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
     const step = (suffix: string) => {
