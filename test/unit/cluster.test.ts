@@ -8,13 +8,10 @@ import { Registered, PROJECT, STACK, TEST_CONFIG, runProgram, settle } from "../
 import { REPO_ROOT } from "../../components/platform/repo";
 import { parse as parseDotEnv } from "dotenv";
 import { lookups } from "../helpers/registered";
+import { PLATFORM_SHAPES, onDocker } from "../helpers/shapes";
 
 const NAME = `${PROJECT}-${STACK}`;
-const CLUSTER_CONFIG = { ...TEST_CONFIG, [`${PROJECT}:elasticsearchNodes`]: "3", [`${PROJECT}:kafkaBrokers`]: "3" };
-const LOCAL = (config: Record<string, string>) => ({
-  ...Object.fromEntries(Object.entries(config).filter(([key]) => !key.startsWith("aws:"))),
-  [`${PROJECT}:target`]: "docker",
-});
+const CLUSTER_CONFIG = PLATFORM_SHAPES["aws-cluster-3-3"];
 
 const fixture = (target: string) =>
   fs.readFileSync(path.join(REPO_ROOT, "test/fixtures/platform", `default-resources-${target}.txt`), "utf8").trim().split("\n");
@@ -25,7 +22,7 @@ describe("clusters (Pulumi mocks)", function () {
   // The fixtures list what the default config registers. Clusters added nothing to them (they were 3f6f634's lists
   // when the members came in); a change to them is a change to every existing stack, made on purpose (since then: the
   // tunnel replacing the UI rules, the generated passwords, every host's forwarder with its copy step and rules).
-  for (const [target, config] of [["aws", TEST_CONFIG], ["docker", LOCAL(TEST_CONFIG)]] as const) {
+  for (const [target, config] of [["aws", TEST_CONFIG], ["docker", onDocker(TEST_CONFIG)]] as const) {
     it(`registers with the default config (${target}) exactly the resources of its fixture, none of a cluster's`, async () => {
       const { resources } = await runProgram(config);
       const names = resources.map((r) => `${r.type} ${r.name}`).sort();
@@ -156,7 +153,7 @@ describe("clusters (Pulumi mocks)", function () {
   });
 
   it("on docker, gives every member its own address and loopback SSH port, zones as stand-in names", async () => {
-    const { resources, outputs } = await runProgram(LOCAL(CLUSTER_CONFIG));
+    const { resources, outputs } = await runProgram(onDocker(CLUSTER_CONFIG));
     const containers = resources.filter((r) => r.type === "docker:index/container:Container");
     const addresses = containers.map((c) => (c.inputs.networksAdvanced as { ipv4Address: string }[])[0].ipv4Address);
     assert.equal(containers.length, 8);

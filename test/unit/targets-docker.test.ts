@@ -1,16 +1,16 @@
 // The docker target on the Pulumi mocks: the whole program with `target: docker`, next to the aws run of
-// platform.test.ts (the same TEST_CONFIG but for the target and the AWS-only keys).
+// targets-aws.test.ts (the same TEST_CONFIG but for the target and the AWS-only keys).
 import { strict as assert } from "assert";
 import * as ipaddr from "ipaddr.js";
 import { Registered, PROJECT, STACK, TEST_CONFIG, runProgram, settle } from "../setup";
 import { ROLES, Role } from "../../components/platform/roles";
 import { BUNDLE_SOURCES } from "../../components/bundles/sources";
 import { lookups } from "../helpers/registered";
+import { onDocker } from "../helpers/shapes";
 
 const NAME = `${PROJECT}-${STACK}`;
 const LOCAL_CONFIG: Record<string, string> = {
-  ...Object.fromEntries(Object.entries(TEST_CONFIG).filter(([key]) => !key.startsWith("aws:"))),
-  [`${PROJECT}:target`]: "docker",
+  ...onDocker(TEST_CONFIG),
   [`${PROJECT}:localGatewayPort`]: "18080",
   [`${PROJECT}:localMemoryMiB`]: JSON.stringify({ logging: 6144 }),
 };
