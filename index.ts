@@ -27,12 +27,12 @@ export = async () => {
   const uiUrls = operatorUrls(first);
 
   // One deployment per role, each after the roles it starts after; a cluster's members roll one at a time.
-  const members = bundleInputs({ config, hosts, credentials, operatorUrls: uiUrls });
+  const memberInputs = bundleInputs({ config, hosts, credentials, operatorUrls: uiUrls });
   const deployments = {} as PerRole<RoleDeployment>;
   for (const role of ROLES_IN_START_ORDER) {
     deployments[role] = new RoleDeployment(`${name}-${role}`, {
       role,
-      members: members[role],
+      members: memberInputs[role],
       bundleRoot,
       startsAfter: BUNDLE_STARTS_AFTER[role].map((before) => deployments[before]),
       platformName: name,

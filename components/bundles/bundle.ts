@@ -54,13 +54,13 @@ export class Bundle extends pulumi.ComponentResource {
   /** What `start` needs of the staging: the `up` step is made after the constructor, as a child all the same. */
   private readonly staging: {
     name: string;
-    role: Role;
     connection: types.input.remote.ConnectionArgs;
     staged: pulumi.Output<string>;
-    stagingRoot: string;
+    sync: (staged: string) => string[];
     triggers: pulumi.Input<string>[];
     written: pulumi.Resource;
   };
+  private started = false;
 
   constructor(name: string, args: BundleArgs, opts?: pulumi.ComponentResourceOptions) {
     super("logplatform:index:Bundle", name, {}, opts);
@@ -115,7 +115,7 @@ export class Bundle extends pulumi.ComponentResource {
     }, { ...parent, dependsOn: copies });
 
     const sync = syncStaged(args.role, stagingRoot, dir);
-    this.staging = { name, role: args.role, connection: args.connection, staged, stagingRoot, triggers, written: writeRendered };
+    this.staging = { name, connection: args.connection, staged, sync, triggers, written: writeRendered };
     if (args.clusterNode) {
       const node = new remote.Command(`${name}-node`, {
         connection: args.connection,
@@ -134,11 +134,13 @@ export class Bundle extends pulumi.ComponentResource {
 
   /**
    * The `docker compose up` step of the whole bundle, after its files are written (and a cluster member's gate) and
-   * after `after`; complete when every service is running, healthy or done.
+   * after `after`; complete when every service is running, healthy or done. Called once: a bundle not started is
+   * copied but never run.
    */
   start(after: pulumi.Input<pulumi.Resource>[]): remote.Command {
-    const { name, role, connection, staged, stagingRoot, triggers, written } = this.staging;
-    const sync = syncStaged(role, stagingRoot, this.directory);
+    const { name, connection, staged, sync, triggers, written } = this.staging;
+    if (this.started) throw new Error(`${name}: the bundle is started once`);
+    this.started = true;
     return new remote.Command(`${name}-up`, {
       connection,
       create: staged.apply((s) => [...sync(s), ...composeUp([])].join("\n")),

@@ -6,8 +6,8 @@ import { PlatformHost } from "../targets/platform-host";
 import { Bundle } from "./bundle";
 import { BUNDLE_SOURCES } from "./sources";
 
-/** One member of a role as its bundle needs it. */
-export interface MemberDeployment {
+/** One member of a role and what its bundle gets. */
+export interface MemberBundleInputs {
   member: Member;
   host: PlatformHost;
   /** `.env` variables; may hold secrets. */
@@ -19,7 +19,7 @@ export interface MemberDeployment {
 export interface RoleDeploymentArgs {
   role: Role;
   /** Every member of the role, first member first. */
-  members: MemberDeployment[];
+  members: MemberBundleInputs[];
   /** Parent of every bundle on a host, e.g. `/opt/<project>`. */
   bundleRoot: string;
   /** The roles whose bundles must be up before this role's start (BUNDLE_STARTS_AFTER). */

@@ -18,10 +18,6 @@ export type EnvFacts = Pick<
   members: PerRole<MemberFacts[]>;
   grafanaAdminPassword: string;
   kibanaEncryptionKeys: KibanaEncryptionKeys;
-  /**
-   * The UIs as the operator opens them (the tunnel's local ends, or the docker target's published ports): alert
-   * annotations link to Kibana's logs, and each UI builds its links back to itself from its own.
-   */
   operatorUrls: OperatorUrls;
   /** Grafana's password for Prometheus and Alertmanager (user `grafana`). */
   monitoringGrafanaPassword: string;

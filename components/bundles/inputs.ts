@@ -5,7 +5,7 @@ import { PerRole, perRole } from "../platform/roles";
 import { MemberFacts, members } from "../platform/topology";
 import { Hosts } from "../targets/platform-host";
 import { OperatorUrls } from "../targets/operator-access";
-import { MemberDeployment } from "./deployment";
+import { MemberBundleInputs } from "./deployment";
 import { bundleEnv } from "./env";
 import { renderedFiles } from "./rendered-files";
 
@@ -20,7 +20,7 @@ export interface BundleInputsArgs {
  * What each member's bundle gets: its host, its `.env` and its rendered files, from the config, what the hosts'
  * target assigned (addresses, zones, the operators' URLs) and the credentials. Secret wherever a credential is in it.
  */
-export function bundleInputs(args: BundleInputsArgs): PerRole<MemberDeployment[]> {
+export function bundleInputs(args: BundleInputsArgs): PerRole<MemberBundleInputs[]> {
   const { config, hosts, credentials } = args;
   const roleMembers = members(config.memberCounts);
   const memberFacts: pulumi.Output<PerRole<MemberFacts[]>> = pulumi.output(perRole((role) => roleMembers[role].map((member) => ({
@@ -45,7 +45,7 @@ export function bundleInputs(args: BundleInputsArgs): PerRole<MemberDeployment[]
         monitoringGrafanaPassword: monitoring.grafana.password,
         elasticsearchPasswords: esPasswords,
       })),
-      renderedFiles: pulumi.all([memberFacts, credentials.alertSecrets, credentials.monitoring, credentials.hostTls(member, host.privateIp)])
+      renderedFiles: pulumi.all([memberFacts, credentials.alertSecrets, credentials.monitoring, credentials.issueHostTls(member, host.privateIp)])
         .apply(([facts, secrets, monitoring, tls]) =>
           renderedFiles(role, { members: facts, alerting: config.alerting, alertSecrets: secrets, monitoringCredentials: monitoring, tls })),
     };

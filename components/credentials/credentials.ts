@@ -45,10 +45,10 @@ export interface PlatformCredentials {
   /** The alert receivers' URLs and SMTP password, from the stack config. */
   alertSecrets: pulumi.Output<AlertSecrets>;
   /**
-   * A host's certificates: the CA, and on an Elasticsearch node (a logging member) its own certificate, made here
-   * since it names the host's private IP; call it once per member.
+   * Issues a host's certificates: the CA, and on an Elasticsearch node (a logging member) a certificate of its own,
+   * which names the host's private IP. Each call for a logging member creates that certificate: once per member.
    */
-  hostTls(member: Member, privateIp: pulumi.Output<string>): pulumi.Output<TlsPems>;
+  issueHostTls(member: Member, privateIp: pulumi.Output<string>): pulumi.Output<TlsPems>;
 }
 
 export interface PlatformCredentialsArgs {
@@ -79,7 +79,7 @@ export function platformCredentials(name: string, args: PlatformCredentialsArgs)
     elasticsearchPasswords: elasticsearchPasswords(name),
     monitoring: generateMonitoringCredentials(name),
     alertSecrets: loadAlertSecrets(config.alerting, new pulumi.Config()),
-    hostTls: (member, privateIp) => tlsPems(elasticsearchCa, member.role === "logging"
+    issueHostTls: (member, privateIp) => tlsPems(elasticsearchCa, member.role === "logging"
       ? nodeCertificate(name, elasticsearchCa, { member: member.name, privateIp })
       : undefined),
   };

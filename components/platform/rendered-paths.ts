@@ -1,5 +1,5 @@
 /**
- * Rendered paths that hold secrets: the bundle writes them 0600, like `.env`. Its own module, so that what renders
- * files into it (tls.ts, through bundle-env.ts) does not import the bundle, which imports bundle-env.ts.
+ * Rendered paths that hold secrets: the bundle writes them 0600, like `.env`. Part of the vocabulary, so that the
+ * credentials that render files under it (credentials/tls.ts, credentials/monitoring.ts) need not import bundles/.
  */
 export const PRIVATE_RENDERED_DIR = "secrets";
