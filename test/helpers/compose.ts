@@ -102,11 +102,11 @@ export function publishedPorts(service: ComposeService): number[] {
   });
 }
 
-/** A service's healthcheck command as its host runs it: the compose list, interpolated with the sample `.env`. */
-export function healthcheckCommand(role: Role, service: string): string[] {
+/** A service's healthcheck command as its host runs it: the compose list, interpolated with the (sample) `.env`. */
+export function healthcheckCommand(role: Role, service: string, dotEnv: Record<string, string> = sampleEnv(role)): string[] {
   const test = loadCompose(role).services[service].healthcheck?.test;
   if (!Array.isArray(test)) throw new Error(`${service}: healthcheck.test is not a list`);
-  return (test as string[]).map((part) => interpolate(part, sampleEnv(role)));
+  return (test as string[]).map((part) => interpolate(part, dotEnv));
 }
 
 /** A service's environment as its container gets it: its `environment` map, with the `.env` interpolated as compose does. */

@@ -5,7 +5,7 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { nodeDnsNames } from "../../components/credentials/tls";
+import { nodeDnsNames, nodeIpAddresses } from "../../components/credentials/tls";
 import { runTool } from "./tools";
 
 /**
@@ -58,4 +58,23 @@ export async function httpsServer(pki: TestPki, handler: http.RequestListener, h
   const server = https.createServer({ key: pki.key, cert: pki.cert }, handler);
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   return { server, url: `https://${host}:${(server.address() as AddressInfo).port}` };
+}
+
+/**
+ * A node certificate for one member, signed by the test CA, with the names the program's components/credentials/tls.ts
+ * gives a node (nodeDnsNames, nodeIpAddresses): RSA 2048 and a PKCS#8 key, as the program hands them to the node.
+ * Written as node.key and node.crt into `dir`, beside a copy of the CA as ca.crt: the layout of the es-certs volume.
+ */
+export function issueNodeCertificate(pki: TestPki, member: string, privateIp: string, dir: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const openssl = (...args: string[]) => {
+    const result = runTool("openssl", args, "openssl", { cwd: dir });
+    assert.equal(result.status, 0, `openssl ${args.join(" ")}: ${result.stderr}`);
+  };
+  const sans = [...nodeDnsNames(member).map((d) => `DNS:${d}`), ...nodeIpAddresses(privateIp).map((ip) => `IP:${ip}`)].join(",");
+  fs.writeFileSync(path.join(dir, "node.ext"), `basicConstraints=CA:FALSE\nsubjectAltName=${sans}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "node.key", "-subj", `/CN=${member}`, "-out", "node.csr");
+  openssl("x509", "-req", "-in", "node.csr", "-CA", pki.caFile, "-CAkey", path.join(pki.dir, "ca.key"), "-CAcreateserial", "-days", "2",
+    "-extfile", "node.ext", "-out", "node.crt");
+  fs.copyFileSync(pki.caFile, path.join(dir, "ca.crt"));
 }
