@@ -7,8 +7,8 @@ export const IMAGE_VERSIONS = {
   // 5.1.3 for fluent/fluent-bit#12321 and #12358: a partly rejected bulk is retried with only its rejected items,
   // where 5.1.1 counts it as delivered and loses them. The configs are still validated against the 5.1.1 schema in
   // test/fixtures (a patch release keeps the 5.1 keys).
-  // -debug because the plain image is distroless and its compose healthcheck needs curl.
-  FLUENT_BIT_VERSION: "5.1.3-debug",
+  // The release image (distroless): no -debug variant, with its shell and compilers, on any host.
+  FLUENT_BIT_VERSION: "5.1.3",
   KAFKA_VERSION: "4.1.1",
   KAFKA_EXPORTER_VERSION: "v1.9.0",
   ES_EXPORTER_VERSION: "v1.11.0",

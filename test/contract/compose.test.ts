@@ -37,6 +37,19 @@ interface Healthcheck { test?: unknown; interval?: string; retries?: number; sta
 /** Ports served by host services (sshd, node_exporter from Ubuntu's archive), not by compose. */
 const HOST_SERVICE_PORTS = new Set<number>([PORTS.ssh, PORTS.nodeExporter]);
 
+/**
+ * The release Fluent Bit image is distroless, with no shell or HTTP client for a compose healthcheck: its services
+ * are watched through the metrics Prometheus scrapes (job fluent-bit) and the alerts on them.
+ */
+function assertWatchedByPrometheus(service: string): void {
+  const scrapes = loadPrometheusConfig().scrape_configs.map((config: ScrapeConfig) => config.job_name);
+  assert.ok(scrapes.includes("fluent-bit"), `${service}: no healthcheck, and Prometheus scrapes no job fluent-bit`);
+  const alerts = fs.readFileSync(path.join(REPO_ROOT, "hosts", "monitoring", "prometheus", "rules", "alerts.yml"), "utf8");
+  for (const alert of ["TargetDown", "FluentBitOutputErrors", "FluentBitRecordsLost"]) {
+    assert.match(alerts, new RegExp(`- alert: ${alert}\\n`), `${service}: no healthcheck, and no ${alert} alert`);
+  }
+}
+
 describe("compose bundles", () => {
   const ajv = new Ajv2019({
     strict: false,
@@ -76,9 +89,10 @@ describe("compose bundles", () => {
         }
       });
 
-      it("gives every long-running service a healthcheck and a restart policy", () => {
+      it("gives every long-running service a healthcheck (Fluent Bit: Prometheus' scrapes and alerts) and a restart policy", () => {
         for (const [name, service] of services().filter(([, s]) => !isOneShot(s))) {
-          assert.ok(service.healthcheck?.test && !service.healthcheck.disable, `${name} has no healthcheck`);
+          if (service.image === "fluent/fluent-bit:${FLUENT_BIT_VERSION}") assertWatchedByPrometheus(name);
+          else assert.ok(service.healthcheck?.test && !service.healthcheck.disable, `${name} has no healthcheck`);
           assert.ok(["unless-stopped", "always"].includes(service.restart ?? ""), `${name}: restart is ${service.restart}`);
         }
       });
@@ -147,6 +161,17 @@ describe("compose bundles", () => {
   it("uses every pinned version somewhere (no stale pins)", () => {
     const texts = ROLES.map((role) => composeText(role)).join("\n");
     for (const key of Object.keys(IMAGE_VERSIONS)) assert.ok(texts.includes(`\${${key}}`), `${key} is pinned but unused`);
+  });
+
+  it("runs no -debug image anywhere: every pin, and the local host image's base", () => {
+    for (const [key, version] of Object.entries(IMAGE_VERSIONS)) assert.doesNotMatch(String(version), /debug/, key);
+    const dockerfile = fs.readFileSync(path.join(REPO_ROOT, "platform-host", "Dockerfile"), "utf8");
+    for (const [, image] of dockerfile.matchAll(/^FROM\s+(\S+)/gm)) assert.doesNotMatch(image, /debug/, `platform-host/Dockerfile: FROM ${image}`);
+    for (const role of ROLES) {
+      for (const [name, service] of Object.entries(loadCompose(role).services)) {
+        assert.doesNotMatch(interpolate(service.image ?? "", sampleEnv(role)), /debug/, `${role}/${name}`);
+      }
+    }
   });
 
   it("runs no JVM tool in any healthcheck (no /opt/kafka/bin/*.sh, no elasticsearch-* CLI, no java)", () => {

@@ -391,7 +391,7 @@ describe("Fluent Bit configurations", () => {
 
   describe("images", () => {
     it("FLUENT_BIT_VERSION is an exact 5.1 release the 5.1.1 schema describes, 5.1.3 or later", () => {
-      const [, minor, patch] = /^(\d+\.\d+)\.(\d+)(-debug)?$/.exec(IMAGE_VERSIONS.FLUENT_BIT_VERSION) ?? [];
+      const [, minor, patch] = /^(\d+\.\d+)\.(\d+)$/.exec(IMAGE_VERSIONS.FLUENT_BIT_VERSION) ?? [];
       const schema = loadSchema() as unknown as { "fluent-bit": { version: string } };
       assert.equal(`${minor}.`, schema["fluent-bit"].version.replace(/\d+$/, ""), "same minor release as the schema");
       // Releases before 5.1.3 count a bulk with some rejected items as delivered (fluent/fluent-bit#12321).
@@ -399,16 +399,14 @@ describe("Fluent Bit configurations", () => {
     });
 
     for (const { file, role, service: name } of fluentBitConfigs()) {
-      it(`${role}/${name} runs fluent/fluent-bit:\${FLUENT_BIT_VERSION}, publishing and health-checking the API port of ${file}`, () => {
+      it(`${role}/${name} runs fluent/fluent-bit:\${FLUENT_BIT_VERSION}, publishing the API port of ${file} for Prometheus`, () => {
         const service = loadCompose(role).services[name];
         assert.equal(service.image, "fluent/fluent-bit:${FLUENT_BIT_VERSION}");
         const port = Number(load(file).service?.http_port);
         assert.equal(port, name === "fluent-bit-forwarder" ? PORTS.forwarderMetrics : PORTS.aggregatorMetrics);
         assert.deepEqual(publishedPorts(service), [port]);
-        const test = (service.healthcheck as { test: string[] }).test;
-        assert.ok(test.some((arg) => arg.includes(`127.0.0.1:${port}/api/v1/health`)), test.join(" "));
-        // curl exists only in the -debug variant; the plain image is distroless.
-        if (test.includes("curl")) assert.match(IMAGE_VERSIONS.FLUENT_BIT_VERSION, /-debug$/);
+        // The release image is distroless: a healthcheck would need a shell or an HTTP client it does not have.
+        assert.equal(service.healthcheck, undefined);
         // The pipeline check reads the same port by default.
         const check = fs.readFileSync(path.join(REPO_ROOT, "checks", "pipeline.sh"), "utf8");
         assert.ok(check.includes(`http://127.0.0.1:${port}}/api/v2/metrics/prometheus`), `checks/pipeline.sh reads ${port}`);

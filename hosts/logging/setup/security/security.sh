@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${ES_URL:?ES_URL is required}"
 : "${ES_CA:?ES_CA (the CA certificate file) is required}"
 
-# ES_PASSWORD_<USER> (upper case, - as _), as components/credentials.ts names it; letters and digits only, so it
+# ES_PASSWORD_<USER> (upper case, - as _), as components/credentials/elasticsearch.ts names it; letters and digits only, so it
 # goes into JSON unescaped.
 password_for() {
   variable=ES_PASSWORD_$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')
