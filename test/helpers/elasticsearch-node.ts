@@ -90,7 +90,10 @@ export class ElasticsearchNodes {
     this.members = facts.members.logging.map((member) => {
       const home = path.join(this.dir, member.name);
       issueNodeCertificate(this.pki, member.name, member.privateIp, path.join(home, "config", "certs"));
-      return { name: member.name, ip: member.privateIp, home, data: path.join(home, "data"), log: path.join(this.dir, `${member.name}.log`) };
+      // The container's data path always exists (the es-data volume): start.sh writes its markers there first.
+      const data = path.join(home, "data");
+      fs.mkdirSync(data, { recursive: true });
+      return { name: member.name, ip: member.privateIp, home, data, log: path.join(this.dir, `${member.name}.log`) };
     });
   }
 
@@ -151,12 +154,16 @@ export class ElasticsearchNodes {
     const child = spawn("bash", [START_SCRIPT, ...java], { env: { ...this.environment(index), ...extraEnvironment }, stdio: ["ignore", log, log] });
     fs.closeSync(log);
     member.process = child;
-    child.once("exit", () => (member.process = undefined));
-    await waitFor(`${member.name} to answer on ${this.url(index)} (log: ${member.log})`, READY_TIMEOUT_MS, async () => {
-      if (member.process === undefined) assert.fail(`${member.name} exited at start:\n${this.log(index).slice(-3000)}`);
-      const answer = await fetchStatus(this.url(index), this.pki.caFile);
-      return answer !== undefined;
-    });
+    const exited = new Promise<never>((_, reject) => child.once("exit", (code) => {
+      member.process = undefined;
+      reject(new Error(`${member.name} exited (${code}) before it answered:\n${this.log(index).slice(-3000)}`));
+    }));
+    exited.catch(() => undefined); // a later exit (a stop) is no failure of the start
+    await Promise.race([
+      exited,
+      waitFor(`${member.name} to answer on ${this.url(index)} (log: ${member.log})`, READY_TIMEOUT_MS,
+        async () => (await fetchStatus(this.url(index), this.pki.caFile)) !== undefined),
+    ]);
   }
 
   /**

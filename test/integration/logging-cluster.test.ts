@@ -137,72 +137,12 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       ELASTIC_PASSWORD,
     });
 
-    it("one node: single-node discovery and no cluster setting at all", async () => {
-      const { result, settings } = await startSettings({ ES_NODE_NAME: "logging", ES_SEED_HOSTS: "", ES_INITIAL_MASTER_NODES: "", ES_CLUSTER_MEMBERS: "10.42.1.10" });
-      assert.equal(result.code, 0, result.stderr);
-      assert.deepEqual(settings, { "node.name": "logging", "discovery.type": "single-node" });
-    });
-
-    it("new data and no formed cluster among the members: bootstraps with the initial master nodes", async () => {
-      const peer = await started(node("_na_"));
-      const { result, settings } = await startSettings(clusterEnv(portOf(peer.url), dir("es-data-")));
-      assert.equal(result.code, 0, result.stderr);
-      assert.deepEqual(settings, {
-        "node.name": "logging-2",
-        "discovery.seed_hosts": "10.42.1.10:9300,10.42.2.2:9300",
-        "network.publish_host": SELF,
-        "node.attr.zone": "eu-west-1b",
-        "cluster.routing.allocation.awareness.attributes": "zone",
-        "cluster.initial_master_nodes": "logging,logging-2,logging-3",
-      });
-      assert.deepEqual(peer.seen, ["/"], "the other member was asked once");
-    });
-
     it("new data and a member that answers 401 (security not ready: no formed cluster it could tell): bootstraps", async () => {
       const peer = await started(node(null));
       const { result, settings } = await startSettings(clusterEnv(portOf(peer.url), dir("es-data-")));
       assert.equal(result.code, 0, result.stderr);
       assert.equal(settings["cluster.initial_master_nodes"], "logging,logging-2,logging-3");
       assert.deepEqual(peer.seen, ["/"]);
-    });
-
-    it("new data and a member in a formed cluster: joins it, without initial master nodes", async () => {
-      const peer = await started(node("Xq3aVw5lT0uH8TQ3yWfS6A"));
-      const { result, settings } = await startSettings(clusterEnv(portOf(peer.url), dir("es-data-")));
-      assert.equal(result.code, 0, result.stderr);
-      assert.equal(settings["discovery.seed_hosts"], "10.42.1.10:9300,10.42.2.2:9300");
-      assert.equal(settings["cluster.initial_master_nodes"], undefined);
-      assert.equal(settings["discovery.type"], undefined);
-      assert.match(result.stderr, /formed cluster Xq3aVw5lT0uH8TQ3yWfS6A/);
-    });
-
-    it("does not take a formed cluster's answer from a server the CA did not sign", async () => {
-      const peer = await started(node("Xq3aVw5lT0uH8TQ3yWfS6A"));
-      const { result, settings } = await startSettings({ ...clusterEnv(portOf(peer.url), dir("es-data-")), ES_CA: pki.otherCaFile });
-      assert.equal(result.code, 0, result.stderr);
-      assert.equal(settings["cluster.initial_master_nodes"], "logging,logging-2,logging-3");
-      assert.deepEqual(peer.seen, [], "the TLS handshake failed before any request");
-    });
-
-    it("data that holds the state of a cluster it did not found (a single node grown, a node that joined): restarts in it, even with no peer up", async () => {
-      const data = dir("es-data-");
-      fs.mkdirSync(path.join(data, "_state"));
-      const { result, settings } = await startSettings(clusterEnv(String(await closedPort()), data));
-      assert.equal(result.code, 0, result.stderr);
-      assert.equal(settings["cluster.initial_master_nodes"], undefined);
-      assert.equal(settings["network.publish_host"], SELF);
-    });
-
-    it("a founding node restarted before the formation (state written at its first start) bootstraps again", async () => {
-      const data = dir("es-data-");
-      const first = await startSettings(clusterEnv(String(await closedPort()), data));
-      assert.equal(first.settings["cluster.initial_master_nodes"], "logging,logging-2,logging-3");
-      assert.ok(fs.existsSync(path.join(data, ".platform-founding")), "it marks its data path as founding");
-      // Elasticsearch writes _state at the first start, formed or not.
-      fs.mkdirSync(path.join(data, "_state"));
-      const again = await startSettings(clusterEnv(String(await closedPort()), data));
-      assert.equal(again.result.code, 0, again.result.stderr);
-      assert.equal(again.settings["cluster.initial_master_nodes"], "logging,logging-2,logging-3");
     });
 
     it("a node that has been in a formed cluster never bootstraps again, even founding and alone", async () => {
@@ -289,30 +229,6 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       const result = await gate(red, { ES_GATE_TIMEOUT: "1" });
       assert.equal(result.code, 1);
       assert.match(result.stderr, /cluster health is not green or yellow/);
-    });
-
-    it("passes at once, saying so, while no member reports a formed cluster and fewer than a quorum answer", async () => {
-      const es = await started(node("_na_"));
-      const result = await gate(es);
-      assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, /no member reports a formed cluster and 1 of 3 answer, fewer than a quorum \(2\)/);
-      assert.ok(es.seen.every((p) => p === "/"), `asked only for the cluster UUID: ${es.seen.join(", ")}`);
-    });
-
-    it("counts a member that answers 401 as there, not formed", async () => {
-      const self = await started(node(null));
-      await started(node(null, {}, MEMBERS[1], Number(portOf(self.url))));
-      const result = await gate(self, { ES_GATE_TIMEOUT: "1" });
-      assert.equal(result.code, 1);
-      assert.match(result.stderr, /no member reports a formed cluster, though 2 of 3 answer/);
-    });
-
-    it("sends elastic's password from .env: a wrong one never sees the cluster", async () => {
-      const es = await started(node(UUID, settled));
-      const result = await gate(es, { ES_GATE_TIMEOUT: "1" }, { ES_PASSWORD_ELASTIC: "wrong" });
-      assert.equal(result.code, 0, "a lone 401 is a first formation");
-      assert.match(result.stdout, /1 of 3 answer/);
-      assert.equal((await gate(es)).code, 0);
     });
 
     it("waits for the formation once a quorum answers, and follows a peer's formed cluster", async () => {

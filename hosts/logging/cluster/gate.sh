@@ -16,7 +16,9 @@ set +a
 timeout=${ES_GATE_TIMEOUT:-600}
 interval=${ES_GATE_INTERVAL:-5}
 port=${ES_HTTP_PORT:-9200}
-local_url=https://127.0.0.1:$port
+# This member's own node, published on the host's loopback; ES_GATE_LOCAL_URL points elsewhere (a test whose nodes
+# listen on other loopback addresses).
+local_url=${ES_GATE_LOCAL_URL:-https://127.0.0.1:$port}
 read -r -a docker <<<"${DOCKER:-sudo docker}"
 : "${ES_PASSWORD_ELASTIC:?ES_PASSWORD_ELASTIC is required (.env)}"
 
