@@ -4,8 +4,10 @@ import { platformCredentials } from "./components/credentials/credentials";
 import { ES_ACCOUNTS } from "./components/credentials/elasticsearch";
 import { MonitoringUser } from "./components/credentials/monitoring";
 import { createHosts } from "./components/targets/hosts";
+import { checkLocalMachine } from "./components/targets/docker/preflight";
 import { SSH_USER } from "./components/targets/platform-host";
 import { operatorTunnels, operatorUrls, serviceUrl } from "./components/targets/operator-access";
+import { bundleImages } from "./components/bundles/images";
 import { bundleInputs } from "./components/bundles/inputs";
 import { RoleDeployment } from "./components/bundles/deployment";
 import { BUNDLE_STARTS_AFTER, ROLES_IN_START_ORDER } from "./components/bundles/sources";
@@ -20,9 +22,14 @@ export = async () => {
   const { config, sshPrivateKey } = loadConfig();
   const name = `${pulumi.getProject()}-${pulumi.getStack()}`;
   const bundleRoot = `/opt/${pulumi.getProject()}`;
+  // target docker: this machine, its Docker engine and the loopback ports, checked before anything is registered.
+  const localEngine = config.target === "docker" ? await checkLocalMachine(name, config) : undefined;
 
   const credentials = platformCredentials(name, { config, sshPrivateKey });
-  const { hosts, network } = await createHosts(name, { config, bundleRoot, ...credentials.ssh });
+  const { hosts, network } = await createHosts(name, {
+    config, bundleRoot, ...credentials.ssh, localEngine,
+    bundleImages: config.target === "docker" ? perRole((role) => bundleImages(role)) : undefined,
+  });
   const first = perRole((role) => hosts[role][0]);
   const uiUrls = operatorUrls(first);
 
@@ -78,7 +85,7 @@ export = async () => {
       return [member.name, { publicIp: host.publicIp, privateIp: host.privateIp, sshPort: host.sshPort }];
     })),
     // What `npm run tunnel` forwards; none on the docker target, which publishes the UIs on 127.0.0.1 itself.
-    tunnels: config.target === "aws" ? operatorTunnels(first) : [],
+    tunnels: config.target === "aws" ? operatorTunnels(first, config.localPorts) : [],
     sshUser: SSH_USER,
     sshPrivateKey: credentials.ssh.sshPrivateKey,
     grafanaAdminUser: "admin",

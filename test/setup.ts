@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as settings from "@pulumi/pulumi/runtime/settings";
 // Likewise its feature store (untyped there), to turn alias specs off.
 import * as state from "@pulumi/pulumi/runtime/state";
+import { LocalMachine, standInLocalMachine } from "../components/targets/docker/preflight";
 
 export const PROJECT = "aws-log-platform";
 export const STACK = "dev";
@@ -22,6 +23,8 @@ export interface Registered {
   aliases: string[];
   /** Dotted paths of the inputs whose values are secrets. */
   secretInputs: string[];
+  /** The explicit provider's reference (`<urn>::<id>`); empty for the package's default provider. */
+  provider: string;
   /** Resource options that decide how a change is applied. */
   ignoreChanges: string[];
   deleteBeforeReplace: boolean;
@@ -163,6 +166,21 @@ const mocks: pulumi.runtime.Mocks = {
   },
 };
 
+/**
+ * No Docker engine runs where the unit tests do: on the mocks, the docker target's check of the machine (platform,
+ * engine, loopback ports; components/targets/docker/preflight.ts) meets this stand-in: Linux, no Docker setting in the
+ * environment (so the default socket), an engine that answers, every port free.
+ */
+export const STAND_IN_MACHINE: LocalMachine = {
+  platform: "linux",
+  env: {},
+  home: "/nonexistent-home",
+  ping: async () => undefined,
+  publishedPorts: async () => [],
+  isPortFree: async () => true,
+};
+standInLocalMachine(STAND_IN_MACHINE);
+
 pulumi.runtime.setAllConfig(TEST_CONFIG, [`${PROJECT}:alertWebhookUrl`, `${PROJECT}:alertSlackWebhookUrl`, `${PROJECT}:alertSmtpPassword`]);
 pulumi.runtime.setMocks(mocks, PROJECT, STACK, false);
 // Without alias specs the SDK computes every alias URN itself, those a child inherits from its parent's aliases
@@ -174,6 +192,7 @@ type RegisterRequest = {
   getName(): string;
   getParent(): string;
   getDependenciesList(): string[];
+  getProvider(): string;
   getIgnorechangesList(): string[];
   getDeletebeforereplace(): boolean;
   getAliasurnsList(): string[];
@@ -206,6 +225,7 @@ monitor.registerResource = (req, callback) => {
     dependsOn: req.getDependenciesList().map(urnName),
     aliases: req.getAliasurnsList(),
     secretInputs,
+    provider: req.getProvider(),
     ignoreChanges: req.getIgnorechangesList(),
     deleteBeforeReplace: req.getDeletebeforereplace(),
   });

@@ -10,8 +10,10 @@ export interface TunnelSpec {
   member: string;
   host: string;
   sshPort: number;
-  /** Each forwarded as 127.0.0.1:<port> here to 127.0.0.1:<port> on the host. */
+  /** Each forwarded as 127.0.0.1:<port> here to 127.0.0.1 on the host, at the same port unless hostPorts says otherwise. */
   ports: number[];
+  /** The host's ends, in the order of `ports`, when `localPorts` moved some local ends (absent: the same ports). */
+  hostPorts?: number[];
 }
 
 /** The JSON schema of the `tunnels` output: what both the tunnel and verify (which opens it) check. */
@@ -24,6 +26,7 @@ export const TUNNELS_SCHEMA = {
       host: { type: "string", minLength: 1 },
       sshPort: { type: "integer", minimum: 1, maximum: 65535 },
       ports: { type: "array", items: { type: "integer", minimum: 1, maximum: 65535 }, minItems: 1 },
+      hostPorts: { type: "array", items: { type: "integer", minimum: 1, maximum: 65535 }, minItems: 1 },
     },
     required: ["member", "host", "sshPort", "ports"],
   },
@@ -52,7 +55,7 @@ export function sshArgs(spec: TunnelSpec, user: string, keyFile: string, knownHo
     "-o", "ServerAliveCountMax=4",
     "-o", "StrictHostKeyChecking=accept-new",
     "-o", `UserKnownHostsFile=${knownHosts}`,
-    ...spec.ports.flatMap((port) => ["-L", `127.0.0.1:${port}:127.0.0.1:${port}`]),
+    ...spec.ports.flatMap((port, i) => ["-L", `127.0.0.1:${port}:127.0.0.1:${spec.hostPorts?.[i] ?? port}`]),
     `${user}@${spec.host}`,
   ];
 }
@@ -106,7 +109,7 @@ export async function busyPorts(ports: number[]): Promise<number[]> {
  */
 export async function openTunnel(outputs: TunnelOutputs, opts: OpenOptions = {}): Promise<Tunnel> {
   const busy = await busyPorts(outputs.tunnels.flatMap((spec) => spec.ports));
-  if (busy.length) throw new Error(`tunnel: 127.0.0.1:${busy.join(", ")} already in use here (another tunnel, or the docker target?)`);
+  if (busy.length) throw new Error(`tunnel: 127.0.0.1:${busy.join(", ")} already in use here (another tunnel, the docker target, or another program?): free it, or move the UI's local end with \`pulumi config set --path localPorts.<ui> <port>\` and \`pulumi up\``);
   const knownHosts = opts.knownHosts ?? KNOWN_HOSTS;
   fs.mkdirSync(path.dirname(knownHosts), { recursive: true, mode: 0o700 });
   const key = writeKeyFile(outputs.sshPrivateKey);

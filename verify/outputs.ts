@@ -1,8 +1,7 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import Ajv, { JSONSchemaType } from "ajv";
 import { Role, ROLES } from "../components/platform/roles";
 import { CLUSTER_SIZES, memberName } from "../components/platform/topology";
+import { chooseStack, stackOutputs } from "../local/pulumi";
 import { TunnelSpec, TUNNELS_SCHEMA } from "../tunnel/tunnel";
 
 export interface HostOutput {
@@ -96,19 +95,10 @@ export function membersOf(outputs: Pick<StackOutputs, "hosts">, role: Role): str
   return names;
 }
 
-/** `pulumi stack output --json --show-secrets`, run in the project folder (secrets: SSH key and the passwords). */
+/**
+ * `pulumi stack output --json --show-secrets` in the project folder (secrets: SSH key and the passwords), of the stack
+ * asked for, else of `npm run local`'s stack when the project holds its state, else of the user's selected stack.
+ */
 export function pulumiOutputs(projectDir: string, stack?: string, pulumi = "pulumi"): OutputsSource {
-  return {
-    async read() {
-      const args = ["stack", "output", "--json", "--show-secrets", ...(stack ? ["--stack", stack] : [])];
-      try {
-        const { stdout } = await promisify(execFile)(pulumi, args, { cwd: projectDir, maxBuffer: 16 * 1024 * 1024 });
-        return JSON.parse(stdout) as unknown;
-      } catch (err) {
-        const e = err as NodeJS.ErrnoException & { stderr?: string };
-        if (e.code === "ENOENT") throw new Error(`the Pulumi CLI (${pulumi}) is not on PATH: install it (https://www.pulumi.com/docs/install/)`);
-        throw new Error(`\`pulumi ${args.join(" ")}\` failed: ${(e.stderr || e.message).trim()}`);
-      }
-    },
-  };
+  return { read: () => stackOutputs(projectDir, chooseStack(projectDir, stack), pulumi) };
 }

@@ -1,6 +1,7 @@
 import { PerRole } from "../platform/roles";
 import { CLUSTER_SIZES } from "../platform/topology";
-import { GrafanaComDashboard } from "./types";
+import { DEFAULT_LOCAL_PORTS, UI_SERVICES } from "../platform/loopback-ports";
+import { GrafanaComDashboard, Target } from "./types";
 
 export const DEFAULT_INSTANCE_TYPES: PerRole<string> = {
   logging: "t4g.large",
@@ -14,8 +15,21 @@ export const DEFAULT_ROOT_VOLUME_GIB: PerRole<number> = { logging: 50, web: 20, 
 // The whole local stack in 7.25 GiB: it fits a laptop with 8 GiB free.
 export const DEFAULT_LOCAL_MEMORY_MIB: PerRole<number> = { logging: 4096, web: 768, kafka: 1536, monitoring: 1024 };
 
+/**
+ * The default `vpcCidr` per target. On aws the VPC is the stack's own, as it always was. On docker the range is a
+ * network on the user's machine, beside whatever else runs there: a /24 (the hosts take the first 64 addresses at
+ * most) in a part of 10/8 that the usual tools leave alone: not k3s (10.42/16, 10.43/16), Kubernetes services
+ * (10.96/12), flannel (10.244/16), Podman (10.88/16, its pools from 10.89/16 up), Weave (10.32/12), Docker's bridge
+ * and address pools (172.17/16 to 172.31/16, 192.168/16), Calico (192.168/16), nor the 10.0 to 10.15 that home and
+ * office networks and VPNs favour. test/unit/config.test.ts checks it against those ranges.
+ */
+export const DEFAULT_VPC_CIDR: Record<Target, string> = { aws: "10.42.0.0/16", docker: "10.213.0.0/24" };
+
 // Node Exporter Full; the revision is pinned so a deploy never changes under the user.
 export const DEFAULT_GRAFANA_COM_DASHBOARDS: GrafanaComDashboard[] = [{ id: 1860, revision: 42 }];
+
+/** The range of every loopback port a user sets (`localGatewayPort`, `localPorts`): no privileged port. */
+export const LOCAL_PORT_RANGE = { min: 1024, max: 65535 } as const;
 
 export const INT_KEYS = {
   elasticsearchShards: { default: 1, min: 1, max: 32, about: "Primary shards per daily index (default: one per Elasticsearch node)" },
@@ -27,7 +41,7 @@ export const INT_KEYS = {
   kafkaPartitions: { default: 3, min: 1, max: 64, about: "Partitions per Kafka topic, at least elasticsearchNodes (one aggregator per logging host reads them)" },
   prometheusRetentionDays: { default: 15, min: 1, max: 365, about: "Days Prometheus keeps samples" },
   loadgenRequestsPerSecond: { default: 5, min: 1, max: 200, about: "Requests per second the load generator sends" },
-  localGatewayPort: { default: 8080, min: 1024, max: 65535, about: "Port on 127.0.0.1 of the gateway (docker target)" },
+  localGatewayPort: { default: 8080, ...LOCAL_PORT_RANGE, about: "Port on 127.0.0.1 of the gateway (docker target)" },
   localSshBasePort: { default: 2201, min: 1024, max: 65500, about: "Port on 127.0.0.1 of the logging host's SSH; web, kafka and monitoring take the next three, further cluster members the ones after (docker target)" },
 } as const;
 export type IntKey = keyof typeof INT_KEYS;
@@ -46,7 +60,11 @@ export const CONFIG_KEYS: { key: string; default: string; description: string }[
     default: "your public IP /32",
     description: "IPv4 CIDRs allowed to reach the hosts' SSH (key only), the way in to every admin UI (`npm run tunnel`); 0.0.0.0/0 is refused (aws target; on docker everything binds to 127.0.0.1).",
   },
-  { key: "vpcCidr", default: "10.42.0.0/16", description: "Private IPv4 range of the VPC (on docker, of the hosts' network), /16 to /24." },
+  {
+    key: "vpcCidr",
+    default: `${DEFAULT_VPC_CIDR.aws}; docker ${DEFAULT_VPC_CIDR.docker}`,
+    description: "Private IPv4 range of the VPC (on docker, of the hosts' Docker network, by default clear of the ranges k3s, Kubernetes, Docker, Podman and home networks use), /16 to /24.",
+  },
   {
     key: "instanceTypes",
     default: "logging t4g.large, others t4g.small",
@@ -67,6 +85,11 @@ export const CONFIG_KEYS: { key: string; default: string; description: string }[
     default: String(INT_KEYS[key].default),
     description: `${INT_KEYS[key].about}, ${INT_KEYS[key].min} to ${INT_KEYS[key].max}.`,
   })),
+  {
+    key: "localPorts",
+    default: UI_SERVICES.map((service) => `${service} ${DEFAULT_LOCAL_PORTS[service]}`).join(", "),
+    description: `Port on 127.0.0.1 of each admin UI (any subset), ${LOCAL_PORT_RANGE.min} to ${LOCAL_PORT_RANGE.max}: where the docker target publishes it (checked free before anything is created) and where \`npm run tunnel\` opens it on aws; the URL outputs use them.`,
+  },
   {
     key: "grafanaComDashboards",
     default: JSON.stringify(DEFAULT_GRAFANA_COM_DASHBOARDS),

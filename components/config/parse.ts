@@ -1,9 +1,12 @@
 import * as ipaddr from "ipaddr.js";
 import { ROLES, PerRole } from "../platform/roles";
 import { CLUSTER_SIZES, MemberCounts } from "../platform/topology";
-import { loopbackPortClashes, loopbackPorts } from "../platform/loopback-ports";
+import { DEFAULT_LOCAL_PORTS, LocalPorts, LoopbackPort, LoopbackPortConfig, UI_SERVICES, loopbackPortClashes, loopbackPortUse, loopbackPorts } from "../platform/loopback-ports";
 import { Architecture, GrafanaComDashboard, PlatformConfig, TARGETS, Target } from "./types";
-import { DEFAULT_GRAFANA_COM_DASHBOARDS, DEFAULT_INSTANCE_TYPES, DEFAULT_LOCAL_MEMORY_MIB, DEFAULT_ROOT_VOLUME_GIB, INT_KEYS, IntKey } from "./keys";
+import {
+  DEFAULT_GRAFANA_COM_DASHBOARDS, DEFAULT_INSTANCE_TYPES, DEFAULT_LOCAL_MEMORY_MIB, DEFAULT_ROOT_VOLUME_GIB, DEFAULT_VPC_CIDR, INT_KEYS, IntKey,
+  LOCAL_PORT_RANGE,
+} from "./keys";
 import { FAMILIES, MIN_LOGGING_MEMORY_GIB, elasticsearchHeapGiB, instanceMemoryGiB } from "./sizing";
 import { ConfigErrors, ConfigSource, parseJson } from "./source";
 import { parseAlerting } from "./alerting";
@@ -78,10 +81,10 @@ function parseOperatorCidrs(source: ConfigSource, errors: ConfigErrors): string[
   }) as string[];
 }
 
-function parseVpcCidr(source: ConfigSource, errors: ConfigErrors): string {
-  const fallback = "10.42.0.0/16";
+function parseVpcCidr(source: ConfigSource, target: Target, errors: ConfigErrors): string {
+  const fallback = DEFAULT_VPC_CIDR[target];
   const cidr = source.get("vpcCidr") ?? fallback;
-  const expected = "a private IPv4 CIDR from /16 to /24 given by its network address, e.g. 10.42.0.0/16";
+  const expected = `a private IPv4 CIDR from /16 to /24 given by its network address, e.g. ${fallback}`;
   if (!ipaddr.IPv4.isValidCIDRFourPartDecimal(cidr)) {
     errors.add("vpcCidr", cidr, expected);
     return fallback;
@@ -93,6 +96,48 @@ function parseVpcCidr(source: ConfigSource, errors: ConfigErrors): string {
     return fallback;
   }
   return cidr;
+}
+
+const isLocalPort = (value: unknown): value is number =>
+  Number.isInteger(value) && (value as number) >= LOCAL_PORT_RANGE.min && (value as number) <= LOCAL_PORT_RANGE.max;
+
+/** `localPorts`: any subset of the UIs, each a port of its own; the keys given are added to `given`. */
+function parseLocalPorts(source: ConfigSource, errors: ConfigErrors, given: Set<string>): LocalPorts {
+  const result = { ...DEFAULT_LOCAL_PORTS };
+  const expected = `an object of ports by UI (${UI_SERVICES.join(", ")})`;
+  const parsed = parseJson(source, "localPorts", errors, expected);
+  if (parsed === undefined) return result;
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    errors.add("localPorts", parsed, expected);
+    return result;
+  }
+  for (const [service, port] of Object.entries(parsed)) {
+    if (!(UI_SERVICES as readonly string[]).includes(service)) {
+      errors.add(`localPorts.${service}`, port, `one of the UIs ${UI_SERVICES.join(", ")}`);
+    } else if (!isLocalPort(port)) {
+      errors.add(`localPorts.${service}`, port, `an integer from ${LOCAL_PORT_RANGE.min} to ${LOCAL_PORT_RANGE.max}`);
+    } else {
+      result[service as keyof LocalPorts] = port;
+      given.add(`localPorts.${service}`);
+    }
+  }
+  return result;
+}
+
+/**
+ * Two services on one loopback port. The one that keeps it is named, the others reported: what the user set rather
+ * than a default, an explicit port rather than an SSH port derived from localSshBasePort, and otherwise the later one.
+ */
+function reportLoopbackClashes(ports: LoopbackPort[], local: LoopbackPortConfig, given: Set<string>, errors: ConfigErrors): void {
+  const setBy = (port: LoopbackPort) => (port.key === "localSshBasePort" ? `from localSshBasePort ${local.localSshBasePort}` : port.key);
+  const rank = (port: LoopbackPort) => (given.has(port.key) ? 2 : 0) + (port.key === "localSshBasePort" ? 0 : 1);
+  for (const { hostPort, wantedBy } of loopbackPortClashes(ports)) {
+    const [keeps, ...others] = [...wantedBy].sort((a, b) => rank(a) - rank(b));
+    for (const port of others) {
+      const value = port.key === "localSshBasePort" ? local.localSshBasePort : hostPort;
+      errors.add(port.key, value, `a port that no other published service takes (${loopbackPortUse(keeps)} takes ${hostPort}, ${setBy(keeps)})`);
+    }
+  }
 }
 
 function parseGrafanaComDashboards(source: ConfigSource, errors: ConfigErrors): GrafanaComDashboard[] {
@@ -193,11 +238,13 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
   };
   const localGatewayPort = parseInt(source, "localGatewayPort", errors);
   const localSshBasePort = parseInt(source, "localSshBasePort", errors);
+  const given = new Set(["localGatewayPort", "localSshBasePort"].filter((key) => source.get(key) !== undefined));
+  const localPorts = parseLocalPorts(source, errors, given);
   const memberCounts: MemberCounts = { logging: memberCount("elasticsearchNodes"), web: 1, kafka: memberCount("kafkaBrokers"), monitoring: 1 };
-  const clashes = loopbackPortClashes(loopbackPorts(localGatewayPort, localSshBasePort, memberCounts));
-  if (target === "docker" && clashes.length > 0) {
-    errors.add("localGatewayPort", localGatewayPort, `a port that neither the SSH ports from localSshBasePort (${localSshBasePort}) nor another published service takes (both take ${clashes.join(", ")})`);
-  }
+  // On docker every loopback port is published by a host container; on aws only the UIs', as the tunnel's local ends.
+  const local: LoopbackPortConfig = { localGatewayPort, localSshBasePort, localPorts };
+  const published = loopbackPorts(local, memberCounts).filter((port) => target === "docker" || port.key.startsWith("localPorts."));
+  reportLoopbackClashes(published, local, given, errors);
 
   const kafkaPartitions = parseInt(source, "kafkaPartitions", errors);
   if (source.get("kafkaPartitions") !== undefined && kafkaPartitions < memberCounts.logging) {
@@ -209,7 +256,7 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     target,
     region: target === "aws" ? region ?? "" : "",
     environment,
-    vpcCidr: parseVpcCidr(source, errors),
+    vpcCidr: parseVpcCidr(source, target, errors),
     operatorCidrs: parseOperatorCidrs(source, errors),
     instanceTypes,
     architectures,
@@ -217,6 +264,7 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     localMemoryMiB,
     localGatewayPort,
     localSshBasePort,
+    localPorts,
     memoryGiB,
     memberCounts,
     elasticsearchHeapGiB: elasticsearchHeapGiB(memoryGiB.logging),

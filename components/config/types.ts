@@ -1,5 +1,6 @@
 import { PerRole } from "../platform/roles";
 import { MemberCounts } from "../platform/topology";
+import { LocalPorts } from "../platform/loopback-ports";
 
 export type Architecture = "arm64" | "x86_64";
 
@@ -35,6 +36,7 @@ export interface PlatformConfig {
   region: string;
   /** Environment name used in Kafka topic names, e.g. `dev`. */
   environment: string;
+  /** The VPC's range on aws; the hosts' Docker network's range on docker (DEFAULT_VPC_CIDR per target). */
   vpcCidr: string;
   /** Empty means "the deployer's public IP /32", resolved by `resolveOperatorCidrs`. */
   operatorCidrs: string[];
@@ -47,6 +49,11 @@ export interface PlatformConfig {
   localGatewayPort: number;
   /** Loopback SSH port of the first host; the others follow in ROLES order (docker target). */
   localSshBasePort: number;
+  /**
+   * The port on 127.0.0.1 of each admin UI: where the docker target publishes it, and the local end of
+   * `npm run tunnel` on aws. The URL outputs name these ports.
+   */
+  localPorts: LocalPorts;
   /** Memory of each host, from its instance type or its container limit: what heaps are sized from. */
   memoryGiB: PerRole<number>;
   /** Hosts per role: 1, or 3 to 9, Elasticsearch nodes (logging) and Kafka brokers; one web and one monitoring host. */

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { OPERATOR_UI_PORTS, PORTS, PortName } from "../platform/ports";
 import { PerRole } from "../platform/roles";
+import { LocalPorts } from "../platform/loopback-ports";
 import { PlatformHost } from "./platform-host";
 
 /**
@@ -23,20 +24,31 @@ export function operatorUrls(first: PerRole<PlatformHost>): pulumi.Output<Operat
   });
 }
 
-/** A tunnel `npm run tunnel` opens: 127.0.0.1:<port> to the host's own 127.0.0.1:<port>, for each port. */
+/**
+ * A tunnel `npm run tunnel` opens: 127.0.0.1:<port> here (`localPorts`) to the host's own 127.0.0.1, at the same
+ * port, or at the one of `hostPorts` in the same position when some differ.
+ */
 export interface OperatorTunnel {
   member: string;
   host: pulumi.Output<string>;
   sshPort: number;
   ports: number[];
+  hostPorts?: number[];
 }
 
 /** One tunnel per role that serves an admin UI, to its first member (EC2 hosts publish the UIs on their loopback). */
-export function operatorTunnels(first: PerRole<PlatformHost>): OperatorTunnel[] {
-  return [...new Set(OPERATOR_UI_PORTS.map((ui) => ui.role))].map((role) => ({
-    member: role,
-    host: first[role].publicIp,
-    sshPort: first[role].sshPort,
-    ports: OPERATOR_UI_PORTS.filter((ui) => ui.role === role).map((ui) => PORTS[ui.service]),
-  }));
+export function operatorTunnels(first: PerRole<PlatformHost>, localPorts: LocalPorts): OperatorTunnel[] {
+  return [...new Set(OPERATOR_UI_PORTS.map((ui) => ui.role))].map((role) => {
+    const uis = OPERATOR_UI_PORTS.filter((ui) => ui.role === role);
+    const ports = uis.map((ui) => localPorts[ui.service]);
+    const hostPorts = uis.map((ui) => PORTS[ui.service]);
+    return {
+      member: role,
+      host: first[role].publicIp,
+      sshPort: first[role].sshPort,
+      ports,
+      // Only when moved: the output of a stack with the default ports stays as it was.
+      ...(ports.some((port, i) => port !== hostPorts[i]) ? { hostPorts } : {}),
+    };
+  });
 }

@@ -1,11 +1,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import { types } from "@pulumi/command";
 import { PlatformConfig } from "../config/types";
 import { PortName } from "../platform/ports";
 import { PerRole } from "../platform/roles";
 import { REPO_ROOT } from "../platform/repo";
+import type { DockerEndpoint } from "./docker/endpoint";
 
 /**
  * What runs on a host below its bundles: the readiness scripts of both kinds of host, the container health probe,
@@ -32,7 +33,8 @@ export interface PlatformHost {
   zone: pulumi.Output<string>;
   /** `address:port` at which operators reach one of the host's services. */
   endpoint(service: PortName): pulumi.Output<string>;
-  ready: remote.Command;
+  /** Complete when the host can run its bundle (on the docker target: its bundle's images loaded too). */
+  ready: pulumi.Resource;
 }
 
 /** The user every host lets the deploy in as, over SSH with the stack's key. */
@@ -44,6 +46,10 @@ export interface HostsArgs {
   sshPublicKey: pulumi.Input<string>;
   /** Secret. */
   sshPrivateKey: pulumi.Output<string>;
+  /** target docker: the engine the docker CLI uses, found answering by checkLocalMachine() before anything was registered. */
+  localEngine?: DockerEndpoint;
+  /** target docker: the images each role's bundle runs, which the user's engine pulls once and loads into the hosts. */
+  bundleImages?: PerRole<string[]>;
 }
 
 /** Every role's hosts, first member first. */

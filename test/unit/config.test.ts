@@ -1,9 +1,11 @@
 import { strict as assert } from "assert";
+import * as ipaddr from "ipaddr.js";
 import { ConfigSource } from "../../components/config/source";
 import { elasticsearchHeapGiB, instanceMemoryGiB } from "../../components/config/sizing";
 import { parseConfig } from "../../components/config/parse";
 import { resolveOperatorCidrs } from "../../components/config/load";
-import { DEFAULT_INSTANCE_TYPES, DEFAULT_ROOT_VOLUME_GIB, DEFAULT_GRAFANA_COM_DASHBOARDS, DEFAULT_LOCAL_MEMORY_MIB } from "../../components/config/keys";
+import { DEFAULT_INSTANCE_TYPES, DEFAULT_ROOT_VOLUME_GIB, DEFAULT_GRAFANA_COM_DASHBOARDS, DEFAULT_LOCAL_MEMORY_MIB, DEFAULT_VPC_CIDR } from "../../components/config/keys";
+import { DEFAULT_LOCAL_PORTS } from "../../components/platform/loopback-ports";
 
 const NS = "aws-log-platform";
 
@@ -34,6 +36,7 @@ describe("config", () => {
     assert.deepEqual(config.rootVolumeGiB, DEFAULT_ROOT_VOLUME_GIB);
     assert.deepEqual(config.operatorCidrs, []);
     assert.equal(config.vpcCidr, "10.42.0.0/16");
+    assert.deepEqual(config.localPorts, { kibana: 5601, elasticsearch: 9200, grafana: 3000, prometheus: 9090, alertmanager: 9093 });
     assert.equal(config.elasticsearchRetentionDays, 3);
     assert.equal(config.kafkaRetentionHours, 48);
     assert.equal(config.elasticsearchHeapGiB, 3, "t4g.large has 8 GiB: (8 - 1.5) / 2 rounded down");
@@ -86,14 +89,25 @@ describe("config", () => {
     ["a local logging host too small", { target: "docker", localMemoryMiB: { logging: 2048 } }, `${NS}:localMemoryMiB.logging = 2048: expected at least 4096`],
     ["a local memory limit that is not a whole MiB count", { target: "docker", localMemoryMiB: { web: "1g" } }, `${NS}:localMemoryMiB.web = "1g": expected an integer from 256 to 65536`],
     ["a privileged gateway port", { target: "docker", localGatewayPort: "80" }, `${NS}:localGatewayPort = "80": expected an integer from 1024 to 65535`],
-    ["a gateway port an SSH port takes", { target: "docker", localGatewayPort: "2203" }, `${NS}:localGatewayPort = 2203: expected a port that neither the SSH ports from localSshBasePort (2201) nor another published service takes (both take 2203)`],
-    ["a gateway port Kibana takes", { target: "docker", localGatewayPort: "5601" }, "(both take 5601)"],
+    ["a gateway port an SSH port takes", { target: "docker", localGatewayPort: "2203" }, `${NS}:localGatewayPort = 2203: expected a port that no other published service takes (SSH of the kafka host takes 2203, from localSshBasePort 2201)`],
+    ["a gateway port Kibana takes", { target: "docker", localGatewayPort: "5601" }, `${NS}:localGatewayPort = 5601: expected a port that no other published service takes (Kibana (logging host) takes 5601, localPorts.kibana)`],
     ["a cluster of two Elasticsearch nodes", { elasticsearchNodes: "2" }, `${NS}:elasticsearchNodes = "2": expected 1, or 3 to 9: a cluster of 2 loses its quorum with either member`],
     ["a cluster of two Kafka brokers", { kafkaBrokers: "2" }, `${NS}:kafkaBrokers = "2": expected 1, or 3 to 9`],
     ["ten Kafka brokers", { kafkaBrokers: "10" }, `${NS}:kafkaBrokers = "10": expected an integer from 1 to 9`],
     ["fewer partitions than aggregators", { elasticsearchNodes: "5", kafkaPartitions: "3" }, `${NS}:kafkaPartitions = "3": expected at least elasticsearchNodes (5): an aggregator without a partition reads nothing`],
     ["zero shards", { elasticsearchShards: "0" }, `${NS}:elasticsearchShards = "0": expected an integer from 1 to 32`],
-    ["a gateway port a further member's SSH takes", { target: "docker", elasticsearchNodes: "3", localGatewayPort: "2209" }, "(both take 2209)"],
+    ["a gateway port a further member's SSH takes", { target: "docker", elasticsearchNodes: "3", localGatewayPort: "2209" }, `${NS}:localGatewayPort = 2209: expected a port that no other published service takes (SSH of the logging-3 host takes 2209, from localSshBasePort 2201)`],
+    ["local UI ports that are not an object", { localPorts: [5601] }, `${NS}:localPorts = [5601]: expected an object of ports by UI (kibana, elasticsearch, grafana, prometheus, alertmanager)`],
+    ["a local port for an unknown UI", { localPorts: { kibanna: 15601 } }, `${NS}:localPorts.kibanna = 15601: expected one of the UIs kibana, elasticsearch, grafana, prometheus, alertmanager`],
+    ["a local UI port that is not an integer", { localPorts: { grafana: "3k" } }, `${NS}:localPorts.grafana = "3k": expected an integer from 1024 to 65535`],
+    ["a fractional local UI port", { localPorts: { grafana: 3000.5 } }, `${NS}:localPorts.grafana = 3000.5: expected an integer from 1024 to 65535`],
+    ["a privileged local UI port", { target: "docker", localPorts: { prometheus: 80 } }, `${NS}:localPorts.prometheus = 80: expected an integer from 1024 to 65535`],
+    ["a local UI port beyond 65535", { localPorts: { alertmanager: 70000 } }, `${NS}:localPorts.alertmanager = 70000: expected an integer from 1024 to 65535`],
+    ["a local UI port another UI keeps by default", { localPorts: { grafana: 5601 } }, `${NS}:localPorts.grafana = 5601: expected a port that no other published service takes (Kibana (logging host) takes 5601, localPorts.kibana)`],
+    ["two UIs set to one local port", { target: "docker", localPorts: { kibana: 4000, grafana: 4000 } }, `${NS}:localPorts.grafana = 4000: expected a port that no other published service takes (Kibana (logging host) takes 4000, localPorts.kibana)`],
+    ["a local UI port an SSH port takes", { target: "docker", localPorts: { kibana: 2202 } }, `${NS}:localPorts.kibana = 2202: expected a port that no other published service takes (SSH of the web host takes 2202, from localSshBasePort 2201)`],
+    ["SSH ports that run into a UI's", { target: "docker", localSshBasePort: "2999" }, `${NS}:localSshBasePort = 2999: expected a port that no other published service takes (Grafana (monitoring host) takes 3000, localPorts.grafana)`],
+    ["a docker network range that is public", { target: "docker", vpcCidr: "8.8.0.0/24" }, `${NS}:vpcCidr = "8.8.0.0/24": expected a private IPv4 CIDR from /16 to /24 given by its network address, e.g. 10.213.0.0/24`],
   ];
   for (const [what, values, message] of cases) {
     it(`rejects ${what}, naming the key, the value and what is expected`, () => {
@@ -118,10 +132,51 @@ describe("config", () => {
       assert.ok(total <= 8 * 1024, `${total} MiB`);
     });
 
+    it("takes local UI ports, any subset, the others at their own port numbers", () => {
+      const config = local({ localPorts: { grafana: 13000, kibana: 15601 } });
+      assert.deepEqual(config.localPorts, { ...DEFAULT_LOCAL_PORTS, grafana: 13000, kibana: 15601 });
+      assert.deepEqual(DEFAULT_LOCAL_PORTS, { kibana: 5601, elasticsearch: 9200, grafana: 3000, prometheus: 9090, alertmanager: 9093 });
+    });
+
+    // What a laptop is likely to have already: k3s, Kubernetes and its network plugins, Docker and Podman with their
+    // address pools, home and office networks and VPNs, CGNAT (Tailscale).
+    const COMMON_RANGES: Record<string, string[]> = {
+      "k3s pods and services": ["10.42.0.0/16", "10.43.0.0/16"],
+      "Kubernetes services (kubeadm, kind, minikube)": ["10.96.0.0/12"],
+      "flannel pods": ["10.244.0.0/16"],
+      "Calico pods, Docker's 192.168 pools, home routers": ["192.168.0.0/16"],
+      "Weave Net": ["10.32.0.0/12"],
+      "Podman's network and first pool": ["10.88.0.0/16", "10.89.0.0/16"],
+      "OpenShift pods": ["10.128.0.0/14"],
+      "MicroK8s services": ["10.152.183.0/24"],
+      "Docker's default bridge and address pools, WSL2, the default AWS VPC": ["172.16.0.0/12"],
+      "home and office networks and VPNs (10.0 to 10.15)": ["10.0.0.0/12"],
+      "ZeroTier's suggested ranges": ["10.144.0.0/16", "10.147.17.0/24", "10.147.18.0/24", "10.147.19.0/24", "10.147.20.0/24", "10.241.0.0/16", "10.242.0.0/16", "10.243.0.0/16"],
+      "CGNAT (Tailscale)": ["100.64.0.0/10"],
+    };
+
+    it("puts the hosts' network, by default, in a range that overlaps none of the common local ones (aws keeps its own)", () => {
+      assert.equal(local().vpcCidr, DEFAULT_VPC_CIDR.docker);
+      assert.equal(parseConfig(source({})).vpcCidr, "10.42.0.0/16", "the aws default stays as it was");
+      const overlap = (a: string, b: string) => {
+        const [ra, rb] = [ipaddr.IPv4.parseCIDR(a), ipaddr.IPv4.parseCIDR(b)];
+        return ra[0].match(rb) || rb[0].match(ra);
+      };
+      const clashes = Object.entries(COMMON_RANGES).flatMap(([what, ranges]) =>
+        ranges.filter((range) => overlap(DEFAULT_VPC_CIDR.docker, range)).map((range) => `${what}: ${range}`));
+      assert.deepEqual(clashes, [], `${DEFAULT_VPC_CIDR.docker} overlaps`);
+      assert.equal(ipaddr.IPv4.parse(DEFAULT_VPC_CIDR.docker.split("/")[0]).range(), "private");
+      assert.equal(local({ vpcCidr: "10.42.0.0/16" }).vpcCidr, "10.42.0.0/16", "a stack that set its range keeps it");
+    });
+
     it("ignores the AWS sizes, and AWS ignores the local ones", () => {
       assert.equal(local({ instanceTypes: { logging: "t4g.small" } }).elasticsearchHeapGiB, 1);
       assert.equal(parseConfig(source({ localMemoryMiB: { logging: 65536 } })).elasticsearchHeapGiB, 3);
     });
+  });
+
+  it("on aws, checks the local UI ports (the tunnel's local ends) only against each other: SSH and the gateway are not published there", () => {
+    assert.equal(parseConfig(source({ localPorts: { kibana: 2202, grafana: 8080 } })).localPorts.kibana, 2202);
   });
 
   it("runs one host per role by default, and sizes shards and partitions with the Elasticsearch nodes", () => {

@@ -425,6 +425,22 @@ describe("platform program (Pulumi mocks)", function () {
     assert.equal(resolved.sshUser, "ubuntu");
     assert.equal(resolved.environment, "dev");
   });
+
+  it("moves the tunnel's local ends, and the URLs with them, to localPorts; the hosts' ends stay", async () => {
+    const run = await runProgram({ ...TEST_CONFIG, [`${PROJECT}:localPorts`]: JSON.stringify({ kibana: 15601, grafana: 13000 }) });
+    const moved = (await settle(run.outputs)) as Record<string, unknown>;
+    const hosts = moved.hosts as Record<Role, { publicIp: string }>;
+    assert.equal(moved.kibanaUrl, "http://127.0.0.1:15601");
+    assert.equal(moved.grafanaUrl, "http://127.0.0.1:13000");
+    assert.equal(moved.elasticsearchUrl, "https://127.0.0.1:9200");
+    assert.deepEqual(moved.tunnels, [
+      { member: "logging", host: hosts.logging.publicIp, sshPort: 22, ports: [15601, 9200], hostPorts: [5601, 9200] },
+      { member: "monitoring", host: hosts.monitoring.publicIp, sshPort: 22, ports: [13000, 9090, 9093], hostPorts: [3000, 9090, 9093] },
+    ]);
+    const rendered = run.resources.find((r) => r.name === `${NAME}-monitoring-bundle-rendered`)!;
+    const env = parseDotEnv(JSON.parse(rendered.inputs.stdin as string)[".env"]);
+    assert.equal(env.KIBANA_URL, "http://127.0.0.1:15601", "the alerts' links to Kibana open at the moved local end");
+  });
 });
 
 describe("network layout", () => {

@@ -33,6 +33,13 @@ describe("tunnel: ssh arguments, key file, and the processes", () => {
     assert.equal(path.dirname(path.dirname(KNOWN_HOSTS)), REPO_ROOT, "known_hosts is the project's, not ~/.ssh's");
   });
 
+  it("forwards a UI whose local end localPorts moved to the host's own port of it (hostPorts)", () => {
+    const moved: TunnelSpec = { ...LOGGING, ports: [15601, 9200], hostPorts: [5601, 9200] };
+    assert.deepEqual(valuesOf(sshArgs(moved, "ubuntu", "/tmp/key"), "-L"), ["127.0.0.1:15601:127.0.0.1:5601", "127.0.0.1:9200:127.0.0.1:9200"]);
+    assert.deepEqual(parseTunnelOutputs({ sshUser: "u", sshPrivateKey: "k", tunnels: [moved] }).tunnels, [moved]);
+    assert.throws(() => parseTunnelOutputs({ sshUser: "u", sshPrivateKey: "k", tunnels: [{ ...moved, hostPorts: ["5601"] }] }), /\/tunnels\/0\/hostPorts\/0 must be integer/);
+  });
+
   it("writes the key 0600 in a private folder, and removes it", () => {
     const key = writeKeyFile(KEY, dir);
     assert.equal(fs.statSync(key.file).mode & 0o777, 0o600);

@@ -67,8 +67,8 @@ describe("verify: command line, outputs and verdict", () => {
 
     it("asks for JSON with secrets, for the named stack, in the project folder", async () => {
       const pulumi = fakePulumi(`printf '{"args":"%s","cwd":"%s"}' "$*" "$(pwd)"`);
-      assert.deepEqual(await pulumiOutputs(dir, "dev", pulumi).read(), { args: "stack output --json --show-secrets --stack dev", cwd: dir });
-      assert.deepEqual(await pulumiOutputs(dir, undefined, pulumi).read(), { args: "stack output --json --show-secrets", cwd: dir });
+      assert.deepEqual(await pulumiOutputs(dir, "dev", pulumi).read(), { args: "stack output --json --show-secrets --non-interactive --stack dev", cwd: dir });
+      assert.deepEqual(await pulumiOutputs(dir, undefined, pulumi).read(), { args: "stack output --json --show-secrets --non-interactive", cwd: dir });
     });
 
     it("fails with Pulumi's own message, or says to install the CLI", async () => {

@@ -5,6 +5,7 @@ import { Architecture } from "../../config/types";
 import { Role } from "../../platform/roles";
 import { scriptWithInputs } from "../../platform/shell";
 import { PORTS, PortName, isOperatorUi } from "../../platform/ports";
+import { LocalPorts, UiService } from "../../platform/loopback-ports";
 import { UBUNTU_IMAGE_SERIAL } from "../../platform/versions";
 import { PlatformHost, SSH_USER, platformHostFile } from "../platform-host";
 import { HOST_PACKAGES, HOST_SERVICES, renderUserData } from "./user-data";
@@ -45,6 +46,8 @@ export interface Ec2HostArgs {
   availabilityZone: pulumi.Input<string>;
   /** Secret: the private key the deploy connects with. */
   sshPrivateKey: pulumi.Input<string>;
+  /** The local ends of `npm run tunnel` (`localPorts`): where operators open the admin UIs. */
+  localPorts: LocalPorts;
 }
 
 /** One EC2 host: Ubuntu 24.04, IMDSv2 only, encrypted gp3 root volume, and a readiness step other steps wait on. */
@@ -59,11 +62,13 @@ export class Ec2Host extends pulumi.ComponentResource implements PlatformHost {
   public readonly zone: pulumi.Output<string>;
   /** Completes when SSH answers, cloud-init has finished, and Docker and node_exporter run. */
   public readonly ready: remote.Command;
+  private readonly localPorts: LocalPorts;
 
   constructor(name: string, args: Ec2HostArgs, opts?: pulumi.ComponentResourceOptions) {
     // The type token of the first release, when it was the only kind of host: it is part of every existing URN.
     super("logplatform:index:Host", name, {}, opts);
     const parent = { parent: this };
+    this.localPorts = args.localPorts;
 
     // One fixed image build per architecture: a newer image never replaces a running host on its own, and a change of
     // architecture (t4g -> t3) changes the image, which replaces the host instead of leaving it stopped.
@@ -124,7 +129,7 @@ export class Ec2Host extends pulumi.ComponentResource implements PlatformHost {
 
   endpoint(service: PortName): pulumi.Output<string> {
     // No security group opens the admin UIs: operators reach them at the local end of `npm run tunnel`.
-    if (isOperatorUi(service)) return pulumi.output(`127.0.0.1:${PORTS[service]}`);
+    if (isOperatorUi(service)) return pulumi.output(`127.0.0.1:${this.localPorts[service as UiService]}`);
     return pulumi.interpolate`${this.publicIp}:${PORTS[service]}`;
   }
 }

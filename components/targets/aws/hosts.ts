@@ -34,6 +34,7 @@ export async function awsHosts(name: string, args: HostsArgs): Promise<{ hosts: 
       keyName: keyPair.keyName,
       bundleRoot: args.bundleRoot,
       sshPrivateKey: args.sshPrivateKey,
+      localPorts: config.localPorts,
     });
   }));
   return { hosts, network };

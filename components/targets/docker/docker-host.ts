@@ -6,6 +6,7 @@ import { PortName } from "../../platform/ports";
 import { LoopbackPort } from "../../platform/loopback-ports";
 import { scriptWithInputs } from "../../platform/shell";
 import { PlatformHost, SSH_USER, platformHostFile } from "../platform-host";
+import { LocalImages } from "./images";
 
 /** The readiness command of a local host: its inner Docker engine answers. */
 export function localReadinessCommand(role: Role, bundleRoot: string): string {
@@ -35,6 +36,8 @@ export interface DockerHostArgs {
   /** Secret: the private key the deploy connects with. */
   sshPrivateKey: pulumi.Input<string>;
   bundleRoot: string;
+  /** The images its bundle runs, pulled once by the user's engine (`dockerHost`) and loaded into this host's. */
+  images: { cache: LocalImages; names: string[]; dockerHost: string };
 }
 
 /**
@@ -50,7 +53,10 @@ export class DockerHost extends pulumi.ComponentResource implements PlatformHost
   public readonly sshPort: number;
   public readonly zone: pulumi.Output<string>;
   public readonly connection: types.input.remote.ConnectionArgs;
-  public readonly ready: remote.Command;
+  /** Its own engine answers. */
+  public readonly engineReady: remote.Command;
+  /** Its bundle's images are in its engine: what the bundle waits for. */
+  public readonly ready: pulumi.Resource;
   private readonly ports: LoopbackPort[];
 
   constructor(name: string, args: DockerHostArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -90,11 +96,13 @@ export class DockerHost extends pulumi.ComponentResource implements PlatformHost
       perDialTimeout: 10,
     };
 
-    this.ready = new remote.Command(`${name}-ready`, {
+    this.engineReady = new remote.Command(`${name}-ready`, {
       connection: this.connection,
       create: localReadinessCommand(args.role, args.bundleRoot),
       triggers: [this.container.id],
     }, parent);
+    this.ready = args.images.cache.loadInto(`${name}-images`, { containerName: name, containerId: this.container.id, dockerHost: args.images.dockerHost },
+      args.images.names, this.engineReady, parent);
 
     this.registerOutputs({ privateIp: this.privateIp, sshPort: this.sshPort });
   }

@@ -5,7 +5,9 @@ import { members, zoneCount, zoneSlot } from "../../platform/topology";
 import { loopbackPorts } from "../../platform/loopback-ports";
 import { Hosts, HostsArgs } from "../platform-host";
 import { LocalEngine } from "./engine";
+import { LocalImages } from "./images";
 import { DockerHost } from "./docker-host";
+import { localHostName } from "./preflight";
 
 /**
  * Static address of a local host in the first subnet: the first members from the tenth address on, in ROLES order;
@@ -22,13 +24,21 @@ export function localHostAddress(vpcCidr: string, role: Role, memberIndex: numbe
 /** Stand-in zone names of the docker target, one per zone slot. */
 export const LOCAL_ZONES = ["local-a", "local-b", "local-c"];
 
-/** target docker: one privileged container per member on the local engine, each with its own engine and SSH. */
+/**
+ * target docker: one privileged container per member on the local engine, each with its own engine and SSH. The
+ * engine is the one checkLocalMachine() found answering, before anything was registered.
+ */
 export function dockerHosts(name: string, args: HostsArgs): Hosts {
   const { config } = args;
-  const engine = new LocalEngine(`${name}-local`, { vpcCidr: config.vpcCidr });
-  const ports = loopbackPorts(config.localGatewayPort, config.localSshBasePort, config.memberCounts);
+  if (!args.localEngine) throw new Error("dockerHosts: no local engine; checkLocalMachine() finds it before anything is registered");
+  const engine = new LocalEngine(`${name}-local`, { vpcCidr: config.vpcCidr, dockerHost: args.localEngine.host });
+  const ports = loopbackPorts(config, config.memberCounts);
+  if (!args.bundleImages) throw new Error("dockerHosts: the images each role's bundle runs are needed to load them into the hosts");
+  const bundleImages = args.bundleImages;
+  const images = new LocalImages(`${name}-local-images`, { images: [...new Set(ROLES.flatMap((role) => bundleImages[role]))].sort() },
+    { providers: [engine.provider] });
   const zones = zoneCount(config.memberCounts);
-  return perRole((role) => members(config.memberCounts)[role].map((member) => new DockerHost(`${name}-${member.name}`, {
+  return perRole((role) => members(config.memberCounts)[role].map((member) => new DockerHost(localHostName(name, member.name), {
     role,
     hostname: member.name,
     image: engine.hostImageId,
@@ -40,5 +50,6 @@ export function dockerHosts(name: string, args: HostsArgs): Hosts {
     sshPublicKey: args.sshPublicKey,
     sshPrivateKey: args.sshPrivateKey,
     bundleRoot: args.bundleRoot,
-  })));
+    images: { cache: images, names: bundleImages[role], dockerHost: args.localEngine!.host },
+  }, { providers: [engine.provider] })));
 }
