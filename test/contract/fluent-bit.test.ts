@@ -9,8 +9,8 @@ import { PORTS } from "../../components/platform/ports";
 import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
 import { loadCompose, mountedFrom, publishedPorts, serviceEnvironment } from "../helpers/compose";
 import {
-  FluentBitConfig, LogRecord, Plugin, bulkItem, followRecord, inputTag, isOn, loadSchema, matchTag, outputsFor, parseConfig,
-  parseTime, prop, routes, validateConfig,
+  CONTAINER_ID, FluentBitConfig, LINE_ID_KEYS, LogRecord, ReadAt, bulkItem, byAlias, containerLog, followRecord, inputTag, isOn, lineId,
+  loadSchema, matchTag, outputsFor, parseConfig, parseTime, prop, propList, routes, tailRecord, validateConfig,
 } from "../helpers/fluent-bit";
 
 const FORWARDER = "forwarder/fluent-bit.yaml";
@@ -32,16 +32,16 @@ function load(file: string): FluentBitConfig {
   return parseConfig(fs.readFileSync(path.join(REPO_ROOT, file), "utf8"));
 }
 
-function byAlias(list: Plugin[] | undefined, alias: string): Plugin {
-  const found = (list ?? []).find((p) => prop(p, "alias") === alias);
-  assert.ok(found, `no plugin with alias ${alias}`);
-  return found;
-}
 
-/** The record a json-file line of a compose service becomes after the docker multiline parser. */
-function dockerLine(service?: string, log = "line\n", stream = "stdout"): LogRecord {
+/**
+ * The record a json-file line of a compose service becomes in the forwarder's tail input: the docker multiline
+ * parser's keys, then where it was read (path_key, offset_key).
+ */
+function dockerLine(
+  service?: string, log = "line\n", stream = "stdout", at: ReadAt = { path: containerLog(), offset: 0 }, time = "2025-01-01T00:00:00.000000000Z",
+): LogRecord {
   const attrs = service ? { attrs: { tag: `web-${service}-1`, "com.docker.compose.service": service } } : {};
-  return { log, stream, time: "2025-01-01T00:00:00.000000000Z", ...attrs };
+  return tailRecord(byAlias(load(FORWARDER).pipeline?.inputs, "docker_logs"), { log, stream, time, ...attrs }, at);
 }
 
 /** The tags a record ends up with after the config's filters. */
@@ -170,11 +170,12 @@ describe("Fluent Bit configurations", () => {
     const tailTag = inputTag(byAlias(forwarder.pipeline?.inputs, "docker_logs"));
     const inTag = inputTag(byAlias(aggregator.pipeline?.inputs, "kafka_in"));
 
-    /** One line through the forwarder, Kafka and the aggregator: the output it reaches and the document. */
-    function ship(line: LogRecord): { kafka: string; es: string; document: LogRecord } {
+    /** One line through the forwarder, Kafka and the aggregator: the output it reaches, the document and its _id. */
+    function ship(line: LogRecord): { kafka: string; es: string; document: LogRecord; id: string | undefined } {
       const [forwarded, ...more] = followRecord(forwarder, tailTag, line, sampleEnv("web"));
       assert.equal(more.length, 0, "one record per line");
-      // The only filter the model cannot run is the Lua one that carries the tag (checked under "document shape").
+      // The only filter the model cannot run is the Lua one that carries the tag (checked under "document shape");
+      // line_id's Lua it runs as its TypeScript copy (checked there too).
       assert.deepEqual(forwarded.unmodelled, ["carry_tag"]);
       const [kafka, ...otherOutputs] = outputsFor(forwarder, forwarded.tag);
       assert.equal(otherOutputs.length, 0, `${forwarded.tag} reaches one output`);
@@ -184,7 +185,9 @@ describe("Fluent Bit configurations", () => {
       assert.equal(moreConsumed.length, 0);
       const [es, ...otherIndices] = outputsFor(aggregator, consumed.tag);
       assert.equal(otherIndices.length, 0, `${consumed.tag} reaches one output`);
-      return { kafka, es, document: consumed.record };
+      const item = bulkItem(byAlias(aggregator.pipeline?.outputs, es), consumed, new Date("2025-01-01T00:00:01.000Z"));
+      assert.notEqual(item.id, "generated", "no content hash");
+      return { kafka, es, document: consumed.record, id: item.id };
     }
 
     const access = JSON.stringify({ request: { method: "GET", uri: "/api/users" }, response: { status: 200 } });
@@ -230,6 +233,56 @@ describe("Fluent Bit configurations", () => {
       assert.deepEqual(followRecord(forwarder, tailTag, dockerLine("fluent-bit-forwarder")), []);
       assert.deepEqual(followRecord(forwarder, tailTag, dockerLine("fluent-bit")), []);
       assert.deepEqual(followRecord(forwarder, tailTag, dockerLine("fluent-bit-exporter")).map((r) => r.record["container.name"]), ["fluent-bit-exporter"]);
+    });
+
+    it("one document per line: 200 identical lines get 200 ids, a line read or delivered again keeps its id", () => {
+      // A repeated stack frame, 200 times in the same millisecond (the same Docker time, even): only the offset differs.
+      const frame = "    at com.example.orders.Handler.handle(Handler.java:42)\n";
+      const lineBytes = Buffer.byteLength(`${JSON.stringify(dockerLine("loadgen", frame, "stderr"))}\n`);
+      const shipped = Array.from({ length: 200 }, (_, i) => ship(dockerLine("loadgen", frame, "stderr", { path: containerLog(), offset: i * lineBytes })));
+      assert.deepEqual([...new Set(shipped.map((s) => s.es))], ["es_containers"]);
+      assert.equal(new Set(shipped.map((s) => s.id)).size, 200, "200 distinct _ids");
+      // The documents differ in log.id only: generate_id's hash of the document made them one.
+      const withoutId = shipped.map(({ document }) => JSON.stringify({ ...document, [LINE_ID_KEYS.id]: undefined }));
+      assert.equal(new Set(withoutId).size, 1);
+      // Read again (a restart from an older DB offset) or delivered again (Kafka, a retried bulk): the same id.
+      const again = ship(dockerLine("loadgen", frame, "stderr", { path: containerLog(), offset: 17 * lineBytes }));
+      assert.equal(again.id, shipped[17].id);
+      assert.equal(shipped[17].id, `${CONTAINER_ID}:2025-01-01T00:00:00.000000000Z:${17 * lineBytes}`);
+      // After a rotation, the container's next file has the same name and starts again at offset 0: Docker's later
+      // time keeps its lines apart from the first file's.
+      const nextFile = ship(dockerLine("loadgen", frame, "stderr", { path: containerLog(), offset: 0 }, "2025-01-01T00:07:12.345678901Z"));
+      assert.notEqual(nextFile.id, shipped[0].id);
+      // Another container's line at the same offset and time.
+      const other = ship(dockerLine("loadgen", frame, "stderr", { path: containerLog("0".repeat(64)), offset: 0 }));
+      assert.notEqual(other.id, shipped[0].id);
+    });
+
+    it("a split line flushed unfinished and its rest (same offset, same Docker time) are two documents", () => {
+      // The multiline parser's timer flushed the first 16 KiB pieces: the tail reports the offset of the next line,
+      // where the rest starts; Docker gave every piece the first one's time.
+      const at: ReadAt = { path: containerLog(), offset: 3 * 16_500 };
+      const head = ship(dockerLine("loadgen", "x".repeat(3 * 16_384), "stdout", at));
+      const rest = ship(dockerLine("loadgen", "y".repeat(100) + "\n", "stdout", at));
+      assert.equal(head.id, lineId(at, "2025-01-01T00:00:00.000000000Z", true));
+      assert.equal(rest.id, lineId(at, "2025-01-01T00:00:00.000000000Z"));
+      assert.notEqual(head.id, rest.id);
+    });
+
+    it("gateway access lines get the same rule: identical requests are one document each", () => {
+      const access = `${JSON.stringify({ request: { method: "GET", uri: "/health" }, response: { status: 200 } })}\n`;
+      const [first, second] = [0, 200].map((offset) => ship(dockerLine("gateway", access, "stdout", { path: containerLog(), offset })));
+      assert.deepEqual([first.es, second.es], ["es_gateway", "es_gateway"]);
+      assert.notEqual(first.id, second.id);
+      assert.equal(first.id, first.document[LINE_ID_KEYS.id]);
+    });
+
+    it("where a line was read travels as log.id only: the position keys are not in the document", () => {
+      for (const line of [dockerLine("gateway", "{\"a\": 1}\n"), dockerLine("loadgen", "x\n")]) {
+        const { document, id } = ship(line);
+        assert.equal(id, lineId({ path: containerLog(), offset: 0 }, "2025-01-01T00:00:00.000000000Z"));
+        assert.ok(!(LINE_ID_KEYS.path in document) && !(LINE_ID_KEYS.offset in document), Object.keys(document).join(", "));
+      }
     });
 
     it("match_regex is anchored at the tag's start, as onig_match is", () => {
@@ -345,9 +398,11 @@ describe("Fluent Bit configurations", () => {
       for (const alias of ["es_gateway", "es_containers"]) {
         const es = byAlias(aggregator.pipeline?.outputs, alias);
         assert.equal(prop(es, "logstash_dateformat"), "%Y.%m.%d");
-        // Idempotent with generated ids in every release; `create` loops on 409s in 5.1.1 (see the config's comment).
+        // Idempotent with derived ids in every release; `create` loops on 409s in 5.1.1 (see the config's comment).
         assert.equal(prop(es, "write_operation"), "index");
-        assert.ok(isOn(prop(es, "generate_id")), "generate_id");
+        // _id = where the forwarder read the line, not a hash of the record (identical lines would become one).
+        assert.equal(prop(es, "id_key"), `$${LINE_ID_KEYS.id}`, alias);
+        assert.ok(!isOn(prop(es, "generate_id")), `${alias}: no generate_id`);
         assert.equal(prop(es, "retry_limit"), "no_limits");
         assert.ok(isOn(prop(es, "trace_error")), "trace_error");
         assert.ok(isOn(prop(es, "suppress_type_name")), "suppress_type_name");
@@ -377,6 +432,25 @@ describe("Fluent Bit configurations", () => {
         assert.ok(Number(prop(output, "rdkafka.queue.buffering.max.kbytes")) <= 65536, alias);
         assert.equal(prop(output, "rdkafka.request.required.acks"), -1, alias);
       }
+    });
+
+    it("the forwarder's line_id filter reads the tail's position keys and Docker's time, and writes the key the es outputs' id_key reads", () => {
+      const tail = byAlias(forwarder.pipeline?.inputs, "docker_logs");
+      assert.equal(prop(tail, "path_key"), LINE_ID_KEYS.path);
+      assert.equal(prop(tail, "offset_key"), LINE_ID_KEYS.offset);
+      const filter = byAlias(forwarder.pipeline?.filters, "line_id");
+      assert.equal(prop(filter, "match"), "docker.*");
+      const lua = String(prop(filter, "code"));
+      for (const key of [LINE_ID_KEYS.path, LINE_ID_KEYS.offset, LINE_ID_KEYS.dockerTime, "log"]) assert.ok(lua.includes(`record["${key}"]`), `reads ${key}`);
+      for (const key of [LINE_ID_KEYS.path, LINE_ID_KEYS.offset]) assert.match(lua, new RegExp(`record\\["${key}"\\] = nil`), `removes ${key}`);
+      assert.match(lua, new RegExp(`record\\["${LINE_ID_KEYS.id.replace(".", "\\.")}"\\] = `), `writes ${LINE_ID_KEYS.id}`);
+      // Once per record: after the gateway's lines are re-emitted under their own tag (they start over from the first
+      // filter), before a parsed JSON line could bring its own `time` and before document_shape removes Docker's.
+      const order = (forwarder.pipeline?.filters ?? []).map((f) => prop(f, "alias"));
+      assert.ok(order.indexOf("route_gateway") < order.indexOf("line_id"), order.join(", "));
+      assert.ok(order.indexOf("line_id") < order.indexOf("parse_gateway"), order.join(", "));
+      assert.ok(order.indexOf("line_id") < order.indexOf("document_shape"), order.join(", "));
+      assert.ok(propList(byAlias(forwarder.pipeline?.filters, "document_shape"), "remove").includes(LINE_ID_KEYS.dockerTime));
     });
 
     it("the carried tag key is the one the aggregator restores from and then removes", () => {

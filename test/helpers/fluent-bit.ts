@@ -395,11 +395,63 @@ function modify(filter: Plugin, record: LogRecord, env: Record<string, string>):
   return out;
 }
 
+/** Where the tail input read a line: the path it found the file under and the offset it reports. */
+export interface ReadAt { path: string; offset: number }
+
+/**
+ * The record the tail input emits for a line read at `at`, given what its parser made of the line: `path_key` and
+ * `offset_key`, when set, are appended after the parsed keys (plugins/in_tail/tail_file.c, record_append_custom_keys
+ * with a multiline parser). The path is the name the file was found under (`orig_name`, kept when a rotation renames
+ * the file); the offset, with a multiline parser, is where the record's last physical line starts.
+ */
+export function tailRecord(input: Plugin, parsed: LogRecord, at: ReadAt): LogRecord {
+  if (String(prop(input, "name")).toLowerCase() !== "tail") throw new Error(`${input.name} is not a tail input`);
+  const out = { ...parsed };
+  const pathKey = prop(input, "path_key");
+  const offsetKey = prop(input, "offset_key");
+  if (typeof pathKey === "string") out[pathKey] = at.path;
+  if (typeof offsetKey === "string") out[offsetKey] = at.offset;
+  return out;
+}
+
+/** The keys the forwarder's Lua filter line_id reads and writes (test/contract/fluent-bit.test.ts checks its code). */
+export const LINE_ID_KEYS = { path: "fluentbit_path", offset: "fluentbit_offset", dockerTime: "time", id: "log.id" } as const;
+
+/**
+ * The `log.id` the forwarder's line_id filter gives a line: `<container id>:<Docker's time>:<offset>`, the container
+ * id being the file name's `<id>` of `<id>-json.log` (the whole path for another file), and `:partial` after it for
+ * a split line the multiline parser flushed unfinished (its `log` has no final newline).
+ */
+export function lineId(at: ReadAt, dockerTime: string, unfinished = false): string {
+  const container = /([^/]+)-json\.log$/.exec(at.path)?.[1] ?? at.path;
+  return `${container}:${dockerTime}:${at.offset}${unfinished ? ":partial" : ""}`;
+}
+
+/**
+ * Lua filters the model runs, by the function they `call`: TypeScript copies of the configs' inline scripts, each
+ * returning the record the script returns (undefined for its return code 0, record unchanged).
+ */
+const LUA_MODELS: Record<string, (record: LogRecord) => LogRecord | undefined> = {
+  line_id: (record) => {
+    const path = record[LINE_ID_KEYS.path];
+    const offset = record[LINE_ID_KEYS.offset];
+    if (typeof path !== "string" || typeof offset !== "number") return undefined;
+    const dockerTime = record[LINE_ID_KEYS.dockerTime];
+    // The script falls back to the event time as a Lua number (%.9f); no record here lacks Docker's time.
+    if (typeof dockerTime !== "string") throw new Error("line_id without Docker's `time` is not modelled");
+    const out = { ...record };
+    delete out[LINE_ID_KEYS.path];
+    delete out[LINE_ID_KEYS.offset];
+    out[LINE_ID_KEYS.id] = lineId({ path, offset }, dockerTime, typeof record.log === "string" && !record.log.endsWith("\n"));
+    return out;
+  },
+};
+
 /**
  * Follows one record from an input through the config's filters, in order, and returns what reaches the outputs.
  * A rewrite_tag match re-emits the record (as it is at that point) under its new tag, and it starts over from the
- * first filter, as records do that come back through an emitter input. Lua filters cannot run here: they are
- * passed over and named in `unmodelled`.
+ * first filter, as records do that come back through an emitter input. Lua cannot run here: a Lua filter whose
+ * function LUA_MODELS copies is run as that copy, any other is passed over and named in `unmodelled`.
  */
 export function followRecord(
   config: FluentBitConfig, tag: string, record: LogRecord, env: Record<string, string> = {}, depth = 0,
@@ -429,7 +481,9 @@ export function followRecord(
     } else if (name === "modify") {
       current = modify(filter, current, env);
     } else if (name === "lua") {
-      unmodelled.push(String(prop(filter, "alias") ?? name));
+      const model = LUA_MODELS[String(prop(filter, "call"))];
+      if (model) current = model(current) ?? current;
+      else unmodelled.push(String(prop(filter, "alias") ?? name));
     } else {
       throw new Error(`filter '${name}' is not modelled`);
     }
@@ -453,7 +507,8 @@ export interface BulkItem { index: string; id: string | "generated" | undefined;
 /**
  * What an es output (plugins/out_es/es.c) makes of a filtered record: with logstash_format, the index is
  * `<logstash_prefix>-<logstash_dateformat of the event time>`; `_id` is the `id_key` record accessor's value when it
- * is a string (generate_id is ignored once id_key is set), otherwise a hash with generate_id, otherwise none (an id
+ * is a string (es_get_id_value; generate_id is ignored once id_key is set, es_conf.c), otherwise a hash of the
+ * whole document with generate_id (MurmurHash3 of the packed record, @timestamp included), otherwise none (an id
  * Elasticsearch picks). `consumed` stands for the time the input stamped, when no parser set one.
  */
 export function bulkItem(output: Plugin, filtered: FilteredRecord, consumed: Date): BulkItem {
@@ -480,4 +535,18 @@ export function inputTag(input: Plugin, samplePath = "/var/lib/docker/containers
 /** Aliases of the outputs that receive `tag`. */
 export function outputsFor(config: FluentBitConfig, tag: string): string[] {
   return (config.pipeline?.outputs ?? []).filter((o) => routes(o, tag)).map((o) => String(prop(o, "alias") ?? o.name));
+}
+
+/** The plugin of a section with this alias; fails naming it when there is none. */
+export function byAlias(list: Plugin[] | undefined, alias: string): Plugin {
+  const found = (list ?? []).find((p) => prop(p, "alias") === alias);
+  if (!found) throw new Error(`no plugin with alias ${alias}`);
+  return found;
+}
+
+export const CONTAINER_ID = "4f9c2d1e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d";
+
+/** A container's json-file log, as the forwarder's tail input finds it. */
+export function containerLog(id = CONTAINER_ID): string {
+  return `/var/lib/docker/containers/${id}/${id}-json.log`;
 }

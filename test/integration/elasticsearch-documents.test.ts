@@ -13,7 +13,7 @@ import { MappingProperty, mappingDefinitions } from "../../verify/provisioning";
 import { SAMPLE_RECORDS } from "../fixtures/cloudtrail/log-files";
 import { serviceEnvironment } from "../helpers/compose";
 import { ElasticsearchNodes, loopbackLoggingFacts } from "../helpers/elasticsearch-node";
-import { LogRecord, Plugin, bulkItem, followRecord, inputTag, outputsFor, parseConfig, prop } from "../helpers/fluent-bit";
+import { LINE_ID_KEYS, LogRecord, Plugin, ReadAt, bulkItem, followRecord, inputTag, outputsFor, parseConfig, prop, tailRecord } from "../helpers/fluent-bit";
 import { gatewayLogFormat } from "../helpers/gateway-log";
 import { composedMappings, composedSettings, datasetNames, mappedFields } from "../helpers/index-template";
 import { SavedObject, dashboardControls, dashboardPanels, fieldsUsed, kqlFields, loadSavedObjects } from "../helpers/kibana-objects";
@@ -28,7 +28,8 @@ import { sampleEnv } from "../helpers/sample-facts";
  *
  * The documents come from the repository's own files: gateway lines rendered from the gateway's log_format, each
  * line followed through forwarder/fluent-bit.yaml and the aggregator's config by the pipeline model of
- * test/helpers/fluent-bit.ts (index name, `_id`, `@timestamp`), CloudTrail records from test/fixtures/cloudtrail.
+ * test/helpers/fluent-bit.ts (index name, `_id`, `@timestamp`) from where the forwarder read it in its container's
+ * json-file log, CloudTrail records from test/fixtures/cloudtrail.
  * The node's stand-ins (test/elasticsearch): ILM policies are stored but never run (nothing here depends on it), and
  * the runtime field `user_agent.original` is accepted without its Painless script being compiled or run: only its
  * place in the mapping is checked, never a value it computes.
@@ -52,9 +53,11 @@ const GRAFANA_ACCOUNT: EsAccount = "grafana";
 interface Shipped {
   name: string;
   index: string;
-  /** The bulk item's `_id`: generate_id's hash, CloudTrail's eventID, or none (Elasticsearch picks one). */
+  /** The bulk item's `_id`: a container line's log.id (where it was read), CloudTrail's eventID, or none (Elasticsearch picks one). */
   id?: string;
   document: LogRecord;
+  /** Where the forwarder read a container's line. */
+  readAt?: ReadAt;
   /** Fields Elasticsearch is expected to leave out of the index (`_ignored`), or a check of them. */
   ignored: string[] | ((ignored: string[]) => void);
   /** Written by the real producer (nginx's log_format, CloudTrail): every value a dashboard reads must be indexed. */
@@ -69,13 +72,27 @@ const interpolate = (value: string, env: Record<string, string>): string =>
 const dockerTime = (at: Date) => at.toISOString().replace(/\.(\d{3})Z$/, ".$1456789Z");
 const forwarderTime = (at: Date) => at.toISOString().replace(/\.(\d{3})Z$/, ".$1456Z");
 
+/** Docker's longest piece of a line in json-file: a longer line is written as several records. */
+const DOCKER_PIECE = 16 * 1024;
+/** The end of each container's json-file log (by path): where Docker writes its next record. */
+const logEnds = new Map<string, number>();
+
 /**
- * generate_id's `_id`: a hash of the record (Fluent Bit formats a 128-bit hash as a UUID). Only its role matters
- * here: the same record gives the same id, so a resent bulk rewrites the documents.
+ * Docker writes a line to a container's json-file log (the container's id made from its host and service), one
+ * record per 16 KiB piece; returns where the forwarder reads it: with the docker multiline parser, the offset is the
+ * start of the line's last piece.
  */
-function generatedId(document: LogRecord): string {
-  const hex = createHash("sha256").update(JSON.stringify(document)).digest("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+function writeJsonFile(host: Role, service: string, record: { log: string } & LogRecord): ReadAt {
+  const id = createHash("sha256").update(`${host}/${service}`).digest("hex");
+  const file = `/var/lib/docker/containers/${id}/${id}-json.log`;
+  let end = logEnds.get(file) ?? 0;
+  let last = end;
+  for (const piece of record.log.match(new RegExp(`[\\s\\S]{1,${DOCKER_PIECE}}`, "g")) ?? [""]) {
+    last = end;
+    end += Buffer.byteLength(`${JSON.stringify({ ...record, log: piece })}\n`);
+  }
+  logEnds.set(file, end);
+  return { path: file, offset: last };
 }
 
 let offset = 0;
@@ -93,35 +110,42 @@ function consume(name: string, topic: string, payload: unknown, key: string | nu
   assert.equal(String(prop(output, "name")).toLowerCase(), "es", `${name}: ${outputs[0]} is an es output`);
   assert.equal(String(prop(output, "write_operation")), "index", `${name}: ${outputs[0]} indexes (bulk action "index")`);
   const item = bulkItem(output, filtered[0], CONSUMED);
+  assert.notEqual(item.id, "generated", `${name}: no es output hashes the record into its _id`);
+  const id = item.id;
   // time_key: the output adds the event time under it, in front of the record's own keys.
   const document: LogRecord = { [String(prop(output, "time_key") ?? "@timestamp")]: item.timestamp, ...filtered[0].record };
-  const id = item.id === "generated" ? generatedId(document) : item.id;
   return { name, index: item.index, ...(id === undefined ? {} : { id }), document, ...expect };
 }
 
 /**
- * A line a container writes: Docker's json-file record through the forwarder (tail, filters, the kafka output with
+ * A line a container writes: Docker's json-file record, read by the forwarder's tail input at the end of the
+ * container's log (or at `readFrom`: the same line read again), through the forwarder (filters, the kafka output with
  * the tag and event time the Lua filter and timestamp_key carry), then the aggregator.
  */
 function fromContainer(
   name: string, host: Role, service: string, line: string, stream: "stdout" | "stderr", at: Date,
-  expect: Pick<Shipped, "ignored" | "asProduced"> = { ignored: [], asProduced: true },
+  expect: Pick<Shipped, "ignored" | "asProduced"> = { ignored: [], asProduced: true }, readFrom?: ReadAt,
 ): Shipped {
   const env = sampleEnv(host);
   const input = FORWARDER.pipeline?.inputs?.find((i) => prop(i, "alias") === "docker_logs");
   assert.ok(input, "the forwarder's tail input (alias docker_logs)");
-  const record = { log: `${line}\n`, stream, time: dockerTime(at), attrs: { tag: `${host}-${service}-1`, "com.docker.compose.service": service } };
+  const written = { log: `${line}\n`, stream, time: dockerTime(at), attrs: { tag: `${host}-${service}-1`, "com.docker.compose.service": service } };
+  const readAt = readFrom ?? writeJsonFile(host, service, written);
+  const record = tailRecord(input, written, readAt);
   const forwarded = followRecord(FORWARDER, inputTag(input), record, env);
   assert.equal(forwarded.length, 1, `${name}: the forwarder ships the line once`);
-  // carry_tag (Lua) puts the tag in the record; the model cannot run Lua, so it is added here as the filter does.
-  assert.deepEqual(forwarded[0].unmodelled, ["carry_tag"], `${name}: only the Lua filter is outside the model`);
+  // carry_tag (Lua) puts the tag in the record; the model has no copy of it (line_id's it has), so it is added here
+  // as the filter does.
+  assert.deepEqual(forwarded[0].unmodelled, ["carry_tag"], `${name}: only carry_tag is outside the model`);
   const outputs = outputsFor(FORWARDER, forwarded[0].tag);
   assert.equal(outputs.length, 1, `${name}: one kafka output`);
   const kafka = FORWARDER.pipeline!.outputs!.find((o) => prop(o, "alias") === outputs[0]) as Plugin;
   const payload = { ...forwarded[0].record, fluentbit_tag: forwarded[0].tag, [String(prop(kafka, "timestamp_key"))]: forwarderTime(at) };
   const topic = interpolate(String(prop(kafka, "topics")), env);
   assert.doesNotMatch(topic, /\$\{/, `${name}: the ${host} .env names the topic`);
-  return consume(name, topic, payload, null, expect);
+  const shipped = consume(name, topic, payload, null, expect);
+  assert.equal(shipped.id, shipped.document[LINE_ID_KEYS.id], `${name}: _id = the line's log.id`);
+  return { ...shipped, readAt };
 }
 
 /** A CloudTrail record as the Lambda produces it: key = eventID, value = the record. */
@@ -609,13 +633,15 @@ describe("Elasticsearch 8.19 (real node, ILM stand-in) with every document shape
         "response.status": { type: "short", ignore_malformed: true }, upstream_status: { type: "short" }, "latencies.request": { type: "float" },
         "latencies.proxy": { type: "float" }, "service.name": { type: "keyword" }, "route.name": { type: "keyword" },
         "host.name": { type: "keyword" }, "container.name": { type: "keyword" }, stream: { type: "keyword" }, log: { type: "text" },
+        // Carried for the _id (the same value), kept in _source only: neither indexed nor with doc values.
+        "log.id": { type: "keyword", index: false, doc_values: false },
         // Dynamic: a string where the template maps `request.*` (subobjects:false keeps both), the unknown fields.
         request: { type: "keyword", ignore_above: 1024 }, unknown_0000: { type: "keyword" }, unknown_0001: { type: "long" },
         unknown_0002: { type: "keyword" }, "unknown_0003.nested": { type: "keyword" },
       },
       [INDEX_PREFIXES.containers]: {
         "@timestamp": { type: "date" }, log: { type: "text" }, stream: { type: "keyword" }, "container.name": { type: "keyword" },
-        "host.name": { type: "keyword" }, payload: { type: "keyword" },
+        "host.name": { type: "keyword" }, payload: { type: "keyword" }, "log.id": { type: "keyword", index: false, doc_values: false },
       },
       [INDEX_PREFIXES.cloudtrail]: {
         "@timestamp": { type: "date" }, eventTime: { type: "date", ignore_malformed: true }, eventName: { type: "keyword" }, eventSource: { type: "keyword" },
@@ -776,5 +802,30 @@ describe("Elasticsearch 8.19 (real node, ILM stand-in) with every document shape
     expect(/^Kibana dashboard "API gateway", panel "Request latency p50 \/ p95 \/ p99 \(ms\)": request\.method \(needs numeric.*is keyword, not numeric$/);
     expect(/^Grafana dashboard "API gateway" \(platform\/api-gateway\.json\), panel "Top routes": route\.title \(needs aggregatable.*is not in the mapping$/);
     assert.deepEqual(problems.filter((p) => !/: (sourceIpAddress|request\.method|route\.title) \(/.test(p)), [], "only the edited uses fail");
+  });
+
+  it("keeps 200 identical lines as 200 documents (their _id is where each was read), and a line read again rewrites its own", async () => {
+    // A repeated stack frame, 200 times with one Docker time: the documents differ in log.id only, so generate_id's
+    // hash of the document made them one.
+    const frame = "\tat com.example.orders.Handler.handle(Handler.java:42)";
+    const lines = Array.from({ length: 200 }, (_, i) => fromContainer(`repeated frame ${i}`, "kafka", "kafka", frame, "stderr", at(9)));
+    const index = lines[0].index;
+    assert.deepEqual([...new Set(lines.map((l) => l.index))], [`${INDEX_PREFIXES.containers}-${DAY}`]);
+    assert.equal(new Set(lines.map(({ document }) => JSON.stringify({ ...document, [LINE_ID_KEYS.id]: undefined }))).size, 1);
+    const lineIds = lines.map((l) => l.id!);
+    assert.equal(new Set(lineIds).size, 200, "200 distinct _ids");
+    /** One bulk as es_containers sends it: each item's result. */
+    const send = async (batch: Shipped[]) => (await client("fluentBit").bulk({
+      operations: batch.flatMap((s) => [{ index: { _index: s.index, _id: s.id } }, s.document]),
+    })).items.map((item) => `${item.index!.status} ${item.index!.result ?? JSON.stringify(item.index!.error)}`);
+    assert.deepEqual([...new Set(await send(lines))], ["201 created"]);
+    // A retried bulk or a redelivered Kafka message (the same records), and lines read again from the file (a
+    // restart from an older DB offset: same file, same offsets): each rewrites its own document.
+    const reread = lines.slice(40, 60).map((l, i) => fromContainer(`repeated frame ${40 + i}, read again`, "kafka", "kafka", frame, "stderr", at(9), undefined, l.readAt));
+    assert.deepEqual(reread.map((r) => r.id), lineIds.slice(40, 60));
+    assert.deepEqual([...new Set(await send([...lines.slice(0, 20), ...reread]))], ["200 updated"]);
+    await elastic.indices.refresh({ index });
+    assert.equal((await elastic.count({ index, query: { ids: { values: lineIds } } })).count, 200);
+    assert.equal((await elastic.count({ index, query: { match_phrase: { log: "com.example.orders.Handler.handle" } } })).count, 200);
   });
 });
