@@ -76,6 +76,11 @@ export const CONFIG_KEYS: { key: string; default: string; description: string }[
     description: "Encrypted gp3 root volume size per role (any subset; aws target), 8 to 2048.",
   },
   {
+    key: "allowTwoZones",
+    default: "false",
+    description: "`true` runs a cluster (`elasticsearchNodes` or `kafkaBrokers` of 3 or more) in 2 availability zones where only 2 offer every configured instance type, with a warning: the loss of one zone can then stop a cluster (see Clusters). Unset, such a deploy is refused; one zone is refused either way (aws target; ignored on docker).",
+  },
+  {
     key: "localMemoryMiB",
     default: "logging 4096, web 768, kafka 1536, monitoring 1024",
     description: "Memory limit of each host container per role (any subset; docker target), 256 to 65536, the logging host at least 4096.",

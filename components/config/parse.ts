@@ -172,6 +172,17 @@ function parseCloudTrail(source: ConfigSource, target: Target, errors: ConfigErr
   return raw === "true";
 }
 
+/** A boolean key: `true` or `false`, `false` when unset. */
+function parseBoolean(source: ConfigSource, key: string, errors: ConfigErrors): boolean {
+  const raw = source.get(key);
+  if (raw === undefined) return false;
+  if (raw !== "true" && raw !== "false") {
+    errors.add(key, raw, "true or false");
+    return false;
+  }
+  return raw === "true";
+}
+
 /** Validates the whole stack config at once; every problem is reported with its key, its value and what is expected. */
 export function parseConfig(source: ConfigSource): PlatformConfig {
   const errors = new ConfigErrors(source.namespace);
@@ -267,6 +278,8 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     localPorts,
     memoryGiB,
     memberCounts,
+    // Validated on both targets and read by the aws one only, like instanceTypes: docker's stand-in zones are always 3.
+    allowTwoZones: parseBoolean(source, "allowTwoZones", errors),
     elasticsearchHeapGiB: elasticsearchHeapGiB(memoryGiB.logging),
     elasticsearchShards,
     elasticsearchRetentionDays: parseInt(source, "elasticsearchRetentionDays", errors),

@@ -58,6 +58,11 @@ export interface PlatformConfig {
   memoryGiB: PerRole<number>;
   /** Hosts per role: 1, or 3 to 9, Elasticsearch nodes (logging) and Kafka brokers; one web and one monitoring host. */
   memberCounts: MemberCounts;
+  /**
+   * Accept clusters in 2 availability zones where only 2 offer every instance type (aws target; the docker target's
+   * stand-in zones are always enough, so it reads nothing of it).
+   */
+  allowTwoZones: boolean;
   elasticsearchHeapGiB: number;
   /** Primary shards of each daily index. */
   elasticsearchShards: number;

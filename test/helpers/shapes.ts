@@ -12,7 +12,8 @@ export const onDocker = (config: Record<string, string>): Record<string, string>
  */
 export const PLATFORM_SHAPES: Record<string, Record<string, string>> = {
   "aws-default": TEST_CONFIG,
-  "aws-cluster-3-3": { ...TEST_CONFIG, [`${PROJECT}:elasticsearchNodes`]: "3", [`${PROJECT}:kafkaBrokers`]: "3" },
+  // Two zones of the mocks offer TEST_CONFIG's types: such a stack (created before allowTwoZones) now needs the key.
+  "aws-cluster-3-3": { ...TEST_CONFIG, [`${PROJECT}:elasticsearchNodes`]: "3", [`${PROJECT}:kafkaBrokers`]: "3", [`${PROJECT}:allowTwoZones`]: "true" },
   "aws-cloudtrail": { ...TEST_CONFIG, [`${PROJECT}:cloudtrail`]: "true" },
   "docker-default": onDocker(TEST_CONFIG),
 };

@@ -4,14 +4,39 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { Registered, PROJECT, STACK, TEST_CONFIG, runProgram, settle } from "../setup";
+import * as pulumi from "@pulumi/pulumi";
+// The mock monitor's outstanding registrations (internal to the SDK, untyped), as runProgram awaits them.
+import * as settings from "@pulumi/pulumi/runtime/settings";
+import { Registered, PROJECT, STACK, TEST_CONFIG, registered, runProgram, settle } from "../setup";
 import { REPO_ROOT } from "../../components/platform/repo";
 import { parse as parseDotEnv } from "dotenv";
 import { lookups } from "../helpers/registered";
 import { PLATFORM_SHAPES, onDocker } from "../helpers/shapes";
 
 const NAME = `${PROJECT}-${STACK}`;
+// In the mocks' two zones that offer TEST_CONFIG's types, with allowTwoZones.
 const CLUSTER_CONFIG = PLATFORM_SHAPES["aws-cluster-3-3"];
+const WITHOUT_ALLOW_TWO_ZONES = Object.fromEntries(Object.entries(CLUSTER_CONFIG).filter(([key]) => key !== `${PROJECT}:allowTwoZones`));
+
+/** Runs the program with pulumi.log.warn caught: what the deploy would show as warnings. */
+async function runCatchingWarnings(config: Record<string, string>): Promise<Awaited<ReturnType<typeof runProgram>> & { warnings: string[] }> {
+  const log = pulumi.log as { warn: (message: string) => Promise<void> };
+  const warn = log.warn;
+  const warnings: string[] = [];
+  log.warn = async (message: string) => void warnings.push(message);
+  try {
+    return { ...(await runProgram(config)), warnings };
+  } finally {
+    log.warn = warn;
+  }
+}
+
+const TWO_ZONE_WARNING =
+  "allowTwoZones: the clusters (elasticsearchNodes 3, kafkaBrokers 3) run in 2 availability zones of eu-west-1, not 3, so the loss of one can " +
+  "stop a cluster. Losing eu-west-1b (logging, logging-3, kafka, kafka-3): Elasticsearch loses its master quorum (2 of its 3 voting nodes are " +
+  "there) and takes no writes; Kafka loses its controller quorum (2 of its 3 controllers are there) and takes no writes. Losing eu-west-1c " +
+  "(logging-2, kafka-2): Elasticsearch keeps its master quorum and a copy of every shard; Kafka keeps its controller quorum and 2 of 3 " +
+  "replicas of every partition.";
 
 const fixture = (target: string) =>
   fs.readFileSync(path.join(REPO_ROOT, "test/fixtures/platform", `default-resources-${target}.txt`), "utf8").trim().split("\n");
@@ -34,14 +59,16 @@ describe("clusters (Pulumi mocks)", function () {
   describe("3 Elasticsearch nodes and 3 Kafka brokers on aws", () => {
     let resources: Registered[];
     let outputs: Record<string, unknown>;
+    let warnings: string[];
     const { ofType, byName } = lookups(() => resources);
     const idOf = (name: string) => `${name}-id`;
     const envOf = (member: string) => parseDotEnv(JSON.parse(byName(`${NAME}-${member}-bundle-rendered`).inputs.stdin as string)[".env"]);
     const instance = (member: string) => ofType("aws:ec2/instance:Instance").find((r) => r.name === `${NAME}-${member}`)!;
 
     before(async () => {
-      const run = await runProgram(CLUSTER_CONFIG);
+      const run = await runCatchingWarnings(CLUSTER_CONFIG);
       resources = run.resources;
+      warnings = run.warnings;
       outputs = (await settle(run.outputs)) as Record<string, unknown>;
     });
 
@@ -67,6 +94,10 @@ describe("clusters (Pulumi mocks)", function () {
       assert.equal(subnetOf("web"), idOf(`${NAME}-public`));
       assert.equal(envOf("logging-2").HOST_ZONE, "eu-west-1c");
       assert.equal(envOf("kafka-3").KAFKA_BROKER_RACK, "eu-west-1b");
+    });
+
+    it("with only two zones offering every type and allowTwoZones, warns once what the loss of each zone costs", () => {
+      assert.deepEqual(warnings, [TWO_ZONE_WARNING]);
     });
 
     it("opens transport and controller ports only between the members of the cluster", () => {
@@ -144,12 +175,43 @@ describe("clusters (Pulumi mocks)", function () {
     });
   });
 
-  it("uses three zones where three offer every type", async () => {
-    const { resources } = await runProgram({ ...CLUSTER_CONFIG, [`${PROJECT}:instanceTypes`]: JSON.stringify({ kafka: "t4g.small" }) });
+  it("uses three zones where three offer every type, without allowTwoZones and without a warning", async () => {
+    const { resources, warnings } = await runCatchingWarnings({ ...WITHOUT_ALLOW_TWO_ZONES, [`${PROJECT}:instanceTypes`]: JSON.stringify({ kafka: "t4g.small" }) });
     const subnets = resources.filter((r) => r.type === "aws:ec2/subnet:Subnet");
     assert.deepEqual(subnets.map((s) => s.inputs.availabilityZone), ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
     const instances = resources.filter((r) => r.type === "aws:ec2/instance:Instance" && /-logging(-\d)?$/.test(r.name));
     assert.deepEqual(instances.map((r) => r.inputs.availabilityZone), ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+    assert.deepEqual(warnings, []);
+  });
+
+  it("refuses a cluster where only two zones offer every type, naming zones, types and region, before the network exists", async () => {
+    const start = registered.length;
+    await assert.rejects(runProgram(WITHOUT_ALLOW_TWO_ZONES), (error: Error) => {
+      assert.equal(error.message,
+        "Only 2 availability zones of eu-west-1 offer every configured instance type (m7g.large, t3.small, t4g.medium, t4g.small): " +
+        "eu-west-1b, eu-west-1c. A cluster (elasticsearchNodes 3, kafkaBrokers 3) survives the loss of a zone only across 3: in 2, the zone " +
+        "that holds most of its voters takes its quorum with it. Choose instance types offered in a third zone (aws ec2 " +
+        "describe-instance-type-offerings --region eu-west-1 --location-type availability-zone --filters " +
+        "Name=instance-type,Values=m7g.large,t3.small,t4g.medium,t4g.small), or accept 2 zones with `pulumi config set allowTwoZones true` " +
+        "(README, Clusters: what the loss of a zone then costs).");
+      return true;
+    });
+    // What the program registered before it stopped (the credentials) lands before the next run counts its own.
+    await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    const aws = registered.slice(start).filter((r) => r.type.startsWith("aws:") || r.type === "logplatform:index:Network");
+    assert.deepEqual(aws.map((r) => r.name), [], "nothing of the network or the hosts is registered");
+  });
+
+  it("refuses it for one cluster too (1 Elasticsearch node, 3 Kafka brokers)", async () => {
+    await assert.rejects(runProgram({ ...WITHOUT_ALLOW_TWO_ZONES, [`${PROJECT}:elasticsearchNodes`]: "1" }),
+      /^Error: Only 2 availability zones of eu-west-1 .*: eu-west-1b, eu-west-1c\. A cluster \(elasticsearchNodes 1, kafkaBrokers 3\)/);
+    await (settings as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  });
+
+  it("leaves a single-member platform alone in two zones, without allowTwoZones or a warning", async () => {
+    const { resources, warnings } = await runCatchingWarnings(TEST_CONFIG);
+    assert.deepEqual(resources.filter((r) => r.type === "aws:ec2/subnet:Subnet").map((s) => s.inputs.availabilityZone), ["eu-west-1b"]);
+    assert.deepEqual(warnings, []);
   });
 
   it("on docker, gives every member its own address and loopback SSH port, zones as stand-in names", async () => {

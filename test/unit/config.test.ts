@@ -96,6 +96,8 @@ describe("config", () => {
     ["ten Kafka brokers", { kafkaBrokers: "10" }, `${NS}:kafkaBrokers = "10": expected an integer from 1 to 9`],
     ["fewer partitions than aggregators", { elasticsearchNodes: "5", kafkaPartitions: "3" }, `${NS}:kafkaPartitions = "3": expected at least elasticsearchNodes (5): an aggregator without a partition reads nothing`],
     ["zero shards", { elasticsearchShards: "0" }, `${NS}:elasticsearchShards = "0": expected an integer from 1 to 32`],
+    ["allowTwoZones that is not a boolean", { elasticsearchNodes: "3", allowTwoZones: "yes" }, `${NS}:allowTwoZones = "yes": expected true or false`],
+    ["allowTwoZones that is not a boolean on docker either", { target: "docker", allowTwoZones: "1" }, `${NS}:allowTwoZones = "1": expected true or false`],
     ["a gateway port a further member's SSH takes", { target: "docker", elasticsearchNodes: "3", localGatewayPort: "2209" }, `${NS}:localGatewayPort = 2209: expected a port that no other published service takes (SSH of the logging-3 host takes 2209, from localSshBasePort 2201)`],
     ["local UI ports that are not an object", { localPorts: [5601] }, `${NS}:localPorts = [5601]: expected an object of ports by UI (kibana, elasticsearch, grafana, prometheus, alertmanager)`],
     ["a local port for an unknown UI", { localPorts: { kibanna: 15601 } }, `${NS}:localPorts.kibanna = 15601: expected one of the UIs kibana, elasticsearch, grafana, prometheus, alertmanager`],
@@ -173,10 +175,20 @@ describe("config", () => {
       assert.equal(local({ instanceTypes: { logging: "t4g.small" } }).elasticsearchHeapGiB, 1);
       assert.equal(parseConfig(source({ localMemoryMiB: { logging: 65536 } })).elasticsearchHeapGiB, 3);
     });
+
+    it("accepts allowTwoZones, which only the aws target reads (its stand-in zones are always three)", () => {
+      assert.equal(local({ elasticsearchNodes: "3", allowTwoZones: "true" }).allowTwoZones, true);
+    });
   });
 
   it("on aws, checks the local UI ports (the tunnel's local ends) only against each other: SSH and the gateway are not published there", () => {
     assert.equal(parseConfig(source({ localPorts: { kibana: 2202, grafana: 8080 } })).localPorts.kibana, 2202);
+  });
+
+  it("reads allowTwoZones as true or false, false by default", () => {
+    assert.equal(parseConfig(source({})).allowTwoZones, false);
+    assert.equal(parseConfig(source({ allowTwoZones: "false" })).allowTwoZones, false);
+    assert.equal(parseConfig(source({ elasticsearchNodes: "3", allowTwoZones: "true" })).allowTwoZones, true);
   });
 
   it("runs one host per role by default, and sizes shards and partitions with the Elasticsearch nodes", () => {

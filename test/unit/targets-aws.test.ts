@@ -7,9 +7,9 @@ import { ALERT_SECRETS, Registered, STACK, PROJECT, TEST_CONFIG, mockImageId, ru
 import { ROLES, Role } from "../../components/platform/roles";
 import { bundleContentHash } from "../../components/bundles/files";
 import { ubuntuImageName } from "../../components/targets/aws/ec2-host";
-import { Network, instanceTypeOfferings, zonesOffering } from "../../components/targets/aws/network";
+import { Network, instanceTypeOfferings, subnetZonesRefusal, zoneLossCosts, zoneRefusal, zonesOffering } from "../../components/targets/aws/network";
 import { carveSubnets } from "../../components/platform/subnets";
-import { ONE_OF_EACH } from "../../components/platform/topology";
+import { MemberCounts, ONE_OF_EACH, zoneSlot } from "../../components/platform/topology";
 import { BUNDLE_SOURCES } from "../../components/bundles/sources";
 import { ALERTMANAGER_CONFIG_PATH } from "../../components/bundles/alertmanager-config";
 import { MONITORING_USERS, WEB_USERS } from "../../components/credentials/monitoring";
@@ -451,12 +451,89 @@ describe("network layout", () => {
 
   it("refuses, naming type and zone, instance types the subnet's kept zone does not offer", async () => {
     // Zone a (where this subnet stays) lacks t4g.medium in the mocks.
-    const network = new Network("kept-zone", { vpcCidr: "10.9.0.0/16", instanceTypes: ["t4g.small", "t4g.medium"], offerings: await instanceTypeOfferings(["t4g.small", "t4g.medium"]), operatorCidrs: [], memberCounts: ONE_OF_EACH });
+    const network = new Network("kept-zone", { vpcCidr: "10.9.0.0/16", instanceTypes: ["t4g.small", "t4g.medium"], offerings: await instanceTypeOfferings(["t4g.small", "t4g.medium"]), operatorCidrs: [], memberCounts: ONE_OF_EACH, region: "eu-west-1", allowTwoZones: false });
     await assert.rejects(
       // apply() swallows a failed Output; its (internal) promise carries the error the deployment reports.
       (network.zones[0] as unknown as { promise(): Promise<string> }).promise(),
       /instanceTypes: t4g\.medium not offered in eu-west-1a, the zone this stack's subnet was created in/,
     );
+  });
+
+  describe("zones for the clusters", () => {
+    const CLUSTERS: MemberCounts = { logging: 3, web: 1, kafka: 3, monitoring: 1 };
+    const rule = (counts: MemberCounts, allowTwoZones = false) =>
+      ({ memberCounts: counts, allowTwoZones, region: "eu-west-1", instanceTypes: ["t4g.small", "t4g.large"] });
+    const ONE_ZONE = { locations: ["eu-west-1b", "eu-west-1b"], instanceTypes: ["t4g.small", "t4g.large"] };
+    const network = (name: string, offerings: { locations: string[]; instanceTypes: string[] }, counts: MemberCounts, allowTwoZones = false) =>
+      new Network(name, { vpcCidr: "10.9.0.0/16", offerings, operatorCidrs: [], ...rule(counts, allowTwoZones) });
+    // apply() swallows a failed Output; its (internal) promise carries the value or the error the deployment reports.
+    const zonesOf = (net: Network) => Promise.all(net.zones.map((zone) => (zone as unknown as { promise(): Promise<string> }).promise()));
+
+    it("need 3 zones: 2 only with allowTwoZones, 1 never; a platform without a cluster needs 1", () => {
+      assert.equal(zoneRefusal(["z-a", "z-b", "z-c"], rule(CLUSTERS)), undefined);
+      assert.equal(zoneRefusal(["z-a", "z-b"], rule(CLUSTERS, true)), undefined);
+      assert.match(zoneRefusal(["z-a", "z-b"], rule(CLUSTERS)) ?? "", /^Only 2 availability zones of eu-west-1 offer every configured instance type \(t4g\.large, t4g\.small\): z-a, z-b\. /);
+      assert.equal(zoneRefusal(["z-a"], rule(ONE_OF_EACH)), undefined);
+      assert.equal(zoneRefusal(["z-a"], rule({ ...ONE_OF_EACH, kafka: 3 }, true)),
+        "Only 1 availability zone of eu-west-1 offers every configured instance type (t4g.large, t4g.small): z-a. A cluster (elasticsearchNodes 1, " +
+        "kafkaBrokers 3) survives the loss of a zone only across 3, and is not run in a single zone, even with allowTwoZones: the loss of that " +
+        "zone would stop every member. Choose instance types offered in more zones (aws ec2 describe-instance-type-offerings --region eu-west-1 " +
+        "--location-type availability-zone --filters Name=instance-type,Values=t4g.large,t4g.small), or run 1 Elasticsearch node and 1 Kafka broker.");
+    });
+
+    it("leave a single-member platform in the one zone that offers its types", async () => {
+      const net = network("one-zone-single", ONE_ZONE, ONE_OF_EACH);
+      assert.deepEqual(await zonesOf(net), ["eu-west-1b"]);
+    });
+
+    it("refuse a cluster in one zone, even with allowTwoZones, before the network is registered", () => {
+      assert.throws(() => network("one-zone-cluster", ONE_ZONE, CLUSTERS, true), /^Error: Only 1 availability zone of eu-west-1 offers every configured instance type \(t4g\.large, t4g\.small\): eu-west-1b\. /);
+    });
+
+    it("hold for the zones the subnets are kept in, not only for those offered now", async () => {
+      // The mocks keep every subnet of a kept-zone-* network in eu-west-1a, while a, b and c offer t4g.small and t4g.large.
+      const net = network("kept-zone-cluster", await instanceTypeOfferings(["t4g.small", "t4g.large"]), CLUSTERS, true);
+      await assert.rejects(zonesOf(net), (error: Error) => {
+        assert.equal(error.message,
+          "This stack's subnets are in 1 availability zone of eu-west-1 (kept-zone-cluster-public: eu-west-1a, kept-zone-cluster-public-2: " +
+          "eu-west-1a, kept-zone-cluster-public-3: eu-west-1a), each kept where it was first created, while eu-west-1a, eu-west-1b, eu-west-1c " +
+          "offer every configured instance type (t4g.large, t4g.small). A cluster (elasticsearchNodes 3, kafkaBrokers 3) survives the loss of a " +
+          "zone only across 3, and is not run in a single zone, even with allowTwoZones: the loss of that zone would stop every member.");
+        return true;
+      });
+      const kept = [{ name: "public", zone: "z-b" }, { name: "public-2", zone: "z-c" }, { name: "public-3", zone: "z-c" }];
+      assert.equal(subnetZonesRefusal(kept, ["z-a", "z-b", "z-c"], rule(CLUSTERS, true)), undefined);
+      assert.equal(subnetZonesRefusal(kept, ["z-a", "z-b", "z-c"], rule(CLUSTERS)),
+        "This stack's subnets are in 2 availability zones of eu-west-1 (public: z-b, public-2: z-c, public-3: z-c), each kept where it was first " +
+        "created, while z-a, z-b, z-c offer every configured instance type (t4g.large, t4g.small). A cluster (elasticsearchNodes 3, kafkaBrokers 3) " +
+        "survives the loss of a zone only across 3, so accept 2 zones with `pulumi config set allowTwoZones true` (README, Clusters: what the loss " +
+        "of a zone then costs).");
+      assert.equal(subnetZonesRefusal(kept.slice(0, 1), ["z-b"], rule(ONE_OF_EACH)), undefined);
+    });
+
+    it("name, over 2 zones, what the loss of each costs for every cluster size", () => {
+      const costs = (n: number) => zoneLossCosts({ logging: n, web: 1, kafka: n, monitoring: 1 }, (member) => ["z-a", "z-b"][zoneSlot(member, 2)]);
+      const esLost = (there: number, n: number) => `Elasticsearch loses its master quorum (${there} of its ${n} voting nodes are there) and takes no writes`;
+      const esKept = "Elasticsearch keeps its master quorum and a copy of every shard";
+      const esEither = (n: number) => `Elasticsearch keeps its master quorum only if the node it leaves out of its voting configuration (${n - 1} of its ${n} nodes vote) is there, and otherwise takes no writes`;
+      const kafkaLost = "Kafka loses its controller quorum (2 of its 3 controllers are there) and takes no writes";
+      const kafkaPartly = "Kafka keeps its controller quorum, but the partitions with 2 of their 3 replicas there fall below min.insync.replicas 2 and take no writes";
+      const names = (role: string, n: number, first: boolean) => Array.from({ length: n }, (_, i) => i).filter((i) => i % 2 === (first ? 0 : 1)).map((i) => (i === 0 ? role : `${role}-${i + 1}`));
+      const zone = (n: number, first: boolean) => [...names("logging", n, first), ...names("kafka", n, first)].join(", ");
+      assert.deepEqual(costs(3), [
+        `Losing z-a (${zone(3, true)}): ${esLost(2, 3)}; ${kafkaLost}.`,
+        `Losing z-b (${zone(3, false)}): ${esKept}; Kafka keeps its controller quorum and 2 of 3 replicas of every partition.`,
+      ]);
+      for (const n of [5, 7, 9]) {
+        assert.deepEqual(costs(n), [`Losing z-a (${zone(n, true)}): ${esLost((n + 1) / 2, n)}; ${kafkaLost}.`, `Losing z-b (${zone(n, false)}): ${esKept}; ${kafkaPartly}.`], `${n}`);
+      }
+      for (const n of [4, 6, 8]) {
+        assert.deepEqual(costs(n), [`Losing z-a (${zone(n, true)}): ${esEither(n)}; ${kafkaLost}.`, `Losing z-b (${zone(n, false)}): ${esEither(n)}; ${kafkaPartly}.`], `${n}`);
+      }
+      // Only the clusters: a single member is lost with its zone in any layout.
+      assert.deepEqual(zoneLossCosts({ logging: 3, web: 1, kafka: 1, monitoring: 1 }, (member) => ["z-a", "z-b"][zoneSlot(member, 2)]),
+        [`Losing z-a (logging, logging-3): ${esLost(2, 3)}.`, `Losing z-b (logging-2): ${esKept}.`]);
+    });
   });
 
   it("lists the zones that offer every type, in name order", () => {

@@ -19,6 +19,8 @@ export async function awsHosts(name: string, args: HostsArgs): Promise<{ hosts: 
     offerings: await instanceTypeOfferings(instanceTypes),
     operatorCidrs: await resolveOperatorCidrs(config.operatorCidrs, lookupDeployerIp),
     memberCounts: config.memberCounts,
+    region: config.region,
+    allowTwoZones: config.allowTwoZones,
   });
   const keyPair = new aws.ec2.KeyPair(`${name}-ssh`, { publicKey: args.sshPublicKey });
   const hosts = perRole((role) => members(config.memberCounts)[role].map((member) => {
