@@ -149,12 +149,21 @@ export class Bundle extends pulumi.ComponentResource {
   }
 }
 
+/**
+ * The command that syncs a staged bundle (`from`) into place (`to`). --checksum: a file whose content is unchanged keeps
+ * its inode, so a running container's mount stays valid. A changed file is written beside the old one and renamed
+ * over it (rsync's default, no --inplace): a new inode, which a directory mount shows at once (Prometheus' file_sd
+ * targets) and a single-file mount never does (that service is recreated: its mounted-files label changed).
+ */
+export function syncCommand(from: string, to: string): string {
+  return `rsync --recursive --perms --times --checksum --delete ${quote(`${from}/`)} ${quote(`${to}/`)}`;
+}
+
 /** The shell lines that sync a staged bundle into place and enter it. */
 function syncStaged(role: Role, stagingRoot: string, dir: string): (staged: string) => string[] {
   return (s) => [
     "set -eu",
-    // --checksum: a file whose content is unchanged keeps its inode, so a running container's mount stays valid.
-    `rsync --recursive --perms --times --checksum --delete ${quote(`${s}/`)} ${quote(`${dir}/`)}`,
+    syncCommand(s, dir),
     // Earlier stagings of this bundle are done with; the current one stays, so an Update can run this again.
     `find ${quote(stagingRoot)} -mindepth 1 -maxdepth 1 -name ${quote(`${role}-*`)} ! -path ${quote(path.posix.dirname(s))} -exec rm -rf {} +`,
     `cd ${quote(dir)}`,

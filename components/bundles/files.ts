@@ -51,22 +51,52 @@ interface ComposeService {
   volumes?: ComposeVolume[];
   /** Bundle files a service reads without mounting them (through another service): a change recreates it too. */
   "x-config-files"?: string[];
+  /**
+   * Rendered bundle files below a directory the service mounts that it re-reads while running (Prometheus' file_sd
+   * targets): left out of its hash, so a change reaches the running container instead of recreating it.
+   */
+  "x-live-files"?: string[];
 }
 
-/** Bundle-relative paths a service depends on: what it bind-mounts (`./x:/y`) and its `x-config-files`. */
-function bundleMounts(service: ComposeService): string[] {
-  const mounted = (service.volumes ?? []).map((volume) =>
-    typeof volume === "string" ? volume.split(":")[0] : volume.type === "bind" ? volume.source ?? "" : "");
-  return [...mounted, ...(service["x-config-files"] ?? [])]
-    .filter((source) => source.startsWith("./"))
-    .map((source) => path.posix.normalize(source));
+const bundlePaths = (sources: string[]) => sources.filter((source) => source.startsWith("./")).map((source) => path.posix.normalize(source));
+/** Whether a bundle-relative path is `folder` or lies below it. */
+const isWithin = (name: string, folder: string) => name === folder || name.startsWith(`${folder}/`);
+
+/** Bundle-relative paths a service bind-mounts (`./x:/y`). */
+const boundPaths = (service: ComposeService): string[] => bundlePaths((service.volumes ?? []).map((volume) =>
+  typeof volume === "string" ? volume.split(":")[0] : volume.type === "bind" ? volume.source ?? "" : ""));
+
+/** Bundle-relative paths a service depends on: what it bind-mounts and its `x-config-files`. */
+const bundleMounts = (service: ComposeService): string[] => [...boundPaths(service), ...bundlePaths(service["x-config-files"] ?? [])];
+
+/**
+ * A service's `x-live-files`, checked: each holds rendered files only (the repository's are hashed whole) and lies
+ * below a directory it bind-mounts. A directory mount shows a file that the sync replaced (rsync writes a new file
+ * and renames it over the old one); a single-file mount keeps the old inode until the container is recreated.
+ */
+function liveFiles(service: string, definition: ComposeService, folders: readonly string[], rendered: Record<string, string>, root: string): string[] {
+  const live = bundlePaths(definition["x-live-files"] ?? []);
+  const isDirectory = (mount: string) => {
+    const local = bundlePathSource(folders, mount, root);
+    return fs.existsSync(local) ? fs.statSync(local).isDirectory() : !(mount in rendered);
+  };
+  for (const entry of live) {
+    const where = `${folders[0]}: service ${service} lists ./${entry} under x-live-files`;
+    if (fs.existsSync(bundlePathSource(folders, entry, root))) throw new Error(`${where}, which the repository holds: only rendered files can be live`);
+    if (!Object.keys(rendered).some((name) => isWithin(name, entry))) throw new Error(`${where}, which the bundle does not contain`);
+    if (!boundPaths(definition).some((mount) => isWithin(entry, mount) && isDirectory(mount))) {
+      throw new Error(`${where}, which is not in a directory it bind-mounts: a replaced file would not reach the container`);
+    }
+  }
+  return live;
 }
 
 /**
  * Per service, a hash of the bundle files it mounts (repository files and rendered ones, `.env` aside: compose sees
- * its values itself). Compose recreates a service only when its configuration changes, and it cannot see a mounted
- * file change; carrying this hash as a label makes `docker compose up` recreate exactly the services whose files
- * changed. (Exited one-shot jobs are started again by every `up` whatever changed; each is idempotent.)
+ * its values itself; its `x-live-files` aside: it reads their changes itself). Compose recreates a service only when
+ * its configuration changes, and it cannot see a mounted file change; carrying this hash as a label makes
+ * `docker compose up` recreate exactly the services whose files changed. (Exited one-shot jobs are started again by
+ * every `up` whatever changed; each is idempotent.)
  */
 export async function mountedFilesHashes(
   folders: readonly string[],
@@ -78,16 +108,17 @@ export async function mountedFilesHashes(
   ) as { services: Record<string, ComposeService> }).services));
   const hashes: Record<string, string> = {};
   for (const [service, definition] of services) {
+    const live = liveFiles(service, definition, folders, rendered, root);
     const mounts = bundleMounts(definition);
     if (mounts.length === 0) continue;
     const digest = crypto.createHash("sha256");
     for (const mount of mounts) {
-      const within = (name: string) => name === mount || name.startsWith(`${mount}/`);
       const local = bundlePathSource(folders, mount, root);
-      const files = Object.keys(rendered).filter((name) => name !== ".env" && within(name)).sort();
-      if (!fs.existsSync(local) && files.length === 0) {
+      const inMount = Object.keys(rendered).filter((name) => name !== ".env" && isWithin(name, mount));
+      if (!fs.existsSync(local) && inMount.length === 0) {
         throw new Error(`${folders[0]}: service ${service} mounts ./${mount}, which the bundle does not contain`);
       }
+      const files = inMount.filter((name) => !live.some((entry) => isWithin(name, entry))).sort();
       digest.update(`${mount}\0`);
       if (fs.existsSync(local)) digest.update((await hashElement(local, { algo: "sha256", encoding: "hex" })).hash);
       for (const name of files) digest.update(`\0${name}\0${rendered[name]}`);

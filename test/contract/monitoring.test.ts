@@ -8,6 +8,9 @@ import { ROLES, Role } from "../../components/platform/roles";
 import { allMembers, CLUSTER_SIZES, memberName } from "../../components/platform/topology";
 import { FILE_SD_TARGETS, renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../components/bundles/scrape-targets";
 import { ALERTMANAGER_CONFIG_PATH } from "../../components/bundles/alertmanager-config";
+import { mountedFilesHashes } from "../../components/bundles/files";
+import { renderedFiles } from "../../components/bundles/rendered-files";
+import { BUNDLE_SOURCES } from "../../components/bundles/sources";
 import { CONTAINER_SECRETS_DIR, SECRET_FILES, WEB_USERS, monitoringSecretsDir, renderMonitoringSecrets } from "../../components/credentials/monitoring";
 import { ES_ACCOUNTS, passwordVariable } from "../../components/credentials/elasticsearch";
 import { TLS_FILES } from "../../components/credentials/tls";
@@ -491,6 +494,24 @@ describe("monitoring: compose bundle", () => {
     assert.ok(WEB_USERS.prometheus.includes("grafana") && WEB_USERS.alertmanager.includes("grafana"));
     assert.equal(grafanaEnv.MONITORING_GRAFANA_PASSWORD, "${MONITORING_GRAFANA_PASSWORD}");
     assert.equal(sampleEnv("monitoring").MONITORING_GRAFANA_PASSWORD, SAMPLE_MONITORING_CREDENTIALS.grafana.password);
+  });
+
+  it("lets Prometheus read its file_sd targets live: in the folder it mounts, out of its label, re-read every 30 s", async () => {
+    // Listed as live, in the directory mount of its config: a targets file the sync replaced (a new inode) shows in
+    // the container, where a single-file mount would keep the old one.
+    assert.deepEqual((services.prometheus as { "x-live-files"?: string[] })["x-live-files"], [`./${SCRAPE_TARGETS_DIR}`]);
+    assert.ok(services.prometheus.volumes?.includes("./prometheus:/etc/prometheus:ro"));
+    assert.ok(SCRAPE_TARGETS_DIR.startsWith("prometheus/") && fs.statSync(repoPathOf("monitoring", "prometheus")).isDirectory());
+    // The watch applies a change at once; every file_sd config also re-reads its files every 30 s (default: 5 min).
+    const sds = promConfig.scrape_configs.flatMap((c) => c.file_sd_configs ?? []);
+    assert.ok(sds.length > 0);
+    for (const sd of sds) assert.equal(sd.refresh_interval, "30s", sd.files.join(", "));
+    // Its label is the same for one logging host and three; a rule or prometheus.yml change still changes it (the
+    // repository's prometheus folder is hashed whole), which bundle-changes.test.ts checks through docker-compose.
+    const label = async (members: typeof SAMPLE_FACTS.members) => (await mountedFilesHashes(BUNDLE_SOURCES.monitoring, renderedFiles("monitoring", {
+      members, alerting: { webhook: false, slack: false }, alertSecrets: {}, monitoringCredentials: SAMPLE_MONITORING_CREDENTIALS, tls: { caCert: "ca" },
+    }))).prometheus;
+    assert.equal(await label(clusterFacts({ logging: 3 }).members), await label(SAMPLE_FACTS.members));
   });
 
   it("starts Grafana after the grafana.com import finished and Prometheus is healthy", () => {

@@ -1,7 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { Role } from "../../components/platform/roles";
+import { PerRole, Role } from "../../components/platform/roles";
+import { MemberFacts } from "../../components/platform/topology";
 import { BUNDLE_SOURCES } from "../../components/bundles/sources";
 import { renderedFiles } from "../../components/bundles/rendered-files";
 import { renderBundleFiles } from "../../components/bundles/files";
@@ -24,6 +25,8 @@ export interface AssembleOptions {
   env?: Record<string, string>;
   /** The alert receivers' secrets (the receivers are those they name); none by default. */
   alertSecrets?: AlertSecrets;
+  /** The platform's hosts (the monitoring host's scrape targets); the sample facts' by default. */
+  members?: PerRole<MemberFacts[]>;
 }
 
 /** Lays a bundle out in a temp folder as the program lays it out on its host: folders and every rendered file. */
@@ -37,7 +40,7 @@ export async function assembleBundle(role: Role, options: AssembleOptions = {}):
     BUNDLE_SOURCES[role],
     options.env ?? sampleEnv(role),
     renderedFiles(role, {
-      members: SAMPLE_FACTS.members,
+      members: options.members ?? SAMPLE_FACTS.members,
       alerting: receiversOf(options.alertSecrets ?? {}),
       alertSecrets: options.alertSecrets ?? {},
       monitoringCredentials: SAMPLE_MONITORING_CREDENTIALS,

@@ -23,7 +23,7 @@ export interface ScrapeConfig {
   metrics_path?: string;
   scrape_interval?: string;
   static_configs?: { targets: string[]; labels?: Record<string, string> }[];
-  file_sd_configs?: { files: string[] }[];
+  file_sd_configs?: { files: string[]; refresh_interval?: string }[];
 }
 export interface PrometheusConfig {
   global: { scrape_interval: string; scrape_timeout?: string; evaluation_interval?: string; external_labels?: Record<string, string> };

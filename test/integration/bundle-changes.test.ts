@@ -12,7 +12,8 @@ import { BUNDLE_SOURCES } from "../../components/bundles/sources";
 import { Role } from "../../components/platform/roles";
 import { runTool } from "../helpers/tools";
 import { assembleBundle, copyBundleSources } from "../helpers/assemble-bundle";
-import { sampleEnv } from "../helpers/sample-facts";
+import { clusterFacts, SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
+import { renderScrapeTargets, SCRAPE_TARGETS_DIR } from "../../components/bundles/scrape-targets";
 
 /**
  * Every service as docker-compose resolves it (both compose files merged, `.env` interpolated and read in): compose
@@ -69,6 +70,29 @@ describe("a bundle change recreates only the services it touches (docker-compose
     const after = await serviceHashes("monitoring", { alertSecrets: { webhookUrl: "https://hooks.example.com/b" } });
     assert.deepEqual(changed(before, after), ["alertmanager", "secrets"]);
   });
+
+  it("the scrape targets changed (logging grown from 1 to 3 members): no monitoring service is recreated", async () => {
+    const grown = clusterFacts({ logging: 3 });
+    const before = await serviceHashes("monitoring", { env: sampleEnv("monitoring"), members: SAMPLE_FACTS.members });
+    const after = await serviceHashes("monitoring", { env: sampleEnv("monitoring", 0, grown), members: grown.members });
+    // The targets files did change (the bundle is redeployed): Prometheus reads them live from its mounted folder.
+    const targets = (members: typeof grown.members) => renderScrapeTargets(members)[`${SCRAPE_TARGETS_DIR}/node.json`];
+    assert.notEqual(targets(grown.members), targets(SAMPLE_FACTS.members));
+    assert.deepEqual(changed(before, after), []);
+  });
+
+  for (const file of ["prometheus/prometheus.yml", "prometheus/rules/alerts.yml"]) {
+    it(`${file} changed: Prometheus restarts (it reads it at start only), nothing else`, async () => {
+      const monitoring = copyBundleSources("monitoring");
+      try {
+        const before = await serviceHashes("monitoring", { root: monitoring });
+        fs.appendFileSync(path.join(monitoring, "hosts/monitoring", file), "\n");
+        assert.deepEqual(changed(before, await serviceHashes("monitoring", { root: monitoring })), ["prometheus"]);
+      } finally {
+        fs.rmSync(monitoring, { recursive: true, force: true });
+      }
+    });
+  }
 
   it("a Grafana dashboard changed: Grafana restarts, Prometheus does not", async () => {
     const monitoring = copyBundleSources("monitoring");
