@@ -26,9 +26,20 @@ export interface BundleArgs {
   dependsOn: pulumi.Input<pulumi.Resource>[];
   /**
    * A member of a cluster of several: its node service starts (or restarts) on its own first, after `after` (the
-   * previous member's gate), then `cluster/gate.sh` waits until the cluster is healthy with this node in it.
+   * previous member's gate), then `cluster/gate.sh` waits until the cluster is healthy with this node in it. `around`:
+   * what the role does around that restart (Elasticsearch's shard allocation).
    */
-  clusterNode?: { service: string; after: pulumi.Input<pulumi.Resource>[] };
+  clusterNode?: { service: string; after: pulumi.Input<pulumi.Resource>[]; around?: AroundNodeRestart };
+}
+
+/** Commands of a cluster member's roll around its node's restart, each run from the bundle folder. */
+export interface AroundNodeRestart {
+  /** In the node step, before `docker compose up` of the node service. */
+  before: string;
+  /** In the gate step, before the gate; a failure fails the step, and the gate does not run. */
+  after: string;
+  /** In the node step, when `docker compose up` of the node service fails: what `before` did must not outlive it. */
+  onFailure: string;
 }
 
 /** The gate a cluster member's roll waits on, relative to its bundle. */
@@ -117,14 +128,15 @@ export class Bundle extends pulumi.ComponentResource {
     const sync = syncStaged(args.role, stagingRoot, dir);
     this.staging = { name, connection: args.connection, staged, sync, triggers, written: writeRendered };
     if (args.clusterNode) {
+      const { service, after, around } = args.clusterNode;
       const node = new remote.Command(`${name}-node`, {
         connection: args.connection,
-        create: staged.apply((s) => [...sync(s), ...composeUp([args.clusterNode!.service])].join("\n")),
+        create: staged.apply((s) => [...sync(s), ...(around ? [around.before] : []), ...composeUp([service], around ? [around.onFailure] : [])].join("\n")),
         triggers,
-      }, { ...parent, dependsOn: [writeRendered, ...args.clusterNode.after] });
+      }, { ...parent, dependsOn: [writeRendered, ...after] });
       this.gate = new remote.Command(`${name}-gate`, {
         connection: args.connection,
-        create: `cd ${quote(dir)} && bash ${CLUSTER_GATE_SCRIPT}`,
+        create: `cd ${quote(dir)} && ${around ? `${around.after} && ` : ""}bash ${CLUSTER_GATE_SCRIPT}`,
         triggers,
       }, { ...parent, dependsOn: [node] });
     }
@@ -170,12 +182,16 @@ function syncStaged(role: Role, stagingRoot: string, dir: string): (staged: stri
   ];
 }
 
-/** `docker compose up` of some services (all, and orphans removed, when none are named); on failure, what went wrong. */
-function composeUp(services: string[]): string[] {
+/**
+ * `docker compose up` of some services (all, and orphans removed, when none are named); on failure, what went wrong,
+ * then the `onFailure` commands (their own failure shown, not hiding the first).
+ */
+function composeUp(services: string[], onFailure: string[] = []): string[] {
   return [
     `if ! sudo docker compose up --detach --wait --wait-timeout ${COMPOSE_WAIT_SECONDS} ${services.length ? services.map(quote).join(" ") : "--remove-orphans"}; then`,
     "  sudo docker compose ps --all >&2",
     `  sudo docker compose logs --no-color --tail 40 ${services.map((service) => `${quote(service)} `).join("")}>&2`,
+    ...onFailure.map((command) => `  ${command} >&2 || true`),
     "  exit 1",
     "fi",
   ];

@@ -3,7 +3,7 @@ import { remote } from "@pulumi/command";
 import { Role } from "../platform/roles";
 import { CLUSTER_NODE_SERVICES, ClusterRole, Member } from "../platform/topology";
 import { PlatformHost } from "../targets/platform-host";
-import { Bundle } from "./bundle";
+import { AroundNodeRestart, Bundle } from "./bundle";
 import { BUNDLE_SOURCES } from "./sources";
 
 /** One member of a role and what its bundle gets. */
@@ -28,6 +28,25 @@ export interface RoleDeploymentArgs {
   platformName: string;
 }
 
+/** Shard allocation around a member's restart, relative to its bundle (hosts/logging/cluster/allocation.sh). */
+export const CLUSTER_ALLOCATION_SCRIPT = "cluster/allocation.sh";
+
+/**
+ * What a cluster role does around each member's node restart. Elasticsearch follows Elastic's rolling restart
+ * ("Full-cluster restart and rolling restart procedures", Elasticsearch 8.19 docs): shard allocation is limited to
+ * primaries before the node stops, so the cluster does not copy the replicas it held elsewhere while it is away, and
+ * lifted once it has rejoined (before its gate, which then waits for those replicas to recover onto it: the next
+ * member must not stop while they are still initializing). When the node does not come back, the limit is lifted
+ * at once, so the cluster may rebuild those replicas elsewhere. Kafka needs nothing: its gate waits for the replicas.
+ */
+export const AROUND_NODE_RESTART: Partial<Record<ClusterRole, AroundNodeRestart>> = {
+  logging: {
+    before: `bash ${CLUSTER_ALLOCATION_SCRIPT} primaries`,
+    after: `bash ${CLUSTER_ALLOCATION_SCRIPT} all`,
+    onFailure: `ES_ALLOCATION_JOIN_TIMEOUT=0 bash ${CLUSTER_ALLOCATION_SCRIPT} all`,
+  },
+};
+
 /**
  * A role's bundle on each of its members, and the order in which they start.
  *
@@ -36,7 +55,10 @@ export interface RoleDeploymentArgs {
  * A cluster rolls, so that a change never stops more than one member's node at a time:
  * 1. every member stages its bundle (copy, rendered files) as soon as its host is ready;
  * 2. member 1's node service alone (re)starts, then its gate waits until the cluster is healthy with it; member k's
- *    node starts only after member k-1's gate has passed;
+ *    node starts only after member k-1's gate has passed. A logging member's node step first limits shard
+ *    allocation to primaries and its gate step first lifts the limit (AROUND_NODE_RESTART). The gates fail closed
+ *    (hosts/<role>/cluster/gate.sh): on a new cluster, member 1's passes only on evidence that it founds one, which
+ *    is why the first deploy can roll one member at a time like every later one;
  * 3. after the last member's gate, and after the roles this one starts after, the first member's whole bundle
  *    starts: its one-off jobs (setup, Kibana, exporters) find the cluster formed;
  * 4. then every other member's whole bundle.
@@ -66,7 +88,11 @@ export class RoleDeployment extends pulumi.ComponentResource {
         env,
         renderedFiles,
         dependsOn: clustered ? [host.ready] : [host.ready, ...startsAfter],
-        clusterNode: clustered ? { service: CLUSTER_NODE_SERVICES[role as ClusterRole], after: previousGate ? [previousGate] : [] } : undefined,
+        clusterNode: clustered ? {
+          service: CLUSTER_NODE_SERVICES[role as ClusterRole],
+          after: previousGate ? [previousGate] : [],
+          around: AROUND_NODE_RESTART[role as ClusterRole],
+        } : undefined,
       }, {
         parent: this,
         // The bundles stood at the top of the stack before this component held them: the same resources.

@@ -90,28 +90,44 @@ async function catNodes(nodes: ElasticsearchNodes, index: number): Promise<strin
 }
 
 /**
- * cluster/gate.sh of member `index`, from its bundle folder as the program lays it out (its `.env`, the CA at
- * tls/ca.crt). Its "local" node is the member's own address (ES_GATE_LOCAL_URL): on a host that is 127.0.0.1, here
- * each member listens on its own loopback address. The host's curl answers, so DOCKER is never run.
+ * A script of member `index`'s cluster/ folder, from its bundle folder as the program lays it out (its `.env`, the CA
+ * at tls/ca.crt). Its "local" node is the member's own address (ES_GATE_LOCAL_URL): on a host that is 127.0.0.1, here
+ * each member listens on its own loopback address. The host's curl answers; DOCKER stands in for `docker compose exec
+ * -T elasticsearch <command>` (how the gate reads the node's data path markers) by running the command in the
+ * member's home, its data path as ES_DATA_DIR, and refuses any other docker call.
  */
-async function gate(nodes: ElasticsearchNodes, index: number, bound: { timeout: number; interval: number }, dotEnv: Record<string, string> = {}): Promise<Result> {
+async function clusterScript(nodes: ElasticsearchNodes, index: number, script: string, args: string[], env: Record<string, string>, timeoutSeconds: number,
+  dotEnv: Record<string, string> = {}): Promise<Result> {
   const bundle = await assembleBundle("logging", { env: { ...nodes.dotEnv(index), ...dotEnv } });
   try {
     fs.copyFileSync(nodes.pki.caFile, path.join(bundle, TLS_FILES.caCert));
-    return await run("bash", [path.join(bundle, "cluster", "gate.sh")], {
-      env: {
-        PATH: process.env.PATH ?? "/usr/bin:/bin",
-        ES_GATE_TIMEOUT: String(bound.timeout),
-        ES_GATE_INTERVAL: String(bound.interval),
-        ES_GATE_LOCAL_URL: nodes.url(index),
-        DOCKER: "false",
-      },
+    const docker = path.join(bundle, "docker-stand-in");
+    fs.writeFileSync(docker, [
+      "#!/usr/bin/env bash",
+      `[[ "$1 $2 $3 $4" == "compose exec -T elasticsearch" ]] || { echo "unexpected docker call: $*" >&2; exit 1; }`,
+      "shift 4",
+      `cd ${JSON.stringify(path.dirname(nodes.dataPath(index)))} && ES_DATA_DIR=${JSON.stringify(nodes.dataPath(index))} exec "$@"`,
+    ].join("\n") + "\n", { mode: 0o755 });
+    return await run("bash", [path.join(bundle, "cluster", script), ...args], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ES_GATE_LOCAL_URL: nodes.url(index), DOCKER: docker, ...env },
       cwd: bundle,
-      timeoutMs: (bound.timeout + 60) * 1000,
+      timeoutMs: (timeoutSeconds + 60) * 1000,
     });
   } finally {
     fs.rmSync(bundle, { recursive: true, force: true });
   }
+}
+
+/** cluster/gate.sh of member `index` (clusterScript), within `bound`. */
+function gate(nodes: ElasticsearchNodes, index: number, bound: { timeout: number; interval: number }, dotEnv: Record<string, string> = {}): Promise<Result> {
+  const env = { ES_GATE_TIMEOUT: String(bound.timeout), ES_GATE_INTERVAL: String(bound.interval) };
+  return clusterScript(nodes, index, "gate.sh", [], env, bound.timeout, dotEnv);
+}
+
+/** cluster/allocation.sh `mode` of member `index` (clusterScript), within `bound`. */
+function allocation(nodes: ElasticsearchNodes, index: number, mode: "primaries" | "all", bound: { timeout: number; interval: number }): Promise<Result> {
+  const env = { ES_ALLOCATION_TIMEOUT: String(bound.timeout), ES_ALLOCATION_INTERVAL: String(bound.interval) };
+  return clusterScript(nodes, index, "allocation.sh", [mode], env, bound.timeout);
 }
 
 /**
@@ -199,7 +215,11 @@ describe("Elasticsearch cluster: start.sh and gate.sh against three real nodes o
       if (nodes) await nodes.close();
     });
 
-    it("the first member alone bootstraps, answers elastic with cluster UUID _na_, and its gate passes as a first formation", async () => {
+    it("the first member alone bootstraps and answers elastic with cluster UUID _na_; its gate passes as a first formation on that evidence only", async () => {
+      // The node step's allocation limit before the first node of a new cluster exists: no member answers.
+      const limit = await allocation(nodes, 0, "primaries", SHORT_GATE);
+      assert.equal(limit.code, 0, limit.stderr);
+      assert.equal(limit.stdout, "allocation: logging: no member reports a formed cluster (0 of 3 answer, none formed): nothing to limit\n");
       await nodes.start(0);
       assert.equal(decisions(nodes, 0).length, 1, nodes.log(0));
       assert.match(decisions(nodes, 0)[0], BOOTSTRAPPING);
@@ -216,9 +236,34 @@ describe("Elasticsearch cluster: start.sh and gate.sh against three real nodes o
       assert.equal(marker(nodes, 0, FORMED), false);
       // Elasticsearch wrote its state at this first start, unformed: the founding marker is what tells it apart.
       assert.ok(marker(nodes, 0, "_state") && marker(nodes, 0, FOUNDING), fs.readdirSync(nodes.dataPath(0)).join(", "));
+      // Fails closed: a 401 from the only member that answers (the old gate's "1 of 3 answer, first formation") tells
+      // nothing, since a formed cluster's node answers so until its security index is ready.
+      const refused = await gate(nodes, 0, SHORT_GATE, { ES_PASSWORD_ELASTIC: "Wrong0Password0For0The0Test000" });
+      assert.equal(refused.code, 1, refused.stdout);
+      assert.equal(refused.stdout, "");
+      assert.equal(refused.stderr, "gate: logging (127.0.0.21) after 5s: no member reports a formed cluster, and 127.0.0.21 (401) answer(s) elastic without a " +
+        "cluster UUID (a formed cluster's node answers 401 until its security index is ready): not a first formation\n");
+      assert.ok(refused.seconds < SHORT_GATE.timeout + 15, `failed after ${refused.seconds}s`);
+      // Fails closed: this node answers _na_ but its data path says it has been in a formed cluster (one that lost its
+      // quorum, not a new one).
+      fs.writeFileSync(path.join(nodes.dataPath(0), FORMED), "");
+      try {
+        const lost = await gate(nodes, 0, SHORT_GATE);
+        assert.equal(lost.code, 1, lost.stdout);
+        assert.equal(lost.stderr, "gate: logging (127.0.0.21) after 5s: no member reports a formed cluster, but this node's data path is marked formed " +
+          "(.platform-cluster-formed): it has been in a cluster, which has lost its quorum; not a first formation\n");
+      } finally {
+        fs.rmSync(path.join(nodes.dataPath(0), FORMED));
+      }
+      // The gate step lifts no limit on a cluster that has never formed.
+      const lift = await allocation(nodes, 0, "all", SHORT_GATE);
+      assert.equal(lift.code, 0, lift.stderr);
+      assert.equal(lift.stdout, "allocation: logging: no member reports a formed cluster (1 of 3 answer, none formed): nothing to lift\n");
+      // A genuine first formation: a 200 as elastic with _na_, fewer than a quorum answer, founding and never formed.
       const result = await gate(nodes, 0, SHORT_GATE);
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, /^gate: logging: no member reports a formed cluster and 1 of 3 answer, fewer than a quorum \(2\): first formation, passing$/m);
+      assert.equal(result.stdout, "gate: logging: no member reports a formed cluster and 1 of 3 answer, fewer than a quorum (2); this node bootstraps it " +
+        "(founding, never formed): first formation, passing\n");
       // What the second member's start.sh decides meanwhile: its peer answers, unformed.
       const second = await startSettings(nodes, 1, {});
       assert.equal(second.result.code, 0, second.result.stderr);
@@ -303,7 +348,7 @@ describe("Elasticsearch cluster: start.sh and gate.sh against three real nodes o
       assert.equal(result.code, 0, result.stderr);
     });
 
-    it("gate.sh fails within its bound on a red cluster, and with a wrong elastic password in .env (every member's 401 counts as unformed)", async () => {
+    it("gate.sh fails within its bound on a red cluster, and with a wrong elastic password in .env (a 401 is no evidence of a first formation)", async () => {
       // Created without waiting for its primary, which no node may hold.
       const red = await ask(nodes, 0, "PUT", "/unassignable?wait_for_active_shards=0", {
         settings: { number_of_shards: 1, number_of_replicas: 0, "index.routing.allocation.require._name": "no-such-node" },
@@ -319,7 +364,14 @@ describe("Elasticsearch cluster: start.sh and gate.sh against three real nodes o
       }
       const wrong = await gate(nodes, 1, SHORT_GATE, { ES_PASSWORD_ELASTIC: "Wrong0Password0For0The0Test000" });
       assert.equal(wrong.code, 1, wrong.stdout);
-      assert.match(wrong.stderr, /^gate: logging-2 \(127\.0\.0\.22\) after 5s: no member reports a formed cluster, though 3 of 3 answer \(a quorum is 2\)$/m);
+      assert.match(wrong.stderr, /^gate: logging-2 \(127\.0\.0\.22\) after 5s: no member reports a formed cluster, and 127\.0\.0\.21 \(401\) 127\.0\.0\.22 \(401\) 127\.0\.0\.23 \(401\) answer\(s\) elastic without a cluster UUID/m);
+      // A formed node (its data path marked formed) answering 401 while the other members are silent: what a cluster
+      // grown from one node shows the moment that node restarts, before its security index is ready. The old gate took
+      // it for "1 of 3 answer: first formation" and passed; this one fails closed.
+      assert.equal(marker(nodes, 2, FORMED), true);
+      const alone = await gate(nodes, 2, SHORT_GATE, { ES_PASSWORD_ELASTIC: "Wrong0Password0For0The0Test000", ES_CLUSTER_MEMBERS: "127.0.0.23,127.0.0.24,127.0.0.25" });
+      assert.equal(alone.code, 1, alone.stdout);
+      assert.match(alone.stderr, /^gate: logging-3 \(127\.0\.0\.23\) after 5s: no member reports a formed cluster, and 127\.0\.0\.23 \(401\) answer\(s\) elastic without a cluster UUID .*: not a first formation$/m);
     });
 
     it("a member's node stopped: its own gate and another member's fail within their bound, naming the member; no document is missing", async () => {
@@ -372,6 +424,63 @@ describe("Elasticsearch cluster: start.sh and gate.sh against three real nodes o
       assert.equal(await formedCluster(nodes, [0, 1, 2]), uuid, "the same cluster");
       assert.equal(await countOf(nodes, stopped, REPLICATED), countBefore);
     });
+
+    it("a day-2 restart as the roll does it: allocation.sh primaries, the node stopped and started, allocation.sh all, then the gate", async () => {
+      // Without the limit, nothing would hold the stopped node's replicas back: the cluster would copy them elsewhere
+      // at once (no delayed allocation).
+      const unDelayed = await ask(nodes, 0, "PUT", `/${REPLICATED}/_settings`, { "index.unassigned.node_left.delayed_timeout": "0" });
+      assert.equal(unDelayed.status, 200, JSON.stringify(unDelayed.body));
+      const master = (await ask<{ node: string }[]>(nodes, 0, "GET", "/_cat/master?h=node&format=json")).body[0].node;
+      const before = await shardsOf(nodes, 0, REPLICATED);
+      assert.ok(before.every((copy) => copy.state === "STARTED"), JSON.stringify(before));
+      const member = [1, 0, 2].find((index) => nodes.name(index) !== master && before.some((copy) => copy.node === nodes.name(index) && copy.prirep === "r"))!;
+      assert.notEqual(member, undefined, `no member but the master (${master}) holds a replica: ${JSON.stringify(before)}`);
+      const name = nodes.name(member);
+      const other = [0, 1, 2].find((index) => index !== member)!;
+      const holders = (shard: string) => before.filter((copy) => copy.shard === shard).map((copy) => copy.node);
+
+      const limit = await allocation(nodes, member, "primaries", SHORT_GATE);
+      assert.equal(limit.code, 0, limit.stderr);
+      assert.equal(limit.stdout, `allocation: ${name}: cluster.routing.allocation.enable=primaries (persistent) before ${name} restarts\n`);
+      const limited = await ask<{ persistent: Record<string, string>; transient: Record<string, string> }>(nodes, other, "GET", "/_cluster/settings?flat_settings=true");
+      assert.deepEqual(limited.body, { persistent: { "cluster.routing.allocation.enable": "primaries" }, transient: {} });
+
+      await nodes.stop(member);
+      await waitFor(`${name} to leave the cluster`, 60_000, async () => !(await catNodes(nodes, other)).includes(name));
+      // The master has promoted the copies left to primaries and reroutes at once: give it time to (not) copy.
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      const during = await shardsOf(nodes, other, REPLICATED);
+      const moved = during.filter((copy) => copy.node !== null && !holders(copy.shard).includes(copy.node));
+      assert.deepEqual(moved, [], `no copy on a node that did not hold it before: ${JSON.stringify(during)}`);
+      const unassigned = during.filter((copy) => copy.state === "UNASSIGNED");
+      assert.deepEqual(unassigned.map((copy) => copy.prirep), before.filter((copy) => copy.node === name).map(() => "r"),
+        `every copy ${name} held is an unassigned replica: ${JSON.stringify(during)}`);
+      const why = await ask<{ can_allocate: string; node_allocation_decisions: { deciders?: { decider: string; explanation: string }[] }[] }>(nodes, other, "GET",
+        "/_cluster/allocation/explain", { index: REPLICATED, shard: Number(unassigned[0].shard), primary: false });
+      assert.equal(why.status, 200, JSON.stringify(why.body));
+      assert.equal(why.body.can_allocate, "no", JSON.stringify(why.body));
+      const deciders = why.body.node_allocation_decisions.flatMap((decision) => decision.deciders ?? []);
+      assert.ok(deciders.some((d) => d.decider === "enable" && d.explanation.includes("[cluster.routing.allocation.enable=primaries]")), JSON.stringify(deciders));
+      assert.equal(await countOf(nodes, other, REPLICATED), countBefore, "every document is served by the primaries left");
+
+      const restartedAt = Date.now();
+      await nodes.start(member);
+      const lift = await allocation(nodes, member, "all", LONG_GATE);
+      assert.equal(lift.code, 0, lift.stderr);
+      assert.equal(lift.stdout, `allocation: ${name}: node ${name} is in the cluster; cluster.routing.allocation.enable removed (all)\n`);
+      const lifted = await ask<{ persistent: Record<string, string>; transient: Record<string, string> }>(nodes, other, "GET", "/_cluster/settings?flat_settings=true");
+      assert.deepEqual(lifted.body, { persistent: {}, transient: {} });
+      const result = await gate(nodes, member, LONG_GATE);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`^gate: ${name} is in the cluster`, "m"));
+      console.log(`      restart to gate passed: ${((Date.now() - restartedAt) / 1000).toFixed(1)} s (allocation.sh all ${lift.seconds.toFixed(1)} s, gate ${result.seconds.toFixed(1)} s)`);
+      const after = await shardsOf(nodes, other, REPLICATED);
+      assert.ok(after.every((copy) => copy.state === "STARTED"), JSON.stringify(after));
+      assert.ok(after.some((copy) => copy.node === name), `the replicas recovered onto ${name}: ${JSON.stringify(after)}`);
+      const health = await ask<{ status: string }>(nodes, other, "GET", "/_cluster/health");
+      assert.equal(health.body.status, "green", JSON.stringify(health.body));
+      assert.equal(await countOf(nodes, member, REPLICATED), countBefore);
+    });
   });
 
   describe("a single node grown to three", () => {
@@ -414,6 +523,8 @@ describe("Elasticsearch cluster: start.sh and gate.sh against three real nodes o
       assert.equal(marker(grown, 0, FORMED), true);
       const first = await gate(grown, 0, LONG_GATE);
       assert.equal(first.code, 0, first.stderr);
+      // In its formed cluster, never as a first formation (it has no founding marker).
+      assert.match(first.stdout, /^gate: logging is in the cluster/m);
       for (const index of [1, 2]) {
         await grown.start(index);
         assert.deepEqual(decisions(grown, index).slice(-1), ["start: joining the formed cluster"], grown.log(index));

@@ -69,27 +69,32 @@ describe("kafka bundle: a real 3-broker KRaft cluster on loopback", function () 
     }
   });
 
-  /** cluster/gate.sh of member `index` from a bundle folder with its .env; `docker compose exec` runs here. */
-  async function gate(index: number, timeoutSeconds: number): Promise<{ status: number | null; output: string; seconds: number }> {
-    const bundle = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-gate-"));
-    try {
-      fs.cpSync(path.join(REPO_ROOT, "hosts", "kafka", "cluster"), path.join(bundle, "cluster"), { recursive: true });
-      fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv(dotEnvs[index]));
-      const docker = path.join(bundle, "docker-exec-kafka");
-      started().writeDockerStandIn(docker, [dotEnvs[index].KAFKA_BOOTSTRAP_SERVERS]);
-      const env = { ...started().toolEnv(), DOCKER: docker, KAFKA_GATE_TIMEOUT: String(timeoutSeconds), KAFKA_GATE_INTERVAL: "1", KAFKA_GATE_CALL_SECONDS: "30" };
-      const begun = Date.now();
-      const result = await run("bash", [path.join(bundle, "cluster", "gate.sh")], env, (timeoutSeconds + 90) * 1000);
-      return { ...result, seconds: (Date.now() - begun) / 1000 };
-    } finally {
-      fs.rmSync(bundle, { recursive: true, force: true });
-    }
-  }
+  const gate = (index: number, timeoutSeconds: number, options: GateOptions = {}) => kafkaGate(started(), dotEnvs, index, timeoutSeconds, options);
 
   it("cluster/gate.sh passes with the three brokers up", async () => {
     const result = await gate(2, 30);
     assert.equal(result.status, 0, result.output);
     assert.match(result.output, /kafka gate: kafka-3: broker 3 is in the cluster, no partition under-replicated/);
+  });
+
+  it("cluster/gate.sh fails closed, naming the member, when a tool call fails or no broker answers a controller that has seen a leader", async () => {
+    // docker failing: the old gate took any failure of its first call for a first formation and passed.
+    const bundle = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-docker-"));
+    try {
+      const broken = path.join(bundle, "docker");
+      fs.writeFileSync(broken, "#!/usr/bin/env bash\necho 'service \"kafka\" is not running' >&2\nexit 1\n", { mode: 0o755 });
+      const failing = await gate(1, 5, { docker: broken });
+      assert.equal(failing.status, 1, failing.output);
+      assert.equal(failing.output, "kafka gate: kafka-2: after 5s kafka-broker-api-versions.sh failed (exit 1): service \"kafka\" is not running\n");
+      assert.ok(failing.seconds < 5 + 10, `failed after ${failing.seconds}s`);
+    } finally {
+      fs.rmSync(bundle, { recursive: true, force: true });
+    }
+    // No broker answers (a bootstrap list where nothing listens), on a controller of the formed cluster.
+    const silent = await gate(0, 5, { dotEnv: { KAFKA_BOOTSTRAP_SERVERS: "127.0.0.9:9092" } });
+    assert.equal(silent.status, 1, silent.output);
+    assert.match(silent.output, /^kafka gate: kafka: after 5s no broker of 127\.0\.0\.9:9092 answers, and this controller has seen a leader elected \(epoch [1-9]\d*\): a formed cluster without a quorum, not a first formation$/m);
+    console.log(`      the gate failed after ${silent.seconds.toFixed(1)} s (bound 5 s)`);
   });
 
   /**
@@ -178,3 +183,61 @@ describe("kafka bundle: a real 3-broker KRaft cluster on loopback", function () 
     console.log(`      gate passed ${result.seconds.toFixed(0)} s after the restart`);
   });
 });
+
+describe("kafka bundle: cluster/gate.sh on a new 3-broker cluster whose first member alone is up", function () {
+  this.timeout(180_000);
+  const facts = { ...SAMPLE_FACTS, members: sampleMembers({ ...ONE_OF_EACH, kafka: 3 }, (role, i) => (role === "kafka" ? `127.0.0.${i + 1}` : "127.0.0.1")) };
+  const dotEnvs = [0, 1, 2].map((i) => sampleEnv("kafka", i, facts));
+  const specs = dotEnvs.map((dotEnv, i): BrokerSpec => ({ ip: `127.0.0.${i + 1}`, environment: { ...kafkaServiceEnvironment("kafka", dotEnv), KAFKA_HEAP_OPTS: "-Xms256m -Xmx256m" } }));
+  let cluster: KafkaCluster | undefined;
+
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it("passes member 1's gate as a first formation: no broker answers and its controller has never seen a leader (epoch 0)", async () => {
+    cluster = await KafkaCluster.configure(specs);
+    cluster.startBroker("1");
+    // As the node step's `compose up --wait` and the gate: the gate asks until its controller's quorum state is there.
+    const result = await kafkaGate(cluster, dotEnvs, 0, 60);
+    assert.equal(result.status, 0, result.output);
+    assert.match(result.output, /^kafka gate: kafka: no broker of \S+ answers and this controller has never seen a leader elected \(epoch 0\): first formation \(no quorum yet\), passing$/m);
+    console.log(`      first formation passed after ${result.seconds.toFixed(1)} s`);
+  });
+});
+
+interface GateOptions {
+  /** Variables of the member's .env replaced. */
+  dotEnv?: Record<string, string>;
+  /** DOCKER in place of the stand-in. */
+  docker?: string;
+}
+
+/**
+ * cluster/gate.sh of member `index` of `cluster` from a bundle folder with its .env; `docker compose exec` runs here: a
+ * tool through the cluster's stand-in, and `cat` of the kafka service's data volume (/var/lib/kafka/data, where the
+ * gate reads the KRaft quorum state) on that member's log dir.
+ */
+async function kafkaGate(cluster: KafkaCluster, dotEnvs: Record<string, string>[], index: number, timeoutSeconds: number,
+  options: GateOptions = {}): Promise<{ status: number | null; output: string; seconds: number }> {
+  const bundle = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-gate-"));
+  try {
+    fs.cpSync(path.join(REPO_ROOT, "hosts", "kafka", "cluster"), path.join(bundle, "cluster"), { recursive: true });
+    fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv({ ...dotEnvs[index], ...options.dotEnv }));
+    const tools = path.join(bundle, "docker-exec-kafka");
+    cluster.writeDockerStandIn(tools, [dotEnvs[index].KAFKA_BOOTSTRAP_SERVERS]);
+    const docker = path.join(bundle, "docker");
+    const logDir = cluster.brokers[index].environment.KAFKA_LOG_DIRS;
+    fs.writeFileSync(docker, [
+      "#!/usr/bin/env bash",
+      `if [[ "$1 $2 $3 $4 $5" == "compose exec -T kafka cat" && $6 == /var/lib/kafka/data/* ]]; then exec cat ${JSON.stringify(logDir)}/"\${6#/var/lib/kafka/data/}"; fi`,
+      `exec ${JSON.stringify(tools)} "$@"`,
+    ].join("\n") + "\n", { mode: 0o755 });
+    const env = { ...cluster.toolEnv(), DOCKER: options.docker ?? docker, KAFKA_GATE_TIMEOUT: String(timeoutSeconds), KAFKA_GATE_INTERVAL: "1", KAFKA_GATE_CALL_SECONDS: "30" };
+    const begun = Date.now();
+    const result = await run("bash", [path.join(bundle, "cluster", "gate.sh")], env, (timeoutSeconds + 90) * 1000);
+    return { ...result, seconds: (Date.now() - begun) / 1000 };
+  } finally {
+    fs.rmSync(bundle, { recursive: true, force: true });
+  }
+}

@@ -178,8 +178,7 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
     /** Lays out a bundle folder with the gate and a .env naming this member (the first address) and its peers. */
     async function gate(self: Node, extra: Record<string, string> = {}, envExtra: Record<string, string> = {}): Promise<Result> {
       const bundle = dir("bundle-logging-");
-      fs.mkdirSync(path.join(bundle, "cluster"));
-      fs.copyFileSync(path.join(LOGGING_DIR, "cluster", "gate.sh"), path.join(bundle, "cluster", "gate.sh"));
+      fs.cpSync(path.join(LOGGING_DIR, "cluster"), path.join(bundle, "cluster"), { recursive: true });
       // The CA where the program renders it (TLS_FILES.caCert).
       fs.mkdirSync(path.join(bundle, "tls"));
       fs.copyFileSync(pki.caFile, path.join(bundle, "tls", "ca.crt"));
@@ -223,7 +222,7 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       const missing = await started(node(UUID, { ...settled, "/_cat/nodes": () => "logging\nlogging-3\n" }));
       const absent = await gate(missing, { ES_GATE_TIMEOUT: "1" });
       assert.equal(absent.code, 1);
-      assert.match(absent.stderr, /node logging-2 is not in _cat\/nodes \(has: logging logging-3 \)/);
+      assert.match(absent.stderr, /node logging-2 is not in _cat\/nodes \(has: logging logging-3\)/);
       await missing.close();
       const red = await started(node(UUID, { ...settled, "/_cluster/health": health("red", 0) }));
       const result = await gate(red, { ES_GATE_TIMEOUT: "1" });
@@ -242,6 +241,34 @@ describe("logging cluster scripts (bash + curl against loopback stand-in nodes)"
       await started(node(UUID, {}, MEMBERS[2], Number(portOf(self.url))));
       const joined = await gate(self);
       assert.equal(joined.code, 0, joined.stderr);
+    });
+
+    it("never passes while members report two clusters", async () => {
+      const self = await started(node(UUID, settled));
+      await started(node("Zz9OtherClusterUuid000", {}, MEMBERS[1], Number(portOf(self.url))));
+      const result = await gate(self, { ES_GATE_TIMEOUT: "1" });
+      assert.equal(result.code, 1, result.stdout);
+      assert.match(result.stderr, new RegExp(`^gate: logging-2 \\(10\\.42\\.2\\.1\\) after 1s: members report different clusters: (${UUID}: 127\\.0\\.0\\.1 Zz9OtherClusterUuid000: 127\\.0\\.0\\.2|Zz9OtherClusterUuid000: 127\\.0\\.0\\.2 ${UUID}: 127\\.0\\.0\\.1)$`, "m"));
+    });
+
+    it("passes a first formation only on this node's founding marker, read through docker compose exec: none, or docker failing, fails", async () => {
+      const self = await started(node("_na_", settled));
+      // A stand-in for `docker compose exec -T elasticsearch sh -c <markers>`, run on a data path of the test's.
+      const data = dir("es-data-");
+      const docker = path.join(data, "docker");
+      fs.writeFileSync(docker, `#!/usr/bin/env bash\n[[ "$1 $2 $3 $4" == "compose exec -T elasticsearch" ]] || exit 1\nshift 4\nES_DATA_DIR=${JSON.stringify(data)} exec "$@"\n`, { mode: 0o755 });
+      const none = await gate(self, { ES_GATE_TIMEOUT: "1", DOCKER: docker });
+      assert.equal(none.code, 1, none.stdout);
+      assert.match(none.stderr, /after 1s: no member reports a formed cluster, and this node's data path has no founding marker \(\.platform-founding\): it does not bootstrap a new cluster$/m);
+      const broken = path.join(data, "docker-failing");
+      fs.writeFileSync(broken, "#!/usr/bin/env bash\necho 'service \"elasticsearch\" is not running' >&2\nexit 1\n", { mode: 0o755 });
+      const failing = await gate(self, { ES_GATE_TIMEOUT: "1", DOCKER: broken });
+      assert.equal(failing.code, 1, failing.stdout);
+      assert.match(failing.stderr, /after 1s: no member reports a formed cluster, and this node's data path markers cannot be read: service "elasticsearch" is not running$/m);
+      fs.writeFileSync(path.join(data, ".platform-founding"), "");
+      const founding = await gate(self, { DOCKER: docker });
+      assert.equal(founding.code, 0, founding.stderr);
+      assert.match(founding.stdout, /^gate: logging-2: no member reports a formed cluster and 1 of 3 answer, fewer than a quorum \(2\); .*first formation, passing$/m);
     });
   });
 

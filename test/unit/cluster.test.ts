@@ -156,6 +156,24 @@ describe("clusters (Pulumi mocks)", function () {
         assert.match(byName(`${NAME}-${role}-2-bundle-node`).inputs.create as string,
           new RegExp(`docker compose up --detach --wait --wait-timeout \\d+ '?${role === "logging" ? "elasticsearch" : "kafka"}'?;`));
       }
+      // Elasticsearch's rolling restart around each logging member's node (its node step after the previous member's
+      // gate, above): shard allocation limited to primaries in the node step, after the sync and before `compose up`
+      // (lifted at once if that fails), and lifted in the gate step before the gate. Kafka's steps have none of it.
+      for (const member of ["logging", "logging-2", "logging-3"]) {
+        const node = (byName(`${NAME}-${member}-bundle-node`).inputs.create as string).split("\n");
+        const sync = node.findIndex((line) => line.startsWith("rsync "));
+        const limit = node.indexOf("bash cluster/allocation.sh primaries");
+        const up = node.findIndex((line) => /^if ! sudo docker compose up .* '?elasticsearch'?; then$/.test(line));
+        assert.ok(sync >= 0 && sync < limit && limit < up, `${member}: sync, limit, then up:\n${node.join("\n")}`);
+        assert.deepEqual(node.slice(up).filter((line) => line.includes("allocation")), ["  ES_ALLOCATION_JOIN_TIMEOUT=0 bash cluster/allocation.sh all >&2 || true"],
+          `${member}: a failed up lifts the limit`);
+        assert.match(byName(`${NAME}-${member}-bundle-gate`).inputs.create as string, /^cd '?\/opt\/[^ ]+'? && bash cluster\/allocation\.sh all && bash cluster\/gate\.sh$/);
+      }
+      for (const member of ["kafka", "kafka-2", "kafka-3"]) {
+        for (const step of ["node", "gate"]) {
+          assert.doesNotMatch(byName(`${NAME}-${member}-bundle-${step}`).inputs.create as string, /allocation/, `${member}-bundle-${step}`);
+        }
+      }
       // The aggregators and the gateway's forwarder start once every broker is up (a single host waits before its copy).
       for (const step of ["logging-bundle-up", "logging-2-bundle-up", "logging-3-bundle-up", "web-bundle-prepare"]) {
         for (const broker of ["kafka", "kafka-2", "kafka-3"]) assert.ok(deps(step).includes(`${NAME}-${broker}-bundle-up`), `${step} after ${broker}`);
