@@ -67,3 +67,26 @@ export function gatewayLogFieldKinds(dir = GATEWAY_CONFIG_DIR): Map<string, Gate
 export function gatewayLogFields(dir = GATEWAY_CONFIG_DIR): string[] {
   return [...gatewayLogFieldKinds(dir).keys()];
 }
+
+/**
+ * A gateway access line as the aggregator indexes it (the gateway's JSON with the forwarder's fields), for the checks
+ * that read one back; `overrides` replaces top-level fields.
+ */
+export function gatewayDocument(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    "@timestamp": "2025-06-01T10:00:00.123Z",
+    started_at: 1748772000123,
+    client_ip: "198.51.100.7",
+    request: { id: "abc", method: "GET", uri: "/api/users?id=1", url: "http://gw/api/users?id=1", size: 120, headers: { "user-agent": "curl/8" }, querystring: "id=1" },
+    upstream_uri: "/users",
+    upstream_status: null,
+    response: { status: 200, size: 512 },
+    latencies: { request: 12.5, proxy: 10, kong: 2.5 },
+    service: { name: "users" },
+    route: { name: "users" },
+    "host.name": "web",
+    "container.name": "gateway",
+    stream: "stdout",
+    ...overrides,
+  };
+}

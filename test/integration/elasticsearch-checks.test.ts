@@ -10,6 +10,7 @@ import { ROLES } from "../../components/platform/roles";
 import { clusterHealth, containerLogsPerMember, elasticsearchClient, EsContext, mappedTypes, recentGatewayDocuments, templatesAndPolicies } from "../../verify/elasticsearch";
 import { loadIndexTemplate, repoDirs } from "../../verify/provisioning";
 import { serviceEnvironment } from "../helpers/compose";
+import { gatewayDocument } from "../helpers/gateway-log";
 import { ElasticsearchNodes, loopbackLoggingFacts, passwordOf } from "../helpers/elasticsearch-node";
 import { startStandIn, StandIn, testOutputs } from "../helpers/verify-stand-ins";
 
@@ -21,22 +22,6 @@ import { startStandIn, StandIn, testOutputs } from "../helpers/verify-stand-ins"
 const SETUP_DIR = path.join(REPO_ROOT, "hosts", "logging", "setup");
 const day = new Date().toISOString().slice(0, 10).replace(/-/g, ".");
 
-/** A gateway line as the aggregator indexes it: the gateway's JSON, its event time, and the forwarder's fields. */
-const gatewayDocument = (id: string) => ({
-  "@timestamp": new Date().toISOString(),
-  started_at: Date.now(),
-  client_ip: "198.51.100.7",
-  request: { id, method: "GET", uri: "/api/users?id=1", url: "http://gateway/api/users?id=1", size: 120, headers: { "user-agent": "curl/8" }, querystring: "id=1" },
-  upstream_uri: "/users",
-  upstream_status: 200,
-  response: { status: 200, size: 512 },
-  latencies: { request: 12.5, proxy: 10, kong: 2.5 },
-  service: { name: "users" },
-  route: { name: "users" },
-  "host.name": "web",
-  "container.name": "gateway",
-  stream: "stdout",
-});
 
 function runScript(file: string, env: Record<string, string>, cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -109,7 +94,7 @@ describe("verify's Elasticsearch checks and the pipeline check's index stage aga
     const result = await writer.bulk({
       refresh: true,
       operations: [
-        { index: { _index: `${INDEX_PREFIXES.gateway}-${day}` } }, gatewayDocument("a"),
+        { index: { _index: `${INDEX_PREFIXES.gateway}-${day}` } }, gatewayDocument({ "@timestamp": new Date().toISOString(), started_at: Date.now() }),
         ...members.flatMap((member) => [
           { index: { _index: `${INDEX_PREFIXES.containers}-${day}` } },
           { "@timestamp": new Date().toISOString(), log: "started", "host.name": member, "container.name": "fluent-bit-forwarder", stream: "stderr" },

@@ -6,6 +6,7 @@ import {
   clusterHealth, containerLogsPerMember, elasticsearchClient, EsContext, mappedTypes, recentGatewayDocuments, templatesAndPolicies, valueFits, valuesAt,
 } from "../../verify/elasticsearch";
 import { loadIndexTemplate } from "../../verify/provisioning";
+import { gatewayDocument } from "../helpers/gateway-log";
 import { closedPort, clusterOutputs, FIXTURE_DIRS, mockedElasticsearch, sendJson, startStandIn, testOutputs } from "../helpers/verify-stand-ins";
 
 const fixture = (file: string) => JSON.parse(readFileSync(path.join(FIXTURE_DIRS.indexTemplates, file), "utf8"));
@@ -19,21 +20,7 @@ const templateMappings = () => ({
 });
 const template = () => loadIndexTemplate(FIXTURE_DIRS.indexTemplates, "gateway-access-*");
 
-const GOOD_DOC = {
-  "@timestamp": "2025-06-01T10:00:00.123Z",
-  started_at: 1748772000123,
-  client_ip: "198.51.100.7",
-  request: { id: "abc", method: "GET", uri: "/api/users?id=1", url: "http://gw/api/users?id=1", size: 120, headers: { "user-agent": "curl/8" }, querystring: "id=1" },
-  upstream_uri: "/users",
-  upstream_status: null,
-  response: { status: 200, size: 512 },
-  latencies: { request: 12.5, proxy: 10, kong: 2.5 },
-  service: { name: "users" },
-  route: { name: "users" },
-  "host.name": "web",
-  "container.name": "gateway",
-  stream: "stdout",
-};
+const GOOD_DOC = gatewayDocument();
 
 function notFound() {
   return new errors.ResponseError({ body: { status: 404 }, statusCode: 404, headers: {}, warnings: null, meta: {} as never });

@@ -50,17 +50,14 @@ current() {
 # One attempt. Prints "done <what was done>", "fail <why>" (lifted without the node: no retry) or "wait <what is
 # missing>".
 attempt() {
-  local code uuid nodes put want
+  local code uuid nodes put want doubt
   scan
-  if ((${#clusters[@]} > 1)); then
-    echo "wait members report different clusters: ${clusters[*]}"
+  doubt=$(scan_doubt)
+  if [[ -n $doubt ]]; then
+    echo "wait $doubt"
     return
   fi
   if [[ -z $formed_url ]]; then
-    if ((${#unclear[@]})); then
-      echo "wait no member reports a formed cluster, and ${unclear[*]} answer(s) elastic without a cluster UUID (a formed cluster's node answers 401 until its security index is ready)"
-      return
-    fi
     if [[ $mode == all ]]; then
       # After this member's node step: its node answers (the compose healthcheck waited for that).
       read -r code uuid <<<"$(answer "$local_url")"

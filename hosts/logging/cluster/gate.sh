@@ -40,17 +40,14 @@ data_markers() {
 
 # One look at the cluster. Prints "pass <why>" when the gate may pass, else "wait <what is missing>".
 check() {
-  local code uuid markers nodes health
+  local code uuid markers nodes health doubt
   scan
-  if ((${#clusters[@]} > 1)); then
-    echo "wait members report different clusters: ${clusters[*]}"
+  doubt=$(scan_doubt)
+  if [[ -n $doubt ]]; then
+    echo "wait $doubt"
     return
   fi
   if [[ -z $formed_url ]]; then
-    if ((${#unclear[@]})); then
-      echo "wait no member reports a formed cluster, and ${unclear[*]} answer(s) elastic without a cluster UUID (a formed cluster's node answers 401 until its security index is ready): not a first formation"
-      return
-    fi
     if ((unformed >= quorum)); then
       echo "wait no member reports a formed cluster, though $unformed of ${#members[@]} answer (a quorum is $quorum)"
       return
