@@ -3,7 +3,6 @@
 // real ports on 127.0.0.1; no Docker engine runs here, so an engine is stood in where a test's name says so, by an
 // HTTP server on a unix socket or by a stand-in function.
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as http from "http";
@@ -124,27 +123,6 @@ describe("docker target: the machine, checked before anything is created (real f
         /The docker context "gone" \(currentContext in .*config\.json\) does not exist: no .*contexts\/meta\/[0-9a-f]{64}\/meta\.json/);
     });
 
-    it("agrees with the docker CLI's own `docker context inspect` (skipped where no docker CLI is installed)", function () {
-      const docker = (args: string[], env: NodeJS.ProcessEnv) =>
-        spawnSync("docker", args, { env: { PATH: process.env.PATH, HOME: tmp, ...env }, encoding: "utf8" });
-      if (docker(["--version"], {}).status !== 0) this.skip();
-      const configDir = path.join(tmp, "cli");
-      const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => {
-        const run = docker(args, { DOCKER_CONFIG: configDir, ...env });
-        assert.equal(run.status, 0, `docker ${args.join(" ")}: ${run.stderr}`);
-        return run.stdout.trim();
-      };
-      cli(["context", "create", "one", "--docker", "host=unix:///tmp/one.sock"]);
-      cli(["context", "create", "two", "--docker", "host=tcp://127.0.0.1:2375"]);
-      const cases: NodeJS.ProcessEnv[] = [{}, { DOCKER_CONTEXT: "two" }, { DOCKER_HOST: "unix:///tmp/three.sock" }];
-      const compare = (env: NodeJS.ProcessEnv) =>
-        assert.equal(resolveDockerEndpoint({ DOCKER_CONFIG: configDir, ...env }, tmp).host, cli(["context", "inspect", "--format", "{{.Endpoints.docker.Host}}"], env), JSON.stringify(env));
-      for (const env of cases) compare(env);
-      cli(["context", "use", "one"]);
-      for (const env of cases) compare(env);
-      cli(["context", "use", "default"]);
-      compare({});
-    });
   });
 
   describe("the engine answering", () => {
