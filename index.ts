@@ -47,8 +47,7 @@ export = async () => {
   }
 
   // The AWS API activity module beside the hosts; config refuses it on the docker target.
-  if (config.cloudtrail && network) {
-    new CloudTrail(`${name}-cloudtrail`, {
+  const cloudtrail = config.cloudtrail && network ? new CloudTrail(`${name}-cloudtrail`, {
       network,
       kafkaBrokers: hosts.kafka.map((broker) => broker.privateIp),
       topic: datasets(config.environment).cloudtrailTopic,
@@ -56,8 +55,9 @@ export = async () => {
       elasticsearchRetentionDays: config.elasticsearchRetentionDays,
       functionCode: new pulumi.asset.FileArchive(await buildCloudTrailFunction()),
       notifyAfter: deployments.kafka.ups,
-    });
-  }
+      // Its failure alarm mails the alert address; Alertmanager's receivers are out of reach of CloudWatch.
+      alarmEmail: config.alerting.email?.to,
+    }) : undefined;
 
   const pipelineCheck = new PipelineCheck(`${name}-pipeline-check`, {
     stages: PIPELINE_STAGE_ORDER.map((role) => ({ role, connection: first[role].connection, directory: deployments[role].directory })),
@@ -94,5 +94,14 @@ export = async () => {
     monitoringOperatorUser: "operator" satisfies MonitoringUser,
     monitoringOperatorPassword: credentials.monitoring.apply((monitoring) => pulumi.secret(monitoring.operator.password)),
     pipelineCheck: pipelineCheck.stdout,
+    // What `npm run cloudtrail:replay` reads; absent with the module off.
+    ...(cloudtrail ? {
+      cloudtrail: {
+        region: cloudtrail.region,
+        functionName: cloudtrail.functionName,
+        failureQueueUrl: cloudtrail.failureQueueUrl,
+        alarmTopicArn: cloudtrail.alarmTopicArn,
+      },
+    } : {}),
   };
 };

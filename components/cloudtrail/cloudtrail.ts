@@ -18,6 +18,11 @@ export interface CloudTrailArgs {
   functionCode: pulumi.asset.Archive;
   /** What must exist before S3 notifies the function (the topic, which Kafka does not auto-create). */
   notifyAfter: pulumi.Resource[];
+  /**
+   * Where the failure alarm is mailed (the `to` of the stack's alertEmail): an e-mail subscription of the alarm topic,
+   * which AWS asks that address to confirm. None: the topic has no subscriber until one is added.
+   */
+  alarmEmail?: string;
 }
 
 /** Log files outlive the indices by a week, so a file can still be replayed after an outage of the pipeline. */
@@ -26,6 +31,14 @@ export const LOG_FILE_MARGIN_DAYS = 7;
 export const FUNCTION_LOG_RETENTION_DAYS = 14;
 /** Log files are gzipped JSON; digest files share the suffix but live under CloudTrail-Digest/, outside the prefix. */
 export const LOG_FILE_SUFFIX = ".json.gz";
+/** Seconds the failure queue keeps a record: 14 days, the most SQS allows, a week beyond the log files' margin. */
+export const FAILURE_RETENTION_SECONDS = 14 * 24 * 60 * 60;
+/** Lambda's own retries of an asynchronous invocation that failed (its default, stated): 3 attempts in all. */
+export const ASYNC_RETRY_ATTEMPTS = 2;
+/** Seconds Lambda keeps an event it could not yet run (its default and maximum, 6 hours, stated). */
+export const ASYNC_MAX_EVENT_AGE_SECONDS = 6 * 60 * 60;
+/** The failure alarm fires when the queue holds at least this many records (Maximum over a period). */
+export const FAILURE_ALARM_THRESHOLD = 1;
 
 /**
  * The exact network-interface actions the Lambda service needs to attach a function to a VPC, as in the managed
@@ -43,12 +56,23 @@ export const VPC_ACCESS_ACTIONS = [
 /**
  * The account's AWS API activity into the platform: a multi-region trail of management events writes gzipped log
  * files to a bucket only CloudTrail can write; each new log file notifies a Lambda in the VPC, which produces its
- * records to Kafka (egress to the broker and, through a free gateway endpoint, to S3 only).
+ * records to Kafka (egress to the broker and, through a free gateway endpoint, to S3 only). A log file the function
+ * still fails on after Lambda's retries lands as an invocation record in an encrypted SQS queue, kept 14 days; an
+ * alarm on that queue notifies an encrypted SNS topic, and `npm run cloudtrail:replay` re-invokes the function with
+ * the records' events.
  */
 export class CloudTrail extends pulumi.ComponentResource {
   public readonly bucketName: pulumi.Output<string>;
   public readonly trailArn: pulumi.Output<string>;
   public readonly functionName: pulumi.Output<string>;
+  public readonly functionArn: pulumi.Output<string>;
+  /** The region of the function and the queue, for the replay command's AWS clients. */
+  public readonly region: string;
+  /** The on-failure destination of the function's asynchronous invocations. */
+  public readonly failureQueueUrl: pulumi.Output<string>;
+  public readonly failureQueueArn: pulumi.Output<string>;
+  /** The topic the failure alarm notifies (KMS-encrypted with a key of the module's own). */
+  public readonly alarmTopicArn: pulumi.Output<string>;
 
   constructor(name: string, args: CloudTrailArgs, opts?: pulumi.ComponentResourceOptions) {
     super("logplatform:index:CloudTrail", name, {}, opts);
@@ -140,6 +164,13 @@ export class CloudTrail extends pulumi.ComponentResource {
       eventSelectors: [{ readWriteType: "All", includeManagementEvents: true }],
     }, { ...parent, dependsOn: [policy] });
 
+    // Lambda's invocation records of the log files the function failed on: SQS-managed encryption (no key to pay or
+    // grant), kept as long as SQS allows. Lambda checks that the role may send to it when the destination is set.
+    const failures = new aws.sqs.Queue(`${name}-failures`, {
+      messageRetentionSeconds: FAILURE_RETENTION_SECONDS,
+      sqsManagedSseEnabled: true,
+    }, parent);
+
     const logGroup = new aws.cloudwatch.LogGroup(`${name}-function-logs`, { retentionInDays: FUNCTION_LOG_RETENTION_DAYS }, parent);
 
     const role = new aws.iam.Role(`${name}-function-role`, {
@@ -155,6 +186,9 @@ export class CloudTrail extends pulumi.ComponentResource {
         Statement: [
           { Sid: "ReadLogFiles", Effect: "Allow", Action: "s3:GetObject", Resource: pulumi.interpolate`${bucket.arn}/${logFilePrefix}*` },
           { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: pulumi.interpolate`${logGroup.arn}:*` },
+          // Lambda sends the on-failure invocation records with the function's role (Lambda developer guide,
+          // "Capturing records of Lambda asynchronous invocations").
+          { Sid: "RecordFailures", Effect: "Allow", Action: "sqs:SendMessage", Resource: failures.arn },
           // These actions take no resource narrower than "*" (DescribeNetworkInterfaces works only on "*").
           { Sid: "AttachToVpc", Effect: "Allow", Action: VPC_ACCESS_ACTIONS, Resource: "*" },
         ],
@@ -222,6 +256,66 @@ export class CloudTrail extends pulumi.ComponentResource {
       dependsOn: [rolePolicy],
     });
 
+    // After its retries (or 6 hours without a run), Lambda sends the event's invocation record to the queue instead
+    // of dropping it: {version, timestamp, requestContext {requestId, functionArn, condition, approximateInvokeCount},
+    // requestPayload (the S3 event), responseContext, responsePayload (the error)}.
+    const asyncConfig = new aws.lambda.FunctionEventInvokeConfig(`${name}-async`, {
+      functionName: fn.name,
+      maximumRetryAttempts: ASYNC_RETRY_ATTEMPTS,
+      maximumEventAgeInSeconds: ASYNC_MAX_EVENT_AGE_SECONDS,
+      destinationConfig: { onFailure: { destination: failures.arn } },
+    }, { ...parent, dependsOn: [rolePolicy] });
+
+    // CloudWatch alarms can publish to an encrypted topic only with a customer managed key whose policy lets them
+    // use it: the AWS managed alias/aws/sns key's policy cannot name CloudWatch.
+    const alarmKey = new aws.kms.Key(`${name}-alarms`, {
+      description: `${name}: encrypts the CloudTrail failure alarm's topic`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 7,
+      policy: pulumi.jsonStringify({
+        Version: "2012-10-17",
+        Statement: [
+          // The account administers the key through IAM, as in a key's default policy.
+          { Sid: "AccountAdministers", Effect: "Allow", Principal: { AWS: pulumi.interpolate`arn:${partition}:iam::${accountId}:root` }, Action: "kms:*", Resource: "*" },
+          { Sid: "CloudWatchAlarmsPublish", Effect: "Allow", Principal: { Service: "cloudwatch.amazonaws.com" }, Action: ["kms:Decrypt", "kms:GenerateDataKey*"], Resource: "*" },
+        ],
+      }),
+    }, parent);
+    const alarmTopic = new aws.sns.Topic(`${name}-alarms`, { kmsMasterKeyId: alarmKey.arn }, parent);
+    const alarm = new aws.cloudwatch.MetricAlarm(`${name}-failures`, {
+      alarmDescription: pulumi.interpolate`CloudTrail log files the function ${fn.name} failed on wait in SQS queue ${failures.name}: ` +
+        "see the function's log group, then replay them with `npm run cloudtrail:replay`",
+      namespace: "AWS/SQS",
+      metricName: "ApproximateNumberOfMessagesVisible",
+      dimensions: { QueueName: failures.name },
+      statistic: "Maximum",
+      period: 300,
+      evaluationPeriods: 1,
+      threshold: FAILURE_ALARM_THRESHOLD,
+      comparisonOperator: "GreaterThanOrEqualToThreshold",
+      // SQS stops reporting a queue that has been empty and untouched for 6 hours: no data is an empty queue.
+      treatMissingData: "notBreaching",
+      alarmActions: [alarmTopic.arn],
+      okActions: [alarmTopic.arn],
+    }, parent);
+    new aws.sns.TopicPolicy(`${name}-alarms`, {
+      arn: alarmTopic.arn,
+      policy: pulumi.jsonStringify({
+        Version: "2012-10-17",
+        Statement: [{
+          Sid: "FailureAlarmPublishes",
+          Effect: "Allow",
+          Principal: { Service: "cloudwatch.amazonaws.com" },
+          Action: "sns:Publish",
+          Resource: alarmTopic.arn,
+          Condition: { ArnLike: { "aws:SourceArn": alarm.arn } },
+        }],
+      }),
+    }, parent);
+    if (args.alarmEmail) {
+      new aws.sns.TopicSubscription(`${name}-alarms-email`, { topic: alarmTopic.arn, protocol: "email", endpoint: args.alarmEmail }, parent);
+    }
+
     const invokeFromS3 = new aws.lambda.Permission(`${name}-from-s3`, {
       action: "lambda:InvokeFunction",
       function: fn.name,
@@ -239,13 +333,26 @@ export class CloudTrail extends pulumi.ComponentResource {
       }],
     }, {
       ...parent,
-      // S3 checks at creation that it may invoke the function.
-      dependsOn: [invokeFromS3, ...args.notifyAfter],
+      // S3 checks at creation that it may invoke the function; no log file is notified before failures are kept.
+      dependsOn: [invokeFromS3, asyncConfig, ...args.notifyAfter],
     });
 
     this.bucketName = bucket.id;
     this.trailArn = trail.arn;
     this.functionName = fn.name;
-    this.registerOutputs({ bucketName: this.bucketName, trailArn: this.trailArn, functionName: this.functionName });
+    this.functionArn = fn.arn;
+    this.region = args.region;
+    this.failureQueueUrl = failures.url;
+    this.failureQueueArn = failures.arn;
+    this.alarmTopicArn = alarmTopic.arn;
+    this.registerOutputs({
+      bucketName: this.bucketName,
+      trailArn: this.trailArn,
+      functionName: this.functionName,
+      functionArn: this.functionArn,
+      failureQueueUrl: this.failureQueueUrl,
+      failureQueueArn: this.failureQueueArn,
+      alarmTopicArn: this.alarmTopicArn,
+    });
   }
 }
