@@ -7,6 +7,7 @@ import { PORTS } from "../platform/ports";
 import { Role, PerRole } from "../platform/roles";
 import { KAFKA_CONTROLLERS, Member, MemberFacts } from "../platform/topology";
 import { IMAGE_VERSIONS } from "../platform/versions";
+import { ES_UPSTREAM_CONTAINER_PATH } from "./rendered-files";
 
 /** What the program knows at deploy time that the bundles need: config values plus what AWS assigned. */
 export type EnvFacts = Pick<
@@ -113,6 +114,9 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
       // part of a cluster, while no other member reports a formed one.
       ES_INITIAL_MASTER_NODES: esNodes.length === 1 ? "" : esNodes.map((node) => node.name).join(","),
       ES_CLUSTER_MEMBERS: esNodes.map((node) => node.privateIp).join(","),
+      // The aggregator's es outputs write to every node of a cluster (the rendered upstream file); empty leaves
+      // `upstream` unset (src/flb_output.c), so a single node's outputs write to `elasticsearch` as they always did.
+      ES_UPSTREAM_FILE: esNodes.length > 1 ? ES_UPSTREAM_CONTAINER_PATH : "",
       ES_SHARDS: String(facts.elasticsearchShards),
       // One replica as soon as there is another node to hold it.
       ES_REPLICAS: esNodes.length > 1 ? "1" : "0",
