@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Admin } from "@platformatic/kafka";
-import { EnvFacts } from "../../components/bundles/env";
+import { EnvFacts, renderDotEnv } from "../../components/bundles/env";
 import { REPO_ROOT } from "../../components/platform/repo";
 import { IMAGE_VERSIONS } from "../../components/platform/versions";
 import { ONE_OF_EACH } from "../../components/platform/topology";
@@ -23,6 +23,10 @@ const KAFKA_VERSION = IMAGE_VERSIONS.KAFKA_VERSION;
 export const KAFKA_LIBS_DIR = path.join(REPO_ROOT, "test", "kafka", "target", `kafka-${KAFKA_VERSION}`);
 /** Stand-ins for the image's /opt/kafka/bin/*.sh over those jars. */
 export const KAFKA_BIN_DIR = path.join(__dirname, "kafka-bin");
+/** /opt/kafka/bin scripts that are one `kafka-run-class.sh <class>` line and have no stand-in file of their own. */
+const TOOL_CLASSES: Record<string, string> = {
+  "kafka-consumer-groups.sh": "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+};
 const RESOLVE_COMMAND = `mvn -q -B -f test/kafka/pom.xml -Dkafka.version=${KAFKA_VERSION} dependency:copy-dependencies`;
 /** The budget of the test machine per broker. */
 const MAX_HEAP_MIB = 512;
@@ -154,8 +158,8 @@ export class KafkaCluster {
   ) {}
 
   /** Configures, formats and starts the brokers, and waits until all of them are in the cluster's metadata. */
-  static async start(specs: BrokerSpec[]): Promise<KafkaCluster> {
-    const cluster = await KafkaCluster.configure(specs);
+  static async start(specs: BrokerSpec[], fixedPorts?: PortPlan): Promise<KafkaCluster> {
+    const cluster = await KafkaCluster.configure(specs, fixedPorts);
     try {
       for (const broker of cluster.brokers) cluster.startBroker(broker.nodeId);
       await cluster.waitUntilBrokersJoin();
@@ -166,8 +170,12 @@ export class KafkaCluster {
     return cluster;
   }
 
-  /** Configures and formats the brokers' storage, starting none: the caller starts them (startBroker) as it needs. */
-  static async configure(specs: BrokerSpec[]): Promise<KafkaCluster> {
+  /**
+   * Configures and formats the brokers' storage, starting none: the caller starts them (startBroker) as it needs.
+   * `fixedPorts` gives listeners the loopback ports a caller chose (by node id and bundle port) instead of free ones:
+   * a broker of another cluster at the same address and ports, as member 0 is when a single broker grows to 3.
+   */
+  static async configure(specs: BrokerSpec[], fixedPorts?: PortPlan): Promise<KafkaCluster> {
     requireKafkaJars();
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-cluster-"));
     const ports: PortPlan = new Map();
@@ -175,7 +183,7 @@ export class KafkaCluster {
       checkHeap(environment.KAFKA_NODE_ID, environment.KAFKA_HEAP_OPTS);
       const byBundlePort = new Map<number, number>();
       for (const listener of parseListeners("KAFKA_LISTENERS", environment.KAFKA_LISTENERS)) {
-        byBundlePort.set(listener.port, await freePort());
+        byBundlePort.set(listener.port, fixedPorts?.get(environment.KAFKA_NODE_ID)?.get(listener.port) ?? await freePort());
       }
       ports.set(environment.KAFKA_NODE_ID, byBundlePort);
     }
@@ -293,6 +301,8 @@ export class KafkaCluster {
   /**
    * A `DOCKER` stand-in for the bundle's scripts: `compose exec -T kafka /opt/kafka/bin/<tool> ...` runs the tool's
    * stand-in on this machine with each of `addresses` (as the bundle names them) replaced by its loopback endpoints.
+   * A tool without a stand-in in kafka-bin runs its class of TOOL_CLASSES through kafka-run-class.sh, as the image's
+   * script does.
    */
   writeDockerStandIn(file: string, addresses: string[]): void {
     const cases = addresses.map((address) => `    ${JSON.stringify(address)}) args+=(${JSON.stringify(this.endpointsFor(address))}) ;;`);
@@ -305,7 +315,11 @@ export class KafkaCluster {
       `while [[ $1 == -e ]]; do export "$2"; shift 2; done`,
       `[[ $1 == kafka ]] || { echo "unexpected service: $1" >&2; exit 1; }`,
       "shift",
-      `command=${KAFKA_BIN_DIR}/"$(basename "$1")"; shift`,
+      `tool=$(basename "$1"); shift`,
+      `command=${KAFKA_BIN_DIR}/$tool`,
+      "case $tool in",
+      ...Object.entries(TOOL_CLASSES).map(([tool, cls]) => `  ${tool}) command=${KAFKA_BIN_DIR}/kafka-run-class.sh; set -- ${cls} "$@" ;;`),
+      "esac",
       "args=()",
       "for arg in \"$@\"; do",
       "  case $arg in",
@@ -327,5 +341,41 @@ export class KafkaCluster {
   async stop(): Promise<void> {
     await Promise.all([...this.running.keys()].map((nodeId) => this.stopBroker(nodeId)));
     fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+export interface GateOptions {
+  /** Variables of the member's .env replaced. */
+  dotEnv?: Record<string, string>;
+  /** DOCKER in place of the stand-in. */
+  docker?: string;
+}
+
+/**
+ * cluster/gate.sh of member `index` of `cluster` from a bundle folder with its .env; `docker compose exec` runs here: a
+ * tool through the cluster's stand-in, and `cat` of the kafka service's data volume (/var/lib/kafka/data, where the
+ * gate reads the KRaft quorum state) on that member's log dir.
+ */
+export async function kafkaGate(cluster: KafkaCluster, dotEnvs: Record<string, string>[], index: number, timeoutSeconds: number,
+  options: GateOptions = {}): Promise<{ status: number | null; output: string; seconds: number }> {
+  const bundle = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-gate-"));
+  try {
+    fs.cpSync(path.join(REPO_ROOT, "hosts", "kafka", "cluster"), path.join(bundle, "cluster"), { recursive: true });
+    fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv({ ...dotEnvs[index], ...options.dotEnv }));
+    const tools = path.join(bundle, "docker-exec-kafka");
+    cluster.writeDockerStandIn(tools, [dotEnvs[index].KAFKA_BOOTSTRAP_SERVERS]);
+    const docker = path.join(bundle, "docker");
+    const logDir = cluster.brokers[index].environment.KAFKA_LOG_DIRS;
+    fs.writeFileSync(docker, [
+      "#!/usr/bin/env bash",
+      `if [[ "$1 $2 $3 $4 $5" == "compose exec -T kafka cat" && $6 == /var/lib/kafka/data/* ]]; then exec cat ${JSON.stringify(logDir)}/"\${6#/var/lib/kafka/data/}"; fi`,
+      `exec ${JSON.stringify(tools)} "$@"`,
+    ].join("\n") + "\n", { mode: 0o755 });
+    const env = { ...cluster.toolEnv(), DOCKER: options.docker ?? docker, KAFKA_GATE_TIMEOUT: String(timeoutSeconds), KAFKA_GATE_INTERVAL: "1", KAFKA_GATE_CALL_SECONDS: "30" };
+    const begun = Date.now();
+    const result = await run("bash", [path.join(bundle, "cluster", "gate.sh")], env, (timeoutSeconds + 90) * 1000);
+    return { ...result, seconds: (Date.now() - begun) / 1000 };
+  } finally {
+    fs.rmSync(bundle, { recursive: true, force: true });
   }
 }

@@ -6,10 +6,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import {
   Admin, ConfigResourceTypes, Consumer, FindCoordinatorKeyTypes, MessagesStreamModes, ProduceAcks, Producer, stringDeserializers, stringSerializers,
 } from "@platformatic/kafka";
-import { renderDotEnv } from "../../components/bundles/env";
 import { REPO_ROOT } from "../../components/platform/repo";
 import { ONE_OF_EACH } from "../../components/platform/topology";
-import { BrokerSpec, KAFKA_BIN_DIR, KafkaCluster, kafkaServiceEnvironment, run } from "../helpers/kafka-cluster";
+import { BrokerSpec, GateOptions, KAFKA_BIN_DIR, KafkaCluster, kafkaGate, kafkaServiceEnvironment, run } from "../helpers/kafka-cluster";
 import { SAMPLE_FACTS, sampleEnv, sampleMembers } from "../helpers/sample-facts";
 
 /**
@@ -205,39 +204,3 @@ describe("kafka bundle: cluster/gate.sh on a new 3-broker cluster whose first me
     console.log(`      first formation passed after ${result.seconds.toFixed(1)} s`);
   });
 });
-
-interface GateOptions {
-  /** Variables of the member's .env replaced. */
-  dotEnv?: Record<string, string>;
-  /** DOCKER in place of the stand-in. */
-  docker?: string;
-}
-
-/**
- * cluster/gate.sh of member `index` of `cluster` from a bundle folder with its .env; `docker compose exec` runs here: a
- * tool through the cluster's stand-in, and `cat` of the kafka service's data volume (/var/lib/kafka/data, where the
- * gate reads the KRaft quorum state) on that member's log dir.
- */
-async function kafkaGate(cluster: KafkaCluster, dotEnvs: Record<string, string>[], index: number, timeoutSeconds: number,
-  options: GateOptions = {}): Promise<{ status: number | null; output: string; seconds: number }> {
-  const bundle = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-gate-"));
-  try {
-    fs.cpSync(path.join(REPO_ROOT, "hosts", "kafka", "cluster"), path.join(bundle, "cluster"), { recursive: true });
-    fs.writeFileSync(path.join(bundle, ".env"), renderDotEnv({ ...dotEnvs[index], ...options.dotEnv }));
-    const tools = path.join(bundle, "docker-exec-kafka");
-    cluster.writeDockerStandIn(tools, [dotEnvs[index].KAFKA_BOOTSTRAP_SERVERS]);
-    const docker = path.join(bundle, "docker");
-    const logDir = cluster.brokers[index].environment.KAFKA_LOG_DIRS;
-    fs.writeFileSync(docker, [
-      "#!/usr/bin/env bash",
-      `if [[ "$1 $2 $3 $4 $5" == "compose exec -T kafka cat" && $6 == /var/lib/kafka/data/* ]]; then exec cat ${JSON.stringify(logDir)}/"\${6#/var/lib/kafka/data/}"; fi`,
-      `exec ${JSON.stringify(tools)} "$@"`,
-    ].join("\n") + "\n", { mode: 0o755 });
-    const env = { ...cluster.toolEnv(), DOCKER: options.docker ?? docker, KAFKA_GATE_TIMEOUT: String(timeoutSeconds), KAFKA_GATE_INTERVAL: "1", KAFKA_GATE_CALL_SECONDS: "30" };
-    const begun = Date.now();
-    const result = await run("bash", [path.join(bundle, "cluster", "gate.sh")], env, (timeoutSeconds + 90) * 1000);
-    return { ...result, seconds: (Date.now() - begun) / 1000 };
-  } finally {
-    fs.rmSync(bundle, { recursive: true, force: true });
-  }
-}
