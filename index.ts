@@ -9,7 +9,7 @@ import { SSH_USER } from "./components/targets/platform-host";
 import { operatorTunnels, operatorUrls, serviceUrl } from "./components/targets/operator-access";
 import { bundleImages } from "./components/bundles/images";
 import { bundleInputs } from "./components/bundles/inputs";
-import { RoleDeployment } from "./components/bundles/deployment";
+import { HostChangeGate, RoleDeployment } from "./components/bundles/deployment";
 import { BUNDLE_STARTS_AFTER, ROLES_IN_START_ORDER } from "./components/bundles/sources";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/bundles/pipeline-check";
 import { CloudTrail } from "./components/cloudtrail/cloudtrail";
@@ -26,8 +26,10 @@ export = async () => {
   const localEngine = config.target === "docker" ? await checkLocalMachine(name, config) : undefined;
 
   const credentials = platformCredentials(name, { config, sshPrivateKey });
+  // A cluster member's host changes only once the previous member is back in a healthy cluster.
   const { hosts, network } = await createHosts(name, {
     config, bundleRoot, ...credentials.ssh, localEngine,
+    changesAfter: (previous) => [new HostChangeGate(`${name}-${previous.member.name}-host-change`, { ...previous, bundleRoot }).gate],
     bundleImages: config.target === "docker" ? perRole((role) => bundleImages(role)) : undefined,
   });
   const first = perRole((role) => hosts[role][0]);

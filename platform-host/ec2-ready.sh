@@ -1,9 +1,10 @@
 #!/bin/sh
 # Readiness of a new or restarted host, run over SSH before any bundle step. Safe to run again at any time.
-# The program prepends HOST_ROLE, HOST_PACKAGES, HOST_SERVICES, BUNDLE_ROOT, SSH_USER and CONTAINER_HEALTH_PROBE
-# (the text of container-health.sh).
+# The program prepends HOST_ROLE, HOST_PACKAGES, HOST_SERVICES, BUNDLE_ROOT, SSH_USER, CONTAINER_HEALTH_PROBE
+# (the text of container-health.sh), DATA_VOLUME_ID and DATA_VOLUME_SCRIPT (the text of data-volume.sh).
 set -u
 : "${HOST_ROLE:?}" "${HOST_PACKAGES:?}" "${HOST_SERVICES:?}" "${BUNDLE_ROOT:?}" "${SSH_USER:?}" "${CONTAINER_HEALTH_PROBE:?}"
+: "${DATA_VOLUME_ID:?}" "${DATA_VOLUME_SCRIPT:?}"
 wait_seconds=${CLOUD_INIT_WAIT_SECONDS:-900}
 output_log=${CLOUD_INIT_OUTPUT_LOG:-/var/log/cloud-init-output.log}
 install_attempts=${PACKAGE_INSTALL_ATTEMPTS:-5}
@@ -39,6 +40,11 @@ until sudo DEBIAN_FRONTEND=noninteractive apt-get install --no-upgrade -y -q -o 
   attempt=$((attempt + 1))
   sudo apt-get update -q -o DPkg::Lock::Timeout=300 >/dev/null || true
 done
+# Before Docker runs anything of the bundle: its volumes live on the data volume.
+if ! sudo DATA_VOLUME_ID="$DATA_VOLUME_ID" sh -c "$DATA_VOLUME_SCRIPT"; then
+  report "the data volume $DATA_VOLUME_ID could not be mounted"
+  exit 1
+fi
 # shellcheck disable=SC2086 # one word per unit
 sudo systemctl enable --now $HOST_SERVICES
 sudo install -d -o "$SSH_USER" -g "$SSH_USER" -m 0755 "$BUNDLE_ROOT"

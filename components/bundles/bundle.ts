@@ -12,7 +12,7 @@ const COMPOSE_WAIT_SECONDS = 900;
 export interface BundleArgs {
   role: Role;
   connection: types.input.remote.ConnectionArgs;
-  /** Changes when the host is replaced: a new host gets the bundle even when its content did not change. */
+  /** Changes when the host is replaced or resized: it gets the bundle (and a member its gate) again, unchanged or not. */
   hostId: pulumi.Input<string>;
   /** Parent of every bundle on the host, e.g. `/opt/<project>`; the bundle lives in `<bundleRoot>/<role>`. */
   bundleRoot: string;

@@ -2,8 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import { Role } from "../platform/roles";
 import { CLUSTER_NODE_SERVICES, ClusterRole, Member } from "../platform/topology";
+import { quote } from "../platform/shell";
 import { PlatformHost } from "../targets/platform-host";
-import { AroundNodeRestart, Bundle } from "./bundle";
+import { AroundNodeRestart, Bundle, CLUSTER_GATE_SCRIPT } from "./bundle";
 import { BUNDLE_SOURCES } from "./sources";
 
 /** One member of a role and what its bundle gets. */
@@ -48,6 +49,34 @@ export const AROUND_NODE_RESTART: Partial<Record<ClusterRole, AroundNodeRestart>
 };
 
 /**
+ * A cluster member's host change waits for this, on the previous member's host: the previous member's gate run from
+ * the bundle deployed there, after that host's readiness step and again whenever that host changes. So a resize, which
+ * changes every member's instance, rolls through a cluster one member at a time: member k is stopped only once member
+ * k-1 is back and its cluster healthy. A host with no bundle yet (a first deploy, or a replaced host, whose bundle can
+ * only be deployed once every member's new address is known) has nothing to wait for.
+ */
+export class HostChangeGate extends pulumi.ComponentResource {
+  public readonly gate: remote.Command;
+
+  constructor(name: string, args: { role: ClusterRole; member: Member; host: PlatformHost; bundleRoot: string }, opts?: pulumi.ComponentResourceOptions) {
+    super("logplatform:index:HostChangeGate", name, {}, opts);
+    const dir = `${args.bundleRoot}/${args.role}`;
+    this.gate = new remote.Command(`${name}-gate`, {
+      connection: args.host.connection,
+      create: [
+        `if [ ! -f ${quote(`${dir}/${CLUSTER_GATE_SCRIPT}`)} ] || [ ! -f ${quote(`${dir}/.env`)} ]; then`,
+        `  echo ${quote(`${args.member.name}: no bundle on this host yet, nothing to wait for`)}`,
+        "  exit 0",
+        "fi",
+        `cd ${quote(dir)} && bash ${CLUSTER_GATE_SCRIPT}`,
+      ].join("\n"),
+      triggers: [args.host.revision],
+    }, { parent: this, dependsOn: [args.host.ready] });
+    this.registerOutputs({});
+  }
+}
+
+/**
  * A role's bundle on each of its members, and the order in which they start.
  *
  * A single host stages its bundle once the roles it starts after are up, then starts it.
@@ -82,7 +111,7 @@ export class RoleDeployment extends pulumi.ComponentResource {
       bundles.push(new Bundle(`${args.platformName}-${member.name}-bundle`, {
         role,
         connection: host.connection,
-        hostId: host.instanceId,
+        hostId: host.revision,
         bundleRoot: args.bundleRoot,
         folders: BUNDLE_SOURCES[role],
         env,

@@ -11,6 +11,8 @@ export const DEFAULT_INSTANCE_TYPES: PerRole<string> = {
 };
 
 export const DEFAULT_ROOT_VOLUME_GIB: PerRole<number> = { logging: 50, web: 20, kafka: 30, monitoring: 30 };
+// What a role keeps (the Docker volumes: indices, Kafka's log, the TSDB, the Fluent Bit buffers), apart from the OS.
+export const DEFAULT_DATA_VOLUME_GIB: PerRole<number> = { logging: 100, web: 20, kafka: 50, monitoring: 30 };
 
 // The whole local stack in 7.25 GiB: it fits a laptop with 8 GiB free.
 export const DEFAULT_LOCAL_MEMORY_MIB: PerRole<number> = { logging: 4096, web: 768, kafka: 1536, monitoring: 1024 };
@@ -39,6 +41,7 @@ export const INT_KEYS = {
   elasticsearchNodes: { default: 1, min: 1, max: CLUSTER_SIZES.max, about: `Logging hosts, each an Elasticsearch node with an aggregator: 1, or ${CLUSTER_SIZES.min} or more for a cluster that survives the loss of one` },
   kafkaBrokers: { default: 1, min: 1, max: CLUSTER_SIZES.max, about: `Kafka hosts, each a broker (the first ${CLUSTER_SIZES.min} also KRaft controllers): 1, or ${CLUSTER_SIZES.min} or more for a cluster that survives the loss of one` },
   kafkaPartitions: { default: 3, min: 1, max: 64, about: "Partitions per Kafka topic, at least elasticsearchNodes (one aggregator per logging host reads them)" },
+  dataSnapshotDays: { default: 7, min: 0, max: 365, about: "Days the daily snapshots of every data volume are kept (Data Lifecycle Manager; aws target); 0 takes none" },
   prometheusRetentionDays: { default: 15, min: 1, max: 365, about: "Days Prometheus keeps samples" },
   loadgenRequestsPerSecond: { default: 5, min: 1, max: 200, about: "Requests per second the load generator sends" },
   localGatewayPort: { default: 8080, ...LOCAL_PORT_RANGE, about: "Port on 127.0.0.1 of the gateway (docker target)" },
@@ -73,7 +76,12 @@ export const CONFIG_KEYS: { key: string; default: string; description: string }[
   {
     key: "rootVolumeGiB",
     default: "logging 50, web 20, kafka 30, monitoring 30",
-    description: "Encrypted gp3 root volume size per role (any subset; aws target), 8 to 2048.",
+    description: "Encrypted gp3 root volume size per role (any subset; aws target), 8 to 2048: the OS, Docker's images and container logs.",
+  },
+  {
+    key: "dataVolumeGiB",
+    default: "logging 100, web 20, kafka 50, monitoring 30",
+    description: "Encrypted gp3 data volume size per role (any subset; aws target), 8 to 16384: every Docker volume (the indices, Kafka's log, Prometheus' TSDB, the Fluent Bit buffers); kept when its instance is replaced, grown in place.",
   },
   {
     key: "allowTwoZones",

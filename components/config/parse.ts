@@ -4,7 +4,7 @@ import { CLUSTER_SIZES, MemberCounts } from "../platform/topology";
 import { DEFAULT_LOCAL_PORTS, LocalPorts, LoopbackPort, LoopbackPortConfig, UI_SERVICES, loopbackPortClashes, loopbackPortUse, loopbackPorts } from "../platform/loopback-ports";
 import { Architecture, GrafanaComDashboard, PlatformConfig, TARGETS, Target } from "./types";
 import {
-  DEFAULT_GRAFANA_COM_DASHBOARDS, DEFAULT_INSTANCE_TYPES, DEFAULT_LOCAL_MEMORY_MIB, DEFAULT_ROOT_VOLUME_GIB, DEFAULT_VPC_CIDR, INT_KEYS, IntKey,
+  DEFAULT_GRAFANA_COM_DASHBOARDS, DEFAULT_INSTANCE_TYPES, DEFAULT_LOCAL_MEMORY_MIB, DEFAULT_DATA_VOLUME_GIB, DEFAULT_ROOT_VOLUME_GIB, DEFAULT_VPC_CIDR, INT_KEYS, IntKey,
   LOCAL_PORT_RANGE,
 } from "./keys";
 import { FAMILIES, MIN_LOGGING_MEMORY_GIB, elasticsearchHeapGiB, instanceMemoryGiB } from "./sizing";
@@ -52,7 +52,8 @@ function parseInt(source: ConfigSource, key: IntKey, errors: ConfigErrors): numb
 
 const isString = (value: unknown): value is string => typeof value === "string";
 const isMemoryMiB = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 256 && (value as number) <= 65536;
-const isVolumeSize = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 8 && (value as number) <= 2048;
+const isRootVolumeSize = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 8 && (value as number) <= 2048;
+const isDataVolumeSize = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 8 && (value as number) <= 16384;
 
 function parseOperatorCidrs(source: ConfigSource, errors: ConfigErrors): string[] {
   const parsed = parseJson(source, "operatorCidrs", errors, "a list of IPv4 CIDRs");
@@ -226,7 +227,8 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     }
   }
 
-  const rootVolumeGiB = parsePerRole(source, "rootVolumeGiB", errors, DEFAULT_ROOT_VOLUME_GIB, isVolumeSize, "an integer from 8 to 2048");
+  const rootVolumeGiB = parsePerRole(source, "rootVolumeGiB", errors, DEFAULT_ROOT_VOLUME_GIB, isRootVolumeSize, "an integer from 8 to 2048");
+  const dataVolumeGiB = parsePerRole(source, "dataVolumeGiB", errors, DEFAULT_DATA_VOLUME_GIB, isDataVolumeSize, "an integer from 8 to 16384");
 
   const sshPublicKey = source.get("sshPublicKey");
   if (sshPublicKey !== undefined && !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( .*)?$/.test(sshPublicKey.trim())) {
@@ -272,6 +274,8 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     instanceTypes,
     architectures,
     rootVolumeGiB,
+    dataVolumeGiB,
+    dataSnapshotDays: parseInt(source, "dataSnapshotDays", errors),
     localMemoryMiB,
     localGatewayPort,
     localSshBasePort,

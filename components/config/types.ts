@@ -43,6 +43,10 @@ export interface PlatformConfig {
   instanceTypes: PerRole<string>;
   architectures: PerRole<Architecture>;
   rootVolumeGiB: PerRole<number>;
+  /** The data volume of each host (aws target): every Docker volume, kept across a replacement of its instance. */
+  dataVolumeGiB: PerRole<number>;
+  /** Days a daily snapshot of each data volume is kept; 0: no snapshots (aws target). */
+  dataSnapshotDays: number;
   /** Memory limit of each host container (docker target). */
   localMemoryMiB: PerRole<number>;
   /** Loopback port of the gateway (docker target). */

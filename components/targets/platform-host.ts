@@ -5,6 +5,7 @@ import { types } from "@pulumi/command";
 import { PlatformConfig } from "../config/types";
 import { PortName } from "../platform/ports";
 import { PerRole } from "../platform/roles";
+import { ClusterRole, Member } from "../platform/topology";
 import { REPO_ROOT } from "../platform/repo";
 import type { DockerEndpoint } from "./docker/endpoint";
 
@@ -19,12 +20,13 @@ export const platformHostFile = (name: string): string => fs.readFileSync(path.j
 
 /**
  * What everything above a host needs of it, whatever runs it (an EC2 instance or a container on the local engine):
- * an SSH connection for the bundle steps, an identity that changes only when the host is replaced, its address on the
+ * an SSH connection for the bundle steps, a revision that changes whenever the host is replaced or resized, its address on the
  * private network, where operators reach its services, and a step that completes when it can run a bundle.
  */
 export interface PlatformHost {
   connection: types.input.remote.ConnectionArgs;
-  instanceId: pulumi.Output<string>;
+  /** Changes whenever the host is replaced or resized: a bundle is deployed again, a cluster member gated again. */
+  revision: pulumi.Output<string>;
   privateIp: pulumi.Output<string>;
   /** The address operators reach the host at. */
   publicIp: pulumi.Output<string>;
@@ -42,6 +44,8 @@ export const SSH_USER = "ubuntu";
 
 export interface HostsArgs {
   config: PlatformConfig;
+  /** What a cluster member's host change (creation, resize, replacement) waits for, made on the previous member's host. */
+  changesAfter: (previous: { role: ClusterRole; member: Member; host: PlatformHost }) => pulumi.Resource[];
   bundleRoot: string;
   sshPublicKey: pulumi.Input<string>;
   /** Secret. */
@@ -54,3 +58,20 @@ export interface HostsArgs {
 
 /** Every role's hosts, first member first. */
 export type Hosts = PerRole<PlatformHost[]>;
+
+/**
+ * A role's hosts, built in member order: each member after the first (a cluster's) gets what its host waits for
+ * (`changesAfter` of the previous member's host).
+ */
+export function buildMembers<H extends PlatformHost>(
+  roleMembers: Member[],
+  changesAfter: HostsArgs["changesAfter"],
+  build: (member: Member, waitsFor: pulumi.Resource[]) => H,
+): H[] {
+  const built: H[] = [];
+  for (const member of roleMembers) {
+    const previous = roleMembers[member.index - 1];
+    built.push(build(member, previous ? changesAfter({ role: previous.role as ClusterRole, member: previous, host: built[previous.index] }) : []));
+  }
+  return built;
+}

@@ -33,6 +33,13 @@ describe("EC2 host readiness (platform-host/ec2-ready.sh)", () => {
       'case "$*" in install*) [ "$count" -gt "${APT_FAILURES:-0}" ] || { echo "E: Failed to fetch" >&2; exit 100; };; esac',
     ].join("\n"));
     for (const name of ["systemctl", "install", "sleep", "docker", "chmod"]) stub(name, `echo "${name} $*" >> '${log}'`);
+    // The data volume (test/integration/data-volume.test.ts runs its script on a real device): formatted and mounted.
+    stub("blkid", 'case "$*" in *TYPE*) echo ext4;; *UUID*) echo 0b9e3d1c-1111-2222-3333-444455556666;; esac');
+    stub("mountpoint", `echo "mountpoint $*" >> '${log}'`);
+    stub("blockdev", "echo 0");
+    stub("dumpe2fs", "true");
+    fs.writeFileSync(path.join(dir, "disk"), "");
+    fs.writeFileSync(path.join(dir, "fstab"), "LABEL=cloudimg-rootfs / ext4 discard,errors=remount-ro 0 1\n");
     // What the script writes as root goes to the test folder, named after the target file.
     stub("tee", `echo "tee $*" >> '${log}'; cat > '${dir}/written-'"$(basename "$1")"`);
     fs.writeFileSync(path.join(dir, "cloud-init-output.log"), "Setting up docker.io ...\nE: Unable to fetch some archives\n");
@@ -40,9 +47,12 @@ describe("EC2 host readiness (platform-host/ec2-ready.sh)", () => {
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   const ready = (env: Record<string, string>) => {
-    const result = runTool("sh", ["-c", readinessCommand("logging", "/opt/aws-log-platform")], "dash", {
+    const result = runTool("sh", ["-c", readinessCommand("logging", "/opt/aws-log-platform", "vol-0123456789abcdef0")], "dash", {
       env: {
         ...process.env,
+        DATA_VOLUME_DEVICE: path.join(dir, "disk"),
+        FSTAB: path.join(dir, "fstab"),
+        SYSTEMD_DIR: path.join(dir, "systemd"),
         PATH: `${path.join(dir, "bin")}:${process.env.PATH}`,
         CLOUD_INIT_OUTPUT_LOG: path.join(dir, "cloud-init-output.log"),
         CLOUD_INIT_WAIT_SECONDS: "2",
@@ -61,6 +71,23 @@ describe("EC2 host readiness (platform-host/ec2-ready.sh)", () => {
     assert.match(calls, /^systemctl enable --now docker\.service prometheus-node-exporter\.service$/m);
     assert.match(calls, /^install -d -o ubuntu -g ubuntu -m 0755 \/opt\/aws-log-platform$/m);
     assert.match(calls, /^docker compose version$/m);
+  });
+
+  it("mounts the data volume where Docker keeps its volumes, at every boot before Docker, before the host services start", () => {
+    const { status, stderr, calls } = ready({ CLOUD_INIT: "ok" });
+    assert.equal(status, 0, stderr);
+    assert.ok(calls.indexOf("mountpoint") >= 0 && calls.indexOf("mountpoint") < calls.indexOf("systemctl enable --now docker.service"), calls);
+    assert.match(fs.readFileSync(path.join(dir, "fstab"), "utf8"),
+      /^LABEL=cloudimg-rootfs \/ ext4 discard,errors=remount-ro 0 1\nUUID=0b9e3d1c-1111-2222-3333-444455556666 \/var\/lib\/docker\/volumes ext4 defaults,nofail,x-systemd.device-timeout=5min 0 2\n$/);
+    assert.match(fs.readFileSync(path.join(dir, "systemd", "docker.service.d", "data-volume.conf"), "utf8"), /^RequiresMountsFor=\/var\/lib\/docker\/volumes$/m);
+  });
+
+  it("a data volume that never appears: fails naming it and the device, starts nothing", () => {
+    const { status, stderr, calls } = ready({ CLOUD_INIT: "ok", DATA_VOLUME_DEVICE: path.join(dir, "no-such-disk"), DEVICE_WAIT_SECONDS: "0" });
+    assert.equal(status, 1);
+    assert.match(stderr, /data volume vol-0123456789abcdef0 \(.*no-such-disk\): no such device after 0s/);
+    assert.match(stderr, /logging host \(.+\): the data volume vol-0123456789abcdef0 could not be mounted/);
+    assert.doesNotMatch(calls, /systemctl enable|docker compose/);
   });
 
   it("installs the container health probe and runs it every 30 s with a systemd timer", () => {

@@ -106,7 +106,12 @@ describe("logging bundle one-shot scripts (sh + curl against loopback stand-ins)
       Object.assign(component.template.settings, { "index.number_of_shards": "3", "index.number_of_replicas": "1" });
       assert.deepEqual(JSON.parse(seen[1].body), component);
       assert.deepEqual(JSON.parse(seen[3].body), readJson("index-templates", `${datasetNames()[0]}.json`));
-      assert.deepEqual(JSON.parse(seen[4].body), { "index.number_of_replicas": 1 });
+      // Existing indices get the replicas and the template's delay before a departed node's replicas are rebuilt.
+      assert.deepEqual(JSON.parse(seen[4].body), {
+        "index.number_of_replicas": 1,
+        "index.unassigned.node_left.delayed_timeout": component.template.settings["index.unassigned.node_left.delayed_timeout"],
+      });
+      assert.equal(component.template.settings["index.unassigned.node_left.delayed_timeout"], "15m");
 
       // Idempotent: a re-run sends the same whole-object PUTs.
       const firstRun = seen.map((r) => `${r.method} ${r.url} ${r.body}`);

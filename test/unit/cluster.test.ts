@@ -46,7 +46,7 @@ describe("clusters (Pulumi mocks)", function () {
 
   // The fixtures list what the default config registers. Clusters added nothing to them (they were 3f6f634's lists
   // when the members came in); a change to them is a change to every existing stack, made on purpose (since then: the
-  // tunnel replacing the UI rules, the generated passwords, every host's forwarder with its copy step and rules).
+  // tunnel replacing the UI rules, the generated passwords, every host's forwarder with its copy step and rules, the data volumes and their snapshots).
   for (const [target, config] of [["aws", TEST_CONFIG], ["docker", onDocker(TEST_CONFIG)]] as const) {
     it(`registers with the default config (${target}) exactly the resources of its fixture, none of a cluster's`, async () => {
       const { resources } = await runProgram(config);
@@ -182,6 +182,25 @@ describe("clusters (Pulumi mocks)", function () {
       assert.ok(!resources.some((r) => r.name === `${NAME}-web-bundle-node` || r.name === `${NAME}-monitoring-bundle-gate`));
     });
 
+    it("changes a member's instance (a resize: all change) only once the previous member is back in a healthy cluster", () => {
+      for (const role of ["logging", "kafka"]) {
+        assert.ok(!instance(role).dependsOn.some((d) => d.endsWith("-host-change-gate")), `${role}: the first member waits for none`);
+        for (const [member, previous] of [[`${role}-2`, role], [`${role}-3`, `${role}-2`]]) {
+          assert.ok(instance(member).dependsOn.includes(`${NAME}-${previous}-host-change-gate`), `${member} after ${previous}'s gate`);
+          const gate = byName(`${NAME}-${previous}-host-change-gate`);
+          // On the previous member's host, after its readiness step, and again whenever that host changes.
+          assert.deepEqual(gate.inputs.triggers, [`${idOf(`${NAME}-${previous}`)} ${instance(previous).inputs.instanceType}`]);
+          assert.ok(gate.dependsOn.includes(`${NAME}-${previous}-ready`));
+          const script = gate.inputs.create as string;
+          assert.match(script, new RegExp(`cd '/opt/aws-log-platform/${role}' && bash cluster/gate\\.sh$`));
+          assert.match(script, /no bundle on this host yet, nothing to wait for/, "a first deploy or a replaced host has nothing to wait for");
+          // Nothing of the bundles: the bundles depend on every member's address, so they cannot come before a host.
+          assert.ok(!gate.dependsOn.some((d) => d.includes("-bundle")), `${previous}: ${gate.dependsOn.join(", ")}`);
+        }
+      }
+      for (const single of ["web", "monitoring"]) assert.ok(!resources.some((r) => r.name === `${NAME}-${single}-host-change-gate`));
+    });
+
     it("scrapes node_exporter and the forwarder on every member, the aggregator on every logging member, each exporter once", () => {
       const files = JSON.parse(byName(`${NAME}-monitoring-bundle-rendered`).inputs.stdin as string) as Record<string, string>;
       const members = (job: string) => (JSON.parse(files[`prometheus/targets/${job}.json`]) as { labels: { member: string } }[]).map((g) => g.labels.member);
@@ -244,5 +263,9 @@ describe("clusters (Pulumi mocks)", function () {
     assert.deepEqual(Object.keys(hosts).filter((m) => m.startsWith("logging")).map((m) => hosts[m].sshPort), [2201, 2205, 2209]);
     const env = parseDotEnv(JSON.parse(resources.find((r) => r.name === `${NAME}-logging-2-bundle-rendered`)!.inputs.stdin as string)[".env"]);
     assert.equal(env.HOST_ZONE, "local-b");
+    // A host container replaced (a new host image) rolls like an instance.
+    const container = (member: string) => containers.find((c) => c.name.endsWith(`-${member}`))!;
+    assert.ok(container("logging-2").dependsOn.includes(`${NAME}-logging-host-change-gate`), container("logging-2").dependsOn.join(", "));
+    assert.ok(container("kafka-3").dependsOn.includes(`${NAME}-kafka-2-host-change-gate`));
   });
 });

@@ -7,6 +7,8 @@ import { ALERT_SECRETS, Registered, STACK, PROJECT, TEST_CONFIG, mockImageId, ru
 import { ROLES, Role } from "../../components/platform/roles";
 import { bundleContentHash } from "../../components/bundles/files";
 import { ubuntuImageName } from "../../components/targets/aws/ec2-host";
+import { DATA_VOLUME_TAG } from "../../components/targets/aws/snapshots";
+import { DEFAULT_DATA_VOLUME_GIB } from "../../components/config/keys";
 import { Network, instanceTypeOfferings, subnetZonesRefusal, zoneLossCosts, zoneRefusal, zonesOffering } from "../../components/targets/aws/network";
 import { carveSubnets } from "../../components/platform/subnets";
 import { MemberCounts, ONE_OF_EACH, zoneSlot } from "../../components/platform/topology";
@@ -20,6 +22,8 @@ import { parse as parseDotEnv } from "dotenv";
 
 const NAME = `${PROJECT}-${STACK}`;
 const OPERATORS = ["203.0.113.0/24", "198.51.100.7/32"];
+/** TEST_CONFIG's instance types. */
+const expectedTypes: Record<Role, string> = { logging: "m7g.large", web: "t4g.small", kafka: "t4g.medium", monitoring: "t3.small" };
 
 /** What the program registered with TEST_CONFIG (the aws target). */
 let registered: Registered[] = [];
@@ -41,7 +45,6 @@ describe("platform program (Pulumi mocks)", function () {
   });
 
   describe("hosts", () => {
-    const expectedTypes: Record<Role, string> = { logging: "m7g.large", web: "t4g.small", kafka: "t4g.medium", monitoring: "t3.small" };
     const expectedVolumes: Record<Role, number> = { logging: 50, web: 20, kafka: 30, monitoring: 30 };
 
     it("are exactly four instances, one per role, with the configured types", () => {
@@ -107,8 +110,66 @@ describe("platform program (Pulumi mocks)", function () {
         assert.match(script, /^BUNDLE_ROOT='\/opt\/aws-log-platform'$/m);
         assert.match(script, /timeout "\$wait_seconds" cloud-init status --wait/);
         assert.match(script, /apt-get install --no-upgrade/);
-        assert.deepEqual(ready.inputs.triggers, [`${NAME}-${role}-id`]);
+        // Again when the instance is replaced or resized, and when its data volume grows.
+        assert.deepEqual(ready.inputs.triggers, [`${NAME}-${role}-id ${expectedTypes[role]}`, DEFAULT_DATA_VOLUME_GIB[role]]);
       }
+    });
+
+    it("keep their data on an encrypted gp3 volume of their own, sized per role, mounted before anything starts", () => {
+      const volumes = ofType("aws:ebs/volume:Volume");
+      assert.equal(volumes.length, 4);
+      for (const role of ROLES) {
+        const volume = byName(`${NAME}-${role}-data`);
+        const instance = ofType("aws:ec2/instance:Instance").find((i) => i.name === `${NAME}-${role}`)!;
+        assert.equal(volume.type, "aws:ebs/volume:Volume");
+        assert.equal(volume.inputs.encrypted, true, role);
+        assert.equal(volume.inputs.type, "gp3", role);
+        assert.equal(volume.inputs.size, DEFAULT_DATA_VOLUME_GIB[role], role);
+        assert.equal(volume.inputs.availabilityZone, instance.inputs.availabilityZone, `${role}: in its instance's zone`);
+        assert.deepEqual(volume.inputs.tags, { Name: `${NAME}-${role}-data`, Role: role, [DATA_VOLUME_TAG]: NAME });
+        const attachment = ofType("aws:ec2/volumeAttachment:VolumeAttachment").find((a) => a.name === `${NAME}-${role}-data`)!;
+        assert.equal(attachment.inputs.volumeId, `${NAME}-${role}-data-id`);
+        assert.equal(attachment.inputs.instanceId, `${NAME}-${role}-id`);
+        assert.equal(attachment.inputs.stopInstanceBeforeDetaching, true, "detached only from a stopped instance");
+        const ready = byName(`${NAME}-${role}-ready`);
+        assert.ok(ready.dependsOn.includes(attachment.name), `${role}: readiness waits for the attachment`);
+        assert.match(ready.inputs.create as string, new RegExp(`^DATA_VOLUME_ID='${NAME}-${role}-data-id'$`, "m"));
+      }
+    });
+
+    it("keep the data volume when the instance is replaced: the old instance and its attachment go first, the volume stays", () => {
+      for (const role of ROLES) {
+        const volume = byName(`${NAME}-${role}-data`);
+        assert.ok(!volume.dependsOn.includes(`${NAME}-${role}`), `${role}: the volume does not follow its instance`);
+        const instance = ofType("aws:ec2/instance:Instance").find((i) => i.name === `${NAME}-${role}`)!;
+        assert.equal(instance.deleteBeforeReplace, true, `${role}: the instance`);
+        const attachment = ofType("aws:ec2/volumeAttachment:VolumeAttachment").find((a) => a.name === `${NAME}-${role}-data`)!;
+        assert.equal(attachment.deleteBeforeReplace, true, `${role}: the attachment`);
+      }
+    });
+
+    it("snapshot every data volume daily with Data Lifecycle Manager, kept dataSnapshotDays (7) days", () => {
+      const [policy] = ofType("aws:dlm/lifecyclePolicy:LifecyclePolicy");
+      const details = policy.inputs.policyDetails as { resourceTypes: string[]; targetTags: Record<string, string>; schedules: Record<string, Record<string, unknown>>[] };
+      assert.deepEqual(details.resourceTypes, ["VOLUME"]);
+      assert.deepEqual(details.targetTags, { [DATA_VOLUME_TAG]: NAME }, "the tag every data volume carries");
+      assert.equal(details.schedules.length, 1);
+      assert.deepEqual(details.schedules[0].createRule, { interval: 24, intervalUnit: "HOURS", times: "03:00" });
+      assert.deepEqual(details.schedules[0].retainRule, { interval: 7, intervalUnit: "DAYS" });
+      assert.equal(policy.inputs.state, "ENABLED");
+      const role = byName(`${NAME}-data-snapshots-dlm`);
+      assert.ok(policy.dependsOn.includes(role.name), "runs as its own service role");
+      assert.match(JSON.stringify(role.inputs.assumeRolePolicy), /dlm\.amazonaws\.com/);
+      const attachment = ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").find((a) => a.name === `${NAME}-data-snapshots-dlm`)!;
+      assert.match(attachment.inputs.policyArn as string, /^arn:aws:iam::aws:policy\/service-role\/AWSDataLifecycleManagerServiceRole$/);
+    });
+
+    it("takes no snapshots with dataSnapshotDays 0, and refuses a negative count naming the key", async () => {
+      const { resources } = await runProgram({ ...TEST_CONFIG, [`${PROJECT}:dataSnapshotDays`]: "0" });
+      assert.equal(resources.filter((r) => r.type === "aws:dlm/lifecyclePolicy:LifecyclePolicy").length, 0);
+      assert.equal(resources.filter((r) => r.type === "aws:ebs/volume:Volume").length, 4, "the data volumes stay");
+      await assert.rejects(runProgram({ ...TEST_CONFIG, [`${PROJECT}:dataSnapshotDays`]: "-1" }), /dataSnapshotDays = "-1": expected an integer from 0 to 365/);
+      ({ resources: registered } = await runProgram(TEST_CONFIG));
     });
 
     it("install Docker, compose and node_exporter from Ubuntu's archive; only logging sets vm.max_map_count", () => {
@@ -237,14 +298,14 @@ describe("platform program (Pulumi mocks)", function () {
       assert.equal(loadgen?.inputs.remotePath, `${staging("web")}/web`);
     });
 
-    it("never deletes a deployed bundle, never forces a recreate, and re-copies on a new host or new content", () => {
+    it("never deletes a deployed bundle, never forces a recreate, and re-copies on a new or resized host or new content", () => {
       for (const role of ROLES) {
         const steps = registered.filter((r) => r.name.startsWith(`${NAME}-${role}-bundle-`) && r.type.startsWith("command:"));
         for (const step of steps) {
           const create = (step.inputs.create as string | undefined) ?? "";
           assert.doesNotMatch(create, new RegExp(`rm -rf '/opt/${PROJECT}/${role}'`), step.name);
           assert.doesNotMatch(create, /--force-recreate/, step.name);
-          assert.deepEqual((step.inputs.triggers as string[])[1], `${NAME}-${role}-id`, `${step.name}: not keyed on the instance`);
+          assert.deepEqual((step.inputs.triggers as string[])[1], `${NAME}-${role}-id ${expectedTypes[role]}`, `${step.name}: not keyed on the instance and its type`);
         }
       }
     });

@@ -20,8 +20,14 @@ export const ubuntuImageName = (architecture: Architecture): string =>
 /** Waits for cloud-init (bounded), installs what it left out, starts the host services; see the script. */
 const READINESS_SCRIPT = platformHostFile("ec2-ready.sh");
 
-/** The readiness command of an EC2 host. */
-export function readinessCommand(role: Role, bundleRoot: string): string {
+/** Formats the data volume on its first run, mounts it where Docker keeps its volumes on every run; see the script. */
+const DATA_VOLUME_SCRIPT = platformHostFile("data-volume.sh");
+
+/** Where the data volume is attached; on Nitro instances it appears as an NVMe device named by its volume id. */
+export const DATA_VOLUME_DEVICE_NAME = "/dev/sdf";
+
+/** The readiness command of an EC2 host whose data volume is `dataVolumeId`. */
+export function readinessCommand(role: Role, bundleRoot: string, dataVolumeId: string): string {
   return scriptWithInputs(READINESS_SCRIPT, {
     HOST_ROLE: role,
     HOST_PACKAGES: HOST_PACKAGES.join(" "),
@@ -29,6 +35,8 @@ export function readinessCommand(role: Role, bundleRoot: string): string {
     BUNDLE_ROOT: bundleRoot,
     SSH_USER,
     CONTAINER_HEALTH_PROBE: platformHostFile("container-health.sh"),
+    DATA_VOLUME_ID: dataVolumeId,
+    DATA_VOLUME_SCRIPT,
   });
 }
 
@@ -37,6 +45,10 @@ export interface Ec2HostArgs {
   instanceType: string;
   architecture: Architecture;
   rootVolumeGiB: number;
+  /** The data volume's size: every Docker volume lives on it. */
+  dataVolumeGiB: number;
+  /** Tags of the data volume, beside its name: what the snapshot policy selects it by. */
+  dataVolumeTags: Record<string, string>;
   subnetId: pulumi.Input<string>;
   securityGroupId: pulumi.Input<string>;
   keyName: pulumi.Input<string>;
@@ -48,15 +60,22 @@ export interface Ec2HostArgs {
   sshPrivateKey: pulumi.Input<string>;
   /** The local ends of `npm run tunnel` (`localPorts`): where operators open the admin UIs. */
   localPorts: LocalPorts;
+  /** What the instance's creation or change waits for: in a cluster, the previous member back in a healthy cluster. */
+  changesAfter: pulumi.Resource[];
 }
 
-/** One EC2 host: Ubuntu 24.04, IMDSv2 only, encrypted gp3 root volume, and a readiness step other steps wait on. */
+/**
+ * One EC2 host: Ubuntu 24.04, IMDSv2 only, encrypted gp3 root volume, an encrypted gp3 data volume that outlives the
+ * instance, and a readiness step other steps wait on.
+ */
 export class Ec2Host extends pulumi.ComponentResource implements PlatformHost {
   public readonly instance: aws.ec2.Instance;
   public readonly publicIp: pulumi.Output<string>;
   public readonly privateIp: pulumi.Output<string>;
-  /** Changes only when the host is replaced (a resize or a stop/start keeps it). */
-  public readonly instanceId: pulumi.Output<string>;
+  /** Changes with every change of the instance: a replacement or a resize (a stop/start keeps it). */
+  public readonly revision: pulumi.Output<string>;
+  /** Every Docker volume of the host; not replaced with the instance. */
+  public readonly dataVolume: aws.ebs.Volume;
   public readonly connection: types.input.remote.ConnectionArgs;
   public readonly sshPort = PORTS.ssh;
   public readonly zone: pulumi.Output<string>;
@@ -90,6 +109,15 @@ export class Ec2Host extends pulumi.ComponentResource implements PlatformHost {
       return found.ids[0];
     });
 
+    // Created in the instance's zone and never replaced with it: a replaced host comes back with its data.
+    this.dataVolume = new aws.ebs.Volume(`${name}-data`, {
+      availabilityZone: args.availabilityZone,
+      size: args.dataVolumeGiB,
+      type: "gp3",
+      encrypted: true,
+      tags: { Name: `${name}-data`, Role: args.role, ...args.dataVolumeTags },
+    }, parent);
+
     this.instance = new aws.ec2.Instance(name, {
       ami,
       instanceType: args.instanceType,
@@ -103,12 +131,24 @@ export class Ec2Host extends pulumi.ComponentResource implements PlatformHost {
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
       rootBlockDevice: { volumeType: "gp3", volumeSize: args.rootVolumeGiB, encrypted: true, deleteOnTermination: true },
       tags: { Name: name, Role: args.role },
-    }, parent);
+    }, {
+      ...parent,
+      // The data volume attaches to one instance at a time: the old one goes (and its attachment first) before the new.
+      deleteBeforeReplace: true,
+      dependsOn: args.changesAfter,
+    });
+    const attachment = new aws.ec2.VolumeAttachment(`${name}-data`, {
+      instanceId: this.instance.id,
+      volumeId: this.dataVolume.id,
+      deviceName: DATA_VOLUME_DEVICE_NAME,
+      // Detached only from a stopped instance: every service has shut down cleanly by then.
+      stopInstanceBeforeDetaching: true,
+    }, { ...parent, deleteBeforeReplace: true });
 
     this.zone = pulumi.output(args.availabilityZone);
     this.publicIp = this.instance.publicIp;
     this.privateIp = this.instance.privateIp;
-    this.instanceId = this.instance.id;
+    this.revision = pulumi.interpolate`${this.instance.id} ${this.instance.instanceType}`;
     this.connection = {
       host: this.publicIp,
       user: SSH_USER,
@@ -120,9 +160,10 @@ export class Ec2Host extends pulumi.ComponentResource implements PlatformHost {
 
     this.ready = new remote.Command(`${name}-ready`, {
       connection: this.connection,
-      create: readinessCommand(args.role, args.bundleRoot),
-      triggers: [this.instance.id],
-    }, parent);
+      create: this.dataVolume.id.apply((volumeId) => readinessCommand(args.role, args.bundleRoot, volumeId)),
+      // Again after a resize too, and after the data volume grows: its file system grows with it.
+      triggers: [this.revision, this.dataVolume.size],
+    }, { ...parent, dependsOn: [attachment] });
 
     this.registerOutputs({ publicIp: this.publicIp, privateIp: this.privateIp });
   }

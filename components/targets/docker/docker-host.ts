@@ -38,6 +38,8 @@ export interface DockerHostArgs {
   bundleRoot: string;
   /** The images its bundle runs, pulled once by the user's engine (`dockerHost`) and loaded into this host's. */
   images: { cache: LocalImages; names: string[]; dockerHost: string };
+  /** What the container's creation or replacement waits for: in a cluster, the previous member back in a healthy cluster. */
+  changesAfter: pulumi.Resource[];
 }
 
 /**
@@ -47,7 +49,7 @@ export interface DockerHostArgs {
  */
 export class DockerHost extends pulumi.ComponentResource implements PlatformHost {
   public readonly container: docker.Container;
-  public readonly instanceId: pulumi.Output<string>;
+  public readonly revision: pulumi.Output<string>;
   public readonly privateIp: pulumi.Output<string>;
   public readonly publicIp = pulumi.output("127.0.0.1");
   public readonly sshPort: number;
@@ -82,9 +84,9 @@ export class DockerHost extends pulumi.ComponentResource implements PlatformHost
       ports: args.ports.map((port) => ({ internal: port.containerPort, external: port.hostPort, ip: "127.0.0.1" })),
       volumes: [{ volumeName: engineData.name, containerPath: "/var/lib/docker" }],
       envs: [`HOST_ROLE=${args.role}`, pulumi.interpolate`SSH_PUBLIC_KEY=${args.sshPublicKey}`],
-    }, parent);
+    }, { ...parent, dependsOn: args.changesAfter });
 
-    this.instanceId = this.container.id;
+    this.revision = this.container.id;
     this.privateIp = pulumi.output(args.privateIp);
     this.zone = pulumi.output(args.zone);
     this.connection = {

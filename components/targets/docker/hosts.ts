@@ -3,7 +3,7 @@ import { ROLES, Role, perRole } from "../../platform/roles";
 import { carveSubnets } from "../../platform/subnets";
 import { members, zoneCount, zoneSlot } from "../../platform/topology";
 import { loopbackPorts } from "../../platform/loopback-ports";
-import { Hosts, HostsArgs } from "../platform-host";
+import { Hosts, HostsArgs, buildMembers } from "../platform-host";
 import { LocalEngine } from "./engine";
 import { LocalImages } from "./images";
 import { DockerHost } from "./docker-host";
@@ -38,7 +38,7 @@ export function dockerHosts(name: string, args: HostsArgs): Hosts {
   const images = new LocalImages(`${name}-local-images`, { images: [...new Set(ROLES.flatMap((role) => bundleImages[role]))].sort() },
     { providers: [engine.provider] });
   const zones = zoneCount(config.memberCounts);
-  return perRole((role) => members(config.memberCounts)[role].map((member) => new DockerHost(localHostName(name, member.name), {
+  return perRole((role) => buildMembers(members(config.memberCounts)[role], args.changesAfter, (member, changesAfter) => new DockerHost(localHostName(name, member.name), {
     role,
     hostname: member.name,
     image: engine.hostImageId,
@@ -51,5 +51,6 @@ export function dockerHosts(name: string, args: HostsArgs): Hosts {
     sshPrivateKey: args.sshPrivateKey,
     bundleRoot: args.bundleRoot,
     images: { cache: images, names: bundleImages[role], dockerHost: args.localEngine!.host },
+    changesAfter,
   }, { providers: [engine.provider] })));
 }

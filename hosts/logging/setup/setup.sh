@@ -56,13 +56,16 @@ for file in "$here"/component-templates/*.json; do
 done
 
 policy=$(sed 's/[$]{ES_RETENTION_DAYS}/'"$ES_RETENTION_DAYS"'/g' "$here/ilm-policy.json")
+# The delay before a departed node's replicas are rebuilt elsewhere, as the component template sets it.
+node_left_delay=$(sed -n 's/.*"index[.]unassigned[.]node_left[.]delayed_timeout": *"\([^"]*\)".*/\1/p' "$here/component-templates/pipeline-logs.json")
 for file in "$here"/index-templates/*.json; do
   dataset=$(basename "$file" .json)
   # The template names this policy in index.lifecycle.name (a contract test checks that they match).
   put_json "_ilm/policy/$dataset" "$policy"
   put_json "_index_template/$dataset" "@$file"
-  # Templates shape new indices only: a grown cluster also gives the existing ones their replicas. A new cluster
-  # has none yet, which this API refuses unless allow_no_indices is set.
-  put_json "$dataset-*/_settings?allow_no_indices=true" '{"index.number_of_replicas":'"$ES_REPLICAS"'}'
+  # Templates shape new indices only: a grown cluster also gives the existing ones their replicas, and indices made
+  # before the delay was in the template get it. A new cluster has none yet, which this API refuses unless
+  # allow_no_indices is set.
+  put_json "$dataset-*/_settings?allow_no_indices=true" '{"index.number_of_replicas":'"$ES_REPLICAS"',"index.unassigned.node_left.delayed_timeout":"'"$node_left_delay"'"}'
 done
 echo "setup: done (retention ${ES_RETENTION_DAYS}d, ${ES_SHARDS} shard(s), ${ES_REPLICAS} replica(s))"
