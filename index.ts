@@ -9,7 +9,7 @@ import { SSH_USER } from "./components/targets/platform-host";
 import { operatorTunnels, operatorUrls, serviceUrl } from "./components/targets/operator-access";
 import { bundleImages } from "./components/bundles/images";
 import { bundleInputs } from "./components/bundles/inputs";
-import { HostChangeGate, RoleDeployment } from "./components/bundles/deployment";
+import { BundleGates, HostChangeGate, RoleDeployment } from "./components/bundles/deployment";
 import { BUNDLE_STARTS_AFTER, ROLES_IN_START_ORDER } from "./components/bundles/sources";
 import { PipelineCheck, PIPELINE_STAGE_ORDER } from "./components/bundles/pipeline-check";
 import { CloudTrail } from "./components/cloudtrail/cloudtrail";
@@ -26,10 +26,14 @@ export = async () => {
   const localEngine = config.target === "docker" ? await checkLocalMachine(name, config) : undefined;
 
   const credentials = platformCredentials(name, { config, sshPrivateKey });
-  // A cluster member's host changes only once the previous member is back in a healthy cluster.
+  // A cluster member's host changes only once the previous member is back in a healthy cluster: after its bundle gate
+  // where the addresses are known beforehand, else after its gate run from the bundle its host has.
+  const bundleGates = new BundleGates();
   const { hosts, network } = await createHosts(name, {
     config, bundleRoot, ...credentials.ssh, localEngine,
-    changesAfter: (previous) => [new HostChangeGate(`${name}-${previous.member.name}-host-change`, { ...previous, bundleRoot }).gate],
+    changesAfter: (previous, addressesKnown) => addressesKnown
+      ? [bundleGates.of(previous.member)]
+      : [new HostChangeGate(`${name}-${previous.member.name}-host-change`, { ...previous, bundleRoot }).gate],
     bundleImages: config.target === "docker" ? perRole((role) => bundleImages(role)) : undefined,
   });
   const first = perRole((role) => hosts[role][0]);
@@ -46,6 +50,7 @@ export = async () => {
       startsAfter: BUNDLE_STARTS_AFTER[role].map((before) => deployments[before]),
       platformName: name,
     });
+    bundleGates.settle(role, deployments[role].gates);
   }
 
   // The AWS API activity module beside the hosts; config refuses it on the docker target.

@@ -46,6 +46,12 @@ export const TEST_CONFIG: Record<string, string> = {
   [`${PROJECT}:alertSmtpPassword`]: ALERT_SECRETS[2],
 };
 
+/**
+ * Instances that exist before a run, by Name tag, with their private addresses (what a second `pulumi up` finds);
+ * empty: a first deploy. A test sets and clears it.
+ */
+export const EXISTING_INSTANCES: Record<string, string> = {};
+
 /** The AWS account the mocks deploy into. */
 export const MOCK_ACCOUNT_ID = "123456789012";
 
@@ -155,6 +161,11 @@ const mocks: pulumi.runtime.Mocks = {
           ...types.map((t) => ["eu-west-1c", t]),
         ];
         return { id: "offerings", locations: offers.map((o) => o[0]), instanceTypes: offers.map((o) => o[1]), locationTypes: offers.map(() => "availability-zone") };
+      }
+      case "aws:ec2/getInstances:getInstances": {
+        // The stack's instances that exist, by Name tag: none, unless a test deploys over EXISTING_INSTANCES.
+        const ip = EXISTING_INSTANCES[(args.inputs.instanceTags as Record<string, string>).Name];
+        return { id: "instances", ids: ip ? ["i-existing"] : [], privateIps: ip ? [ip] : [], publicIps: [] };
       }
       case "aws:index/getCallerIdentity:getCallerIdentity":
         return { id: MOCK_ACCOUNT_ID, accountId: MOCK_ACCOUNT_ID, arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/deployer`, userId: "AIDAMOCK" };

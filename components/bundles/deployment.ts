@@ -49,11 +49,41 @@ export const AROUND_NODE_RESTART: Partial<Record<ClusterRole, AroundNodeRestart>
 };
 
 /**
- * A cluster member's host change waits for this, on the previous member's host: the previous member's gate run from
- * the bundle deployed there, after that host's readiness step and again whenever that host changes. So a resize, which
- * changes every member's instance, rolls through a cluster one member at a time: member k is stopped only once member
- * k-1 is back and its cluster healthy. A host with no bundle yet (a first deploy, or a replaced host, whose bundle can
- * only be deployed once every member's new address is known) has nothing to wait for.
+ * Every cluster role's bundle gates, promised to the hosts before the deployments that make them exist. Where every
+ * member's address is known before the hosts are registered, a member's host (its instance, or its container on the
+ * docker target) is created, resized or replaced only after the previous member's bundle gate has passed: with the
+ * allocation limit around its node's restart, and after a replaced predecessor got its bundle again.
+ */
+export class BundleGates {
+  private readonly promised = new Map<Role, { gates: Promise<pulumi.Resource[]>; settle: (gates: pulumi.Resource[]) => void }>();
+
+  /** The bundle gate of `member`, once its role's deployment exists. */
+  of(member: Member): Promise<pulumi.Resource> {
+    return this.entry(member.role).gates.then((gates) => gates[member.index]);
+  }
+
+  /** Hands a role's gates, first member first, to the hosts waiting for them (none for a single host). */
+  settle(role: Role, gates: pulumi.Resource[]): void {
+    this.entry(role).settle(gates);
+  }
+
+  private entry(role: Role) {
+    let entry = this.promised.get(role);
+    if (!entry) {
+      let settle!: (gates: pulumi.Resource[]) => void;
+      const gates = new Promise<pulumi.Resource[]>((resolve) => { settle = resolve; });
+      entry = { gates, settle };
+      this.promised.set(role, entry);
+    }
+    return entry;
+  }
+}
+
+/**
+ * Where a member's address is not known before its host exists (a first deploy, new members), the bundles wait for
+ * the hosts, so a host cannot wait for a bundle gate: a member's host change waits for this instead, on the previous
+ * member's host: the previous member's gate run from the bundle deployed there, after that host's readiness step and
+ * again whenever that host changes. A host with no bundle yet has nothing to wait for.
  */
 export class HostChangeGate extends pulumi.ComponentResource {
   public readonly gate: remote.Command;
@@ -99,6 +129,8 @@ export class RoleDeployment extends pulumi.ComponentResource {
   public readonly contentHashes: pulumi.Output<string>[];
   /** Each member's `docker compose up` step, first member first: complete when its whole bundle is up. */
   public readonly ups: remote.Command[];
+  /** A cluster's gates, first member first (none for a single host). */
+  public readonly gates: remote.Command[];
 
   constructor(name: string, args: RoleDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("logplatform:index:RoleDeployment", name, {}, opts);
@@ -135,6 +167,7 @@ export class RoleDeployment extends pulumi.ComponentResource {
     } else {
       this.ups = bundles.map((bundle) => bundle.start([]));
     }
+    this.gates = clustered ? bundles.map((bundle) => bundle.gate!) : [];
     this.directory = bundles[0].directory;
     this.contentHashes = bundles.map((bundle) => bundle.contentHash);
     this.registerOutputs({ directory: this.directory, contentHashes: this.contentHashes });

@@ -44,8 +44,13 @@ export const SSH_USER = "ubuntu";
 
 export interface HostsArgs {
   config: PlatformConfig;
-  /** What a cluster member's host change (creation, resize, replacement) waits for, made on the previous member's host. */
-  changesAfter: (previous: { role: ClusterRole; member: Member; host: PlatformHost }) => pulumi.Resource[];
+  /**
+   * What a cluster member's host change (creation, resize, replacement) waits for, given the previous member.
+   * `addressesKnown`: every member of the role has an address known before any host is registered (the docker
+   * target's are fixed; on aws a replaced instance keeps its predecessor's), so the bundles do not wait for the hosts
+   * and a host can wait for the previous member's bundle gate.
+   */
+  changesAfter: (previous: { role: ClusterRole; member: Member; host: PlatformHost }, addressesKnown: boolean) => pulumi.Input<pulumi.Resource>[];
   bundleRoot: string;
   sshPublicKey: pulumi.Input<string>;
   /** Secret. */
@@ -61,17 +66,19 @@ export type Hosts = PerRole<PlatformHost[]>;
 
 /**
  * A role's hosts, built in member order: each member after the first (a cluster's) gets what its host waits for
- * (`changesAfter` of the previous member's host).
+ * (`changesAfter` of the previous member).
  */
 export function buildMembers<H extends PlatformHost>(
   roleMembers: Member[],
   changesAfter: HostsArgs["changesAfter"],
-  build: (member: Member, waitsFor: pulumi.Resource[]) => H,
+  addressesKnown: boolean,
+  build: (member: Member, waitsFor: pulumi.Input<pulumi.Resource>[]) => H,
 ): H[] {
   const built: H[] = [];
   for (const member of roleMembers) {
     const previous = roleMembers[member.index - 1];
-    built.push(build(member, previous ? changesAfter({ role: previous.role as ClusterRole, member: previous, host: built[previous.index] }) : []));
+    const waitsFor = previous ? changesAfter({ role: previous.role as ClusterRole, member: previous, host: built[previous.index] }, addressesKnown) : [];
+    built.push(build(member, waitsFor));
   }
   return built;
 }

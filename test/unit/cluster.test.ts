@@ -7,7 +7,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 // The mock monitor's outstanding registrations (internal to the SDK, untyped), as runProgram awaits them.
 import * as settings from "@pulumi/pulumi/runtime/settings";
-import { Registered, PROJECT, STACK, TEST_CONFIG, registered, runProgram, settle } from "../setup";
+import { EXISTING_INSTANCES, Registered, PROJECT, STACK, TEST_CONFIG, registered, runProgram, settle } from "../setup";
 import { REPO_ROOT } from "../../components/platform/repo";
 import { parse as parseDotEnv } from "dotenv";
 import { lookups } from "../helpers/registered";
@@ -182,7 +182,7 @@ describe("clusters (Pulumi mocks)", function () {
       assert.ok(!resources.some((r) => r.name === `${NAME}-web-bundle-node` || r.name === `${NAME}-monitoring-bundle-gate`));
     });
 
-    it("changes a member's instance (a resize: all change) only once the previous member is back in a healthy cluster", () => {
+    it("a first deploy: creates a member's instance only once the previous member's host passed its gate (nothing to wait for yet)", () => {
       for (const role of ["logging", "kafka"]) {
         assert.ok(!instance(role).dependsOn.some((d) => d.endsWith("-host-change-gate")), `${role}: the first member waits for none`);
         for (const [member, previous] of [[`${role}-2`, role], [`${role}-3`, `${role}-2`]]) {
@@ -209,6 +209,51 @@ describe("clusters (Pulumi mocks)", function () {
       assert.deepEqual(members("fluent-bit-aggregator"), ["logging", "logging-2", "logging-3"]);
       assert.deepEqual(members("kafka-exporter"), ["kafka"]);
       assert.deepEqual(members("elasticsearch-exporter"), ["logging"]);
+    });
+  });
+
+  describe("3 + 3 on aws, deployed again: every instance exists", () => {
+    let resources: Registered[];
+    const { ofType, byName } = lookups(() => resources);
+    const instance = (member: string) => ofType("aws:ec2/instance:Instance").find((r) => r.name === `${NAME}-${member}`)!;
+    // In the member's subnet (round-robin over the two zones of this config): 10.42.0.0/18, 10.42.64.0/18.
+    const address = (member: string) => {
+      const [role, position] = member.split("-");
+      const index = Number(position ?? 1) - 1;
+      return `10.42.${(index % 2) * 64}.${10 + 10 * ["logging", "web", "kafka", "monitoring"].indexOf(role) + index}`;
+    };
+    const members = ["logging", "logging-2", "logging-3", "web", "kafka", "kafka-2", "kafka-3", "monitoring"];
+
+    before(async () => {
+      for (const member of members) EXISTING_INSTANCES[`${NAME}-${member}`] = address(member);
+      try {
+        ({ resources } = await runProgram(CLUSTER_CONFIG));
+      } finally {
+        for (const member of members) delete EXISTING_INSTANCES[`${NAME}-${member}`];
+      }
+    });
+
+    it("gives each instance the address it has, so a replacement keeps it: no diff for the instance that exists", () => {
+      for (const member of members) assert.equal(instance(member).inputs.privateIp, address(member), member);
+    });
+
+    it("renders the kept addresses, so no bundle waits for another member's instance", () => {
+      const env = parseDotEnv(JSON.parse(byName(`${NAME}-logging-bundle-rendered`).inputs.stdin as string)[".env"]);
+      assert.deepEqual(env.ES_SEED_HOSTS.split(","), [`${address("logging-2")}:9300`, `${address("logging-3")}:9300`]);
+      for (const member of ["logging", "logging-2", "kafka", "kafka-2"]) {
+        const rendered = byName(`${NAME}-${member}-bundle-rendered`);
+        const others = members.filter((m) => m.split("-")[0] === member.split("-")[0] && m !== member);
+        for (const other of others) assert.ok(!rendered.dependsOn.includes(`${NAME}-${other}`), `${member}'s files wait for ${other}'s instance`);
+      }
+    });
+
+    it("changes a member's instance (resize or replacement) only after the previous member's bundle gate: node restarted, allocation lifted, cluster healthy", () => {
+      for (const role of ["logging", "kafka"]) {
+        assert.ok(!instance(role).dependsOn.some((d) => d.endsWith("-gate")), `${role}: the first member waits for none`);
+        assert.ok(instance(`${role}-2`).dependsOn.includes(`${NAME}-${role}-bundle-gate`), instance(`${role}-2`).dependsOn.join(", "));
+        assert.ok(instance(`${role}-3`).dependsOn.includes(`${NAME}-${role}-2-bundle-gate`));
+      }
+      assert.ok(!resources.some((r) => r.name.endsWith("-host-change-gate")), "no gate on the hosts' own bundles");
     });
   });
 
@@ -263,9 +308,10 @@ describe("clusters (Pulumi mocks)", function () {
     assert.deepEqual(Object.keys(hosts).filter((m) => m.startsWith("logging")).map((m) => hosts[m].sshPort), [2201, 2205, 2209]);
     const env = parseDotEnv(JSON.parse(resources.find((r) => r.name === `${NAME}-logging-2-bundle-rendered`)!.inputs.stdin as string)[".env"]);
     assert.equal(env.HOST_ZONE, "local-b");
-    // A host container replaced (a new host image) rolls like an instance.
+    // The addresses are fixed: a host container replaced (a new host image) waits for the previous member's bundle gate.
     const container = (member: string) => containers.find((c) => c.name.endsWith(`-${member}`))!;
-    assert.ok(container("logging-2").dependsOn.includes(`${NAME}-logging-host-change-gate`), container("logging-2").dependsOn.join(", "));
-    assert.ok(container("kafka-3").dependsOn.includes(`${NAME}-kafka-2-host-change-gate`));
+    assert.ok(container("logging-2").dependsOn.includes(`${NAME}-logging-bundle-gate`), container("logging-2").dependsOn.join(", "));
+    assert.ok(container("kafka-3").dependsOn.includes(`${NAME}-kafka-2-bundle-gate`));
+    assert.ok(!resources.some((r) => r.name.endsWith("-host-change-gate")));
   });
 });

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ALERT_SECRETS, Registered, STACK, PROJECT, TEST_CONFIG, mockImageId, runProgram, settle } from "../setup";
+import { ALERT_SECRETS, EXISTING_INSTANCES, Registered, STACK, PROJECT, TEST_CONFIG, mockImageId, runProgram, settle } from "../setup";
 import { ROLES, Role } from "../../components/platform/roles";
 import { bundleContentHash } from "../../components/bundles/files";
 import { ubuntuImageName } from "../../components/targets/aws/ec2-host";
@@ -162,6 +162,22 @@ describe("platform program (Pulumi mocks)", function () {
       assert.match(JSON.stringify(role.inputs.assumeRolePolicy), /dlm\.amazonaws\.com/);
       const attachment = ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment").find((a) => a.name === `${NAME}-data-snapshots-dlm`)!;
       assert.match(attachment.inputs.policyArn as string, /^arn:aws:iam::aws:policy\/service-role\/AWSDataLifecycleManagerServiceRole$/);
+    });
+
+    it("keep an existing instance's private address, so its replacement takes it over; not one outside its subnet", async () => {
+      assert.equal(ofType("aws:ec2/instance:Instance")[0].inputs.privateIp, undefined, "a first deploy: AWS assigns them");
+      EXISTING_INSTANCES[`${NAME}-web`] = "10.42.0.23";
+      EXISTING_INSTANCES[`${NAME}-kafka`] = "10.42.200.7";
+      try {
+        const { resources } = await runProgram(TEST_CONFIG);
+        const instance = (role: Role) => resources.find((r) => r.type === "aws:ec2/instance:Instance" && r.name === `${NAME}-${role}`)!;
+        assert.equal(instance("web").inputs.privateIp, "10.42.0.23");
+        assert.equal(instance("kafka").inputs.privateIp, undefined, "10.42.200.7 is not in 10.42.0.0/18");
+        assert.equal(instance("logging").inputs.privateIp, undefined, "no such instance yet");
+      } finally {
+        delete EXISTING_INSTANCES[`${NAME}-web`];
+        delete EXISTING_INSTANCES[`${NAME}-kafka`];
+      }
     });
 
     it("takes no snapshots with dataSnapshotDays 0, and refuses a negative count naming the key", async () => {

@@ -60,8 +60,10 @@ export interface Ec2HostArgs {
   sshPrivateKey: pulumi.Input<string>;
   /** The local ends of `npm run tunnel` (`localPorts`): where operators open the admin UIs. */
   localPorts: LocalPorts;
+  /** The private address of the instance this one replaces or is, if one exists: it keeps it. */
+  keptPrivateIp?: string;
   /** What the instance's creation or change waits for: in a cluster, the previous member back in a healthy cluster. */
-  changesAfter: pulumi.Resource[];
+  changesAfter: pulumi.Input<pulumi.Resource>[];
 }
 
 /**
@@ -126,6 +128,8 @@ export class Ec2Host extends pulumi.ComponentResource implements PlatformHost {
       vpcSecurityGroupIds: [args.securityGroupId],
       keyName: args.keyName,
       associatePublicIpAddress: true,
+      // The address of the instance it replaces (the old one is gone first): the other members' configuration holds.
+      privateIp: args.keptPrivateIp,
       userData: renderUserData(args.role, args.bundleRoot, SSH_USER),
       userDataReplaceOnChange: true,
       metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
@@ -147,7 +151,8 @@ export class Ec2Host extends pulumi.ComponentResource implements PlatformHost {
 
     this.zone = pulumi.output(args.availabilityZone);
     this.publicIp = this.instance.publicIp;
-    this.privateIp = this.instance.privateIp;
+    // A kept address is known before the instance is registered: what renders it need not wait for the instance.
+    this.privateIp = args.keptPrivateIp ? pulumi.output(args.keptPrivateIp) : this.instance.privateIp;
     this.revision = pulumi.interpolate`${this.instance.id} ${this.instance.instanceType}`;
     this.connection = {
       host: this.publicIp,

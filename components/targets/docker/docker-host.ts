@@ -39,7 +39,7 @@ export interface DockerHostArgs {
   /** The images its bundle runs, pulled once by the user's engine (`dockerHost`) and loaded into this host's. */
   images: { cache: LocalImages; names: string[]; dockerHost: string };
   /** What the container's creation or replacement waits for: in a cluster, the previous member back in a healthy cluster. */
-  changesAfter: pulumi.Resource[];
+  changesAfter: pulumi.Input<pulumi.Resource>[];
 }
 
 /**

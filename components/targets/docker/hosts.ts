@@ -38,7 +38,7 @@ export function dockerHosts(name: string, args: HostsArgs): Hosts {
   const images = new LocalImages(`${name}-local-images`, { images: [...new Set(ROLES.flatMap((role) => bundleImages[role]))].sort() },
     { providers: [engine.provider] });
   const zones = zoneCount(config.memberCounts);
-  return perRole((role) => buildMembers(members(config.memberCounts)[role], args.changesAfter, (member, changesAfter) => new DockerHost(localHostName(name, member.name), {
+  return perRole((role) => buildMembers(members(config.memberCounts)[role], args.changesAfter, true, (member, changesAfter) => new DockerHost(localHostName(name, member.name), {
     role,
     hostname: member.name,
     image: engine.hostImageId,
