@@ -10,7 +10,7 @@ import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
 import { loadCompose, mountedFrom, publishedPorts, serviceEnvironment } from "../helpers/compose";
 import {
   CONTAINER_ID, FluentBitConfig, LINE_ID_KEYS, LogRecord, ReadAt, bulkItem, byAlias, containerLog, followRecord, inputTag, isOn, lineId,
-  loadSchema, matchTag, outputsFor, parseConfig, parseTime, prop, propList, routes, tailRecord, validateConfig,
+  loadSchema, matchTag, outputsFor, parseConfig, parseTime, prop, propList, readAccessor, routes, tailRecord, validateConfig,
 } from "../helpers/fluent-bit";
 
 const FORWARDER = "forwarder/fluent-bit.yaml";
@@ -242,7 +242,7 @@ describe("Fluent Bit configurations", () => {
       const shipped = Array.from({ length: 200 }, (_, i) => ship(dockerLine("loadgen", frame, "stderr", { path: containerLog(), offset: i * lineBytes })));
       assert.deepEqual([...new Set(shipped.map((s) => s.es))], ["es_containers"]);
       assert.equal(new Set(shipped.map((s) => s.id)).size, 200, "200 distinct _ids");
-      // The documents differ in log.id only: generate_id's hash of the document made them one.
+      // The documents differ in log_id only: generate_id's hash of the document made them one.
       const withoutId = shipped.map(({ document }) => JSON.stringify({ ...document, [LINE_ID_KEYS.id]: undefined }));
       assert.equal(new Set(withoutId).size, 1);
       // Read again (a restart from an older DB offset) or delivered again (Kafka, a retried bulk): the same id.
@@ -277,12 +277,21 @@ describe("Fluent Bit configurations", () => {
       assert.equal(first.id, first.document[LINE_ID_KEYS.id]);
     });
 
-    it("where a line was read travels as log.id only: the position keys are not in the document", () => {
+    it("where a line was read travels as log_id only: the position keys are not in the document", () => {
       for (const line of [dockerLine("gateway", "{\"a\": 1}\n"), dockerLine("loadgen", "x\n")]) {
         const { document, id } = ship(line);
         assert.equal(id, lineId({ path: containerLog(), offset: 0 }, "2025-01-01T00:00:00.000000000Z"));
         assert.ok(!(LINE_ID_KEYS.path in document) && !(LINE_ID_KEYS.offset in document), Object.keys(document).join(", "));
       }
+    });
+
+    it("every id_key names a key with no dot: a record accessor ends a key name at a dot, `$log.id` reads `log` (the line)", () => {
+      const record = { log: "the line\n", "log.id": "c:t:0", log_id: "c:t:0" };
+      assert.equal(readAccessor("$log.id", record), "the line\n", "Fluent Bit's reading (src/flb_record_accessor.c)");
+      const aggregator = load(AGGREGATOR);
+      const ids = (aggregator.pipeline?.outputs ?? []).filter((o) => o.name === "es").map((o) => String(prop(o, "id_key")));
+      assert.equal(ids.length, 3);
+      for (const id of ids) assert.match(id, /^\$[A-Za-z_][\w-]*$/, `${id}: a plain key`);
     });
 
     it("match_regex is anchored at the tag's start, as onig_match is", () => {

@@ -85,7 +85,7 @@ const METADATA_FIELD_TYPES: Record<string, string> = {
   stream: "keyword",
   log: "text",
   // The forwarder's line id (container, Docker's time, offset), which the es outputs also make the _id.
-  "log.id": "keyword",
+  "log_id": "keyword",
 };
 
 /** The mapped type a document field lands in (a key inside a `flattened` field takes that field's type). */

@@ -217,9 +217,13 @@ export function routes(plugin: Record<string, unknown>, tag: string): boolean {
   return typeof match === "string" && matchTag(match, tag);
 }
 
-/** A record accessor such as `$attrs['com.docker.compose.service']` or `$topic`, read from a record. */
+/**
+ * A record accessor such as `$attrs['com.docker.compose.service']` or `$topic`, read from a record. As Fluent Bit
+ * reads one (src/flb_record_accessor.c, ra_parse_buffer), a key name ends at a dot outside quotes: `$log.id` reads
+ * `log`, and what follows the dot is literal text.
+ */
 export function readAccessor(accessor: string, record: Record<string, unknown>): unknown {
-  const m = /^\$([^[]+)((?:\['[^']*'\])*)$/.exec(accessor);
+  const m = /^\$([^[.]+)((?:\['[^']*'\])*)/.exec(accessor);
   if (!m) throw new Error(`unsupported record accessor '${accessor}'`);
   const keys = [m[1], ...[...m[2].matchAll(/\['([^']*)'\]/g)].map((k) => k[1])];
   let value: unknown = record;
@@ -249,7 +253,7 @@ export function rewriteTag(
       .replace(/\$TAG\[(\d+)\]/g, (_, n: string) => tag.split(".")[Number(n)] ?? "")
       .replace(/\$TAG/g, tag)
       .replace(/\$(\d)/g, (_, n: string) => found[Number(n)] ?? "")
-      .replace(/\$[A-Za-z_][\w.-]*(?:\['[^']*'\])*/g, (accessor) => String(readAccessor(accessor, record) ?? ""));
+      .replace(/\$[A-Za-z_][\w-]*(?:\['[^']*'\])*/g, (accessor) => String(readAccessor(accessor, record) ?? ""));
     return { tag: composed, keep: /^(true|on|yes)$/i.test(keep ?? "") };
   }
   return undefined;
@@ -415,10 +419,10 @@ export function tailRecord(input: Plugin, parsed: LogRecord, at: ReadAt): LogRec
 }
 
 /** The keys the forwarder's Lua filter line_id reads and writes (test/contract/fluent-bit.test.ts checks its code). */
-export const LINE_ID_KEYS = { path: "fluentbit_path", offset: "fluentbit_offset", dockerTime: "time", id: "log.id" } as const;
+export const LINE_ID_KEYS = { path: "fluentbit_path", offset: "fluentbit_offset", dockerTime: "time", id: "log_id" } as const;
 
 /**
- * The `log.id` the forwarder's line_id filter gives a line: `<container id>:<Docker's time>:<offset>`, the container
+ * The `log_id` the forwarder's line_id filter gives a line: `<container id>:<Docker's time>:<offset>`, the container
  * id being the file name's `<id>` of `<id>-json.log` (the whole path for another file), and `:partial` after it for
  * a split line the multiline parser flushed unfinished (its `log` has no final newline).
  */

@@ -53,7 +53,7 @@ const GRAFANA_ACCOUNT: EsAccount = "grafana";
 interface Shipped {
   name: string;
   index: string;
-  /** The bulk item's `_id`: a container line's log.id (where it was read), CloudTrail's eventID, or none (Elasticsearch picks one). */
+  /** The bulk item's `_id`: a container line's log_id (where it was read), CloudTrail's eventID, or none (Elasticsearch picks one). */
   id?: string;
   document: LogRecord;
   /** Where the forwarder read a container's line. */
@@ -144,7 +144,7 @@ function fromContainer(
   const topic = interpolate(String(prop(kafka, "topics")), env);
   assert.doesNotMatch(topic, /\$\{/, `${name}: the ${host} .env names the topic`);
   const shipped = consume(name, topic, payload, null, expect);
-  assert.equal(shipped.id, shipped.document[LINE_ID_KEYS.id], `${name}: _id = the line's log.id`);
+  assert.equal(shipped.id, shipped.document[LINE_ID_KEYS.id], `${name}: _id = the line's log_id`);
   return { ...shipped, readAt };
 }
 
@@ -634,14 +634,14 @@ describe("Elasticsearch 8.19 (real node, ILM stand-in) with every document shape
         "latencies.proxy": { type: "float" }, "service.name": { type: "keyword" }, "route.name": { type: "keyword" },
         "host.name": { type: "keyword" }, "container.name": { type: "keyword" }, stream: { type: "keyword" }, log: { type: "text" },
         // Carried for the _id (the same value), kept in _source only: neither indexed nor with doc values.
-        "log.id": { type: "keyword", index: false, doc_values: false },
+        "log_id": { type: "keyword", index: false, doc_values: false },
         // Dynamic: a string where the template maps `request.*` (subobjects:false keeps both), the unknown fields.
         request: { type: "keyword", ignore_above: 1024 }, unknown_0000: { type: "keyword" }, unknown_0001: { type: "long" },
         unknown_0002: { type: "keyword" }, "unknown_0003.nested": { type: "keyword" },
       },
       [INDEX_PREFIXES.containers]: {
         "@timestamp": { type: "date" }, log: { type: "text" }, stream: { type: "keyword" }, "container.name": { type: "keyword" },
-        "host.name": { type: "keyword" }, payload: { type: "keyword" }, "log.id": { type: "keyword", index: false, doc_values: false },
+        "host.name": { type: "keyword" }, payload: { type: "keyword" }, "log_id": { type: "keyword", index: false, doc_values: false },
       },
       [INDEX_PREFIXES.cloudtrail]: {
         "@timestamp": { type: "date" }, eventTime: { type: "date", ignore_malformed: true }, eventName: { type: "keyword" }, eventSource: { type: "keyword" },
@@ -805,7 +805,7 @@ describe("Elasticsearch 8.19 (real node, ILM stand-in) with every document shape
   });
 
   it("keeps 200 identical lines as 200 documents (their _id is where each was read), and a line read again rewrites its own", async () => {
-    // A repeated stack frame, 200 times with one Docker time: the documents differ in log.id only, so generate_id's
+    // A repeated stack frame, 200 times with one Docker time: the documents differ in log_id only, so generate_id's
     // hash of the document made them one.
     const frame = "\tat com.example.orders.Handler.handle(Handler.java:42)";
     const lines = Array.from({ length: 200 }, (_, i) => fromContainer(`repeated frame ${i}`, "kafka", "kafka", frame, "stderr", at(9)));
