@@ -61,6 +61,13 @@ const urnName = (urn: string) => urn.split("::").pop() ?? urn;
 /** The image id the mocks answer for an image name. */
 export const mockImageId = (imageName: string): string => `ami-${crypto.createHash("sha256").update(imageName).digest("hex").slice(0, 17)}`;
 
+/** The AWS-shaped URL and ARNs the mocks answer for the CloudTrail module's failure queue, topic, key and alarm. */
+export const mockQueueUrl = (name: string) => `https://sqs.eu-west-1.amazonaws.com/${MOCK_ACCOUNT_ID}/${name}`;
+export const mockQueueArn = (name: string) => `arn:aws:sqs:eu-west-1:${MOCK_ACCOUNT_ID}:${name}`;
+export const mockTopicArn = (name: string) => `arn:aws:sns:eu-west-1:${MOCK_ACCOUNT_ID}:${name}`;
+export const mockKeyArn = (name: string) => `arn:aws:kms:eu-west-1:${MOCK_ACCOUNT_ID}:key/${name}-id`;
+export const mockAlarmArn = (name: string) => `arn:aws:cloudwatch:eu-west-1:${MOCK_ACCOUNT_ID}:alarm:${name}`;
+
 /** A PEM-shaped mock value whose body names its kind and resource (base64 of `MOCK <label> <name>`). */
 export const mockPem = (label: string, name: string): string =>
   `-----BEGIN ${label}-----\n${Buffer.from(`MOCK ${label} ${name}`).toString("base64")}\n-----END ${label}-----\n`;
@@ -140,6 +147,18 @@ const mocks: pulumi.runtime.Mocks = {
         break;
       case "aws:ec2/vpcEndpoint:VpcEndpoint":
         state.prefixListId = "pl-6da54004";
+        break;
+      case "aws:sqs/queue:Queue":
+        Object.assign(state, { name: args.name, arn: mockQueueArn(args.name), url: mockQueueUrl(args.name) });
+        break;
+      case "aws:sns/topic:Topic":
+        Object.assign(state, { name: args.name, arn: mockTopicArn(args.name) });
+        break;
+      case "aws:kms/key:Key":
+        Object.assign(state, { keyId: `${args.name}-id`, arn: mockKeyArn(args.name) });
+        break;
+      case "aws:cloudwatch/metricAlarm:MetricAlarm":
+        Object.assign(state, { name: args.name, arn: mockAlarmArn(args.name) });
         break;
     }
     return { id: `${args.name}-id`, state };

@@ -1,6 +1,20 @@
 import { strict as assert } from "assert";
 import type { Registered } from "../setup";
 
+/** A statement of an IAM, bucket or topic policy. */
+export interface Statement {
+  Sid?: string;
+  Effect: "Allow" | "Deny";
+  Principal?: unknown;
+  Action: string | string[];
+  Resource: string | string[];
+  Condition?: Record<string, Record<string, string>>;
+}
+
+/** The statements of a registered policy resource's `policy` input. */
+export const statementsOf = (resource: Registered): Statement[] =>
+  (JSON.parse(resource.inputs.policy as string) as { Statement: Statement[] }).Statement;
+
 /**
  * Lookups over the resources one program run registered; `resources` is read at each call, since a test file fills
  * it in its `before` hook.

@@ -4,8 +4,8 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { MOCK_ACCOUNT_ID, Registered, TEST_CONFIG, PROJECT, STACK, runProgram, settle } from "../setup";
-import { Statement, mockAlarmArn, mockKeyArn, mockQueueArn, mockQueueUrl, mockTopicArn, statementsOf } from "./cloudtrail-mocks";
+import { MOCK_ACCOUNT_ID, Registered, TEST_CONFIG, PROJECT, STACK, mockAlarmArn, mockKeyArn, mockQueueArn, mockQueueUrl, mockTopicArn, runProgram, settle } from "../setup";
+import { Statement, statementsOf } from "../helpers/registered";
 import * as cloudtrailModule from "../../components/cloudtrail/cloudtrail";
 import * as cloudtrailFunction from "../../components/cloudtrail/function-build";
 

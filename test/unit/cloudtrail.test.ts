@@ -3,13 +3,13 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { MOCK_ACCOUNT_ID, PROJECT, Registered, STACK, TEST_CONFIG, runProgram, settle } from "../setup";
+import { MOCK_ACCOUNT_ID, PROJECT, Registered, STACK, TEST_CONFIG, mockQueueArn, runProgram, settle } from "../setup";
 import { ConfigSource } from "../../components/config/source";
 import { parseConfig } from "../../components/config/parse";
 import { LOG_FILE_MARGIN_DAYS, LOG_FILE_SUFFIX, VPC_ACCESS_ACTIONS } from "../../components/cloudtrail/cloudtrail";
 import { kafkaTopic } from "../../components/platform/naming";
 import * as cloudtrailFunction from "../../components/cloudtrail/function-build";
-import { mockQueueArn, statementsOf } from "./cloudtrail-mocks";
+import { statementsOf } from "../helpers/registered";
 
 const NAME = `${PROJECT}-${STACK}`;
 const MODULE = `${NAME}-cloudtrail`;

@@ -50,13 +50,8 @@ current() {
 # One attempt. Prints "done <what was done>", "fail <why>" (lifted without the node: no retry) or "wait <what is
 # missing>".
 attempt() {
-  local code uuid nodes put want doubt
-  scan
-  doubt=$(scan_doubt)
-  if [[ -n $doubt ]]; then
-    echo "wait $doubt"
-    return
-  fi
+  local code uuid nodes put want
+  scan_clear || return 0
   if [[ -z $formed_url ]]; then
     if [[ $mode == all ]]; then
       # After this member's node step: its node answers (the compose healthcheck waited for that).

@@ -76,12 +76,15 @@ scan() {
   return 0
 }
 
-# After scan: why the members' answers cannot be taken as they are (two clusters, or none formed while some answer
-# elastic otherwise than with a cluster UUID); nothing when they can.
-scan_doubt() {
+# Scans the members; when their answers cannot be taken as they are (two clusters, or none formed while some answer
+# elastic otherwise than with a cluster UUID), prints "wait <why>" and fails.
+scan_clear() {
+  scan
   if ((${#clusters[@]} > 1)); then
-    echo "members report different clusters: ${clusters[*]}"
+    echo "wait members report different clusters: ${clusters[*]}"
+    return 1
   elif [[ -z $formed_url ]] && ((${#unclear[@]})); then
-    echo "no member reports a formed cluster, and ${unclear[*]} answer(s) elastic without a cluster UUID (a formed cluster's node answers 401 until its security index is ready): not a first formation"
+    echo "wait no member reports a formed cluster, and ${unclear[*]} answer(s) elastic without a cluster UUID (a formed cluster's node answers 401 until its security index is ready): not a first formation"
+    return 1
   fi
 }

@@ -40,13 +40,8 @@ data_markers() {
 
 # One look at the cluster. Prints "pass <why>" when the gate may pass, else "wait <what is missing>".
 check() {
-  local code uuid markers nodes health doubt
-  scan
-  doubt=$(scan_doubt)
-  if [[ -n $doubt ]]; then
-    echo "wait $doubt"
-    return
-  fi
+  local code uuid markers nodes health
+  scan_clear || return 0
   if [[ -z $formed_url ]]; then
     if ((unformed >= quorum)); then
       echo "wait no member reports a formed cluster, though $unformed of ${#members[@]} answer (a quorum is $quorum)"
