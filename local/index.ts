@@ -1,4 +1,5 @@
 import { REPO_ROOT } from "../components/platform/repo";
+import { UsageError, commandFailed } from "./cli";
 import {
   backendUrl, ensurePrivateStateDir, hasProjectState, LOCAL_STACK, localStackEnv, runPulumi, RunOptions, STATE_DIR, userPassphrase,
 } from "./pulumi";
@@ -11,9 +12,6 @@ The local stack (Pulumi.local.yaml, target docker) keeps its state in ${STATE_DI
 \`pulumi login\`, and its secrets under a fixed passphrase unless PULUMI_CONFIG_PASSPHRASE(_FILE) is set. No command
 asks a question. Plain pulumi commands reach the same stack with PULUMI_BACKEND_URL=file://<this folder> and
 PULUMI_CONFIG_PASSPHRASE set (see the README).`;
-
-/** A wrong command line: the usage follows the message, exit 2. */
-class UsageError extends Error {}
 
 export interface Deps {
   /** The Pulumi project: its Pulumi.yaml and Pulumi.local.yaml, and the state folder. */
@@ -108,12 +106,7 @@ export async function main(argv: string[], deps: Deps = {}): Promise<number> {
         throw new UsageError(`unknown action ${action ?? "(none)"}`);
     }
   } catch (err) {
-    print(`local: ${(err as Error).message}`);
-    if (err instanceof UsageError) {
-      print(USAGE);
-      return 2;
-    }
-    return 1;
+    return commandFailed("local", err, USAGE, print);
   }
 }
 

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { REPO_ROOT } from "../components/platform/repo";
 import { chooseStack, stackOutputs } from "../local/pulumi";
 import { endpointOf, localHostKey, parseSshOutputs, pinHostKey, sshArgs, sshDir, writeKey } from "./ssh";
+import { UsageError, commandFailed } from "../local/cli";
 
 export const USAGE = `usage: npm run ssh -- [--stack <name>] <member> [ssh options or a remote command...]
 Opens SSH to one host of a stack (logging, web, kafka, monitoring, logging-2, ...) on either target, with the stack's
@@ -10,9 +11,6 @@ key (written 0600 to .ssh/ in this folder) and this folder's .ssh/known_hosts. T
 stack when npm run local has state here, else the stack selected in your Pulumi backend. A local host's key is read
 from the Docker engine every time, so a recreated host does not break the check; an EC2 host's is accepted the first
 time. Example: npm run ssh -- web sudo docker ps`;
-
-/** A wrong command line: the usage follows the message, exit 2. */
-class UsageError extends Error {}
 
 export interface Deps {
   projectDir?: string;
@@ -62,12 +60,7 @@ export async function main(argv: string[], deps: Deps = {}): Promise<number> {
     if (endpoint.local) pinHostKey(knownHosts, endpoint.host, endpoint.port, await localHostKey(endpoint.port, "docker", env));
     args = sshArgs(endpoint, outputs.sshUser, writeKey(dir, outputs.sshPrivateKey), knownHosts, parsed.rest);
   } catch (err) {
-    print(`ssh: ${(err as Error).message}`);
-    if (err instanceof UsageError) {
-      print(USAGE);
-      return 2;
-    }
-    return 1;
+    return commandFailed("ssh", err, USAGE, print);
   }
   return new Promise<number>((resolve) => {
     // Ctrl-C belongs to the session (ssh passes it on, or ends): this process waits for ssh's exit.
