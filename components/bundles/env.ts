@@ -27,6 +27,21 @@ export type EnvFacts = Pick<
 };
 
 
+/**
+ * The aggregator's kafka input takes at most this much per partition and fetch. Fluent Bit sets a fetch's limit
+ * (`fetch.max.bytes`) 512 bytes under the largest response librdkafka accepts (`receive.message.max.bytes`, both from
+ * its 4M `buffer_max_size`; plugins/in_kafka/in_kafka.c), and a full fetch's framing (~45 bytes per partition) goes
+ * over it: librdkafka then refuses the same response forever and the aggregator stops (confluentinc/librdkafka#4915,
+ * reproduced with a backlog on two topics). Its partitions' limits, plus one batch beyond a limit (up to 1 MB),
+ * must stay under the fetch's: 256 KiB each while they fit, which holds the default 3 partitions per topic.
+ */
+export function kafkaPartitionFetchBytes(topics: number, partitions: number, aggregators: number): number {
+  const RESPONSE_LIMIT = 4_000_000 - 512;
+  const LARGEST_BATCH = 1_048_576;
+  const assigned = topics * Math.ceil(partitions / aggregators);
+  return Math.min(262_144, Math.floor((RESPONSE_LIMIT - LARGEST_BATCH) / Math.max(1, assigned - 1)));
+}
+
 /** The compose profile of the services that run once per cluster, on its first member. */
 export const FIRST_MEMBER_PROFILE = "first-member";
 
@@ -122,6 +137,7 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
       ES_REPLICAS: esNodes.length > 1 ? "1" : "0",
       KAFKA_CONSUMER_GROUP,
       KAFKA_TOPIC_CLOUDTRAIL: topics.cloudtrailTopic,
+      KAFKA_PARTITION_FETCH_BYTES: String(kafkaPartitionFetchBytes(Object.keys(topics).length, facts.kafkaPartitions, esNodes.length)),
       KIBANA_ENCRYPTED_SAVED_OBJECTS_KEY: facts.kibanaEncryptionKeys.encryptedSavedObjects,
       KIBANA_REPORTING_KEY: facts.kibanaEncryptionKeys.reporting,
       KIBANA_SECURITY_KEY: facts.kibanaEncryptionKeys.security,
