@@ -6,7 +6,7 @@ import { MonitoringUser } from "./components/credentials/monitoring";
 import { createHosts } from "./components/targets/hosts";
 import { checkLocalMachine } from "./components/targets/docker/preflight";
 import { SSH_USER } from "./components/targets/platform-host";
-import { operatorTunnels, operatorUrls, serviceUrl } from "./components/targets/operator-access";
+import { ingestEndpoint, operatorTunnels, operatorUrls, serviceUrl } from "./components/targets/operator-access";
 import { bundleImages } from "./components/bundles/images";
 import { bundleInputs } from "./components/bundles/inputs";
 import { BundleGates, HostChangeGate, RoleDeployment } from "./components/bundles/deployment";
@@ -92,7 +92,11 @@ export = async () => {
       return [member.name, { publicIp: host.publicIp, privateIp: host.privateIp, sshPort: host.sshPort }];
     })),
     // What `npm run tunnel` forwards; none on the docker target, which publishes the UIs on 127.0.0.1 itself.
-    tunnels: config.target === "aws" ? operatorTunnels(first, config.localPorts) : [],
+    tunnels: config.target === "aws" ? operatorTunnels(first, config.localPorts, config.localIngestForwardPort) : [],
+    // Where the users' services send their logs (README "Send your own logs"); what they authenticate with is secret.
+    ingest: ingestEndpoint(first.web, config, credentials.elasticsearchCa.certPem),
+    ingestCredentials: pulumi.secret(pulumi.all([credentials.ingest.sharedKey, credentials.ingest.sources])
+      .apply(([sharedKey, sources]) => ({ sharedKey, sources }))),
     sshUser: SSH_USER,
     sshPrivateKey: credentials.ssh.sshPrivateKey,
     grafanaAdminUser: "admin",

@@ -78,6 +78,7 @@ export function bundleEnv(member: Member, facts: EnvFacts): Record<string, strin
     KAFKA_BOOTSTRAP_SERVERS: brokers.map((broker) => `${broker.privateIp}:${PORTS.kafka}`).join(","),
     KAFKA_TOPIC_GATEWAY: topics.gatewayTopic,
     KAFKA_TOPIC_CONTAINERS: topics.containersTopic,
+    KAFKA_TOPIC_APPS: topics.appsTopic,
   };
   const password = (account: EsAccount) => ({ [passwordVariable(account)]: facts.elasticsearchPasswords[account] });
   // The UIs that operators reach only through the SSH tunnel are published on the host's loopback, where the tunnel

@@ -45,9 +45,11 @@ export function bundleInputs(args: BundleInputsArgs): PerRole<MemberBundleInputs
         monitoringGrafanaPassword: monitoring.grafana.password,
         elasticsearchPasswords: esPasswords,
       })),
-      renderedFiles: pulumi.all([memberFacts, credentials.alertSecrets, credentials.monitoring, credentials.issueHostTls(member, host.privateIp)])
-        .apply(([facts, secrets, monitoring, tls]) =>
-          renderedFiles(role, { members: facts, alerting: config.alerting, alertSecrets: secrets, monitoringCredentials: monitoring, tls })),
+      renderedFiles: pulumi.all([
+        memberFacts, credentials.alertSecrets, credentials.monitoring, credentials.issueHostTls(member, host.privateIp),
+        role === "web" ? credentials.ingest.issueServerPems(host.publicIp, host.privateIp) : undefined,
+      ]).apply(([facts, secrets, monitoring, tls, ingest]) =>
+        renderedFiles(role, { members: facts, alerting: config.alerting, alertSecrets: secrets, monitoringCredentials: monitoring, tls, ingest })),
     };
   }));
 }

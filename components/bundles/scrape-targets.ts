@@ -20,6 +20,12 @@ export const FILE_SD_TARGETS = {
   "fluent-bit-aggregator": {
     job: "fluent-bit", roles: ["logging"], port: PORTS.aggregatorMetrics, firstMemberOnly: false, component: "aggregator",
   },
+  // The ingest endpoint on the web host, where the users' own services send their logs: a job of its own, so its
+  // alerts and panels select it by `job` (its aliases differ from the forwarder's on the same host too).
+  ingest: { job: "ingest", roles: ["web"], port: PORTS.ingestMetrics, firstMemberOnly: false },
+  // The web host's forwarder counts the ingest endpoint's refused senders from its log lines (Fluent Bit counts none)
+  // and serves the counter on a port of its own; every forwarder serves that port, only the web host's counts anything.
+  "ingest-refusals": { job: "ingest-refusals", roles: ["web"], port: PORTS.forwarderLogMetrics, firstMemberOnly: false },
   // The exporters report on the whole cluster and run once, on its first member.
   "kafka-exporter": { job: "kafka-exporter", roles: ["kafka"], port: PORTS.kafkaExporter, firstMemberOnly: true },
   "elasticsearch-exporter": { job: "elasticsearch-exporter", roles: ["logging"], port: PORTS.elasticsearchExporter, firstMemberOnly: true },

@@ -14,8 +14,8 @@ export const DEFAULT_ROOT_VOLUME_GIB: PerRole<number> = { logging: 50, web: 20, 
 // What a role keeps (the Docker volumes: indices, Kafka's log, the TSDB, the Fluent Bit buffers), apart from the OS.
 export const DEFAULT_DATA_VOLUME_GIB: PerRole<number> = { logging: 100, web: 20, kafka: 50, monitoring: 30 };
 
-// The whole local stack in 7.25 GiB: it fits a laptop with 8 GiB free.
-export const DEFAULT_LOCAL_MEMORY_MIB: PerRole<number> = { logging: 4096, web: 768, kafka: 1536, monitoring: 1024 };
+// The whole local stack in 7.5 GiB: it fits a laptop with 8 GiB free. The web host holds the ingest endpoint too.
+export const DEFAULT_LOCAL_MEMORY_MIB: PerRole<number> = { logging: 4096, web: 1024, kafka: 1536, monitoring: 1024 };
 
 /**
  * The default `vpcCidr` per target. On aws the VPC is the stack's own, as it always was. On docker the range is a
@@ -45,6 +45,8 @@ export const INT_KEYS = {
   prometheusRetentionDays: { default: 15, min: 1, max: 365, about: "Days Prometheus keeps samples" },
   loadgenRequestsPerSecond: { default: 5, min: 1, max: 200, about: "Requests per second the load generator sends" },
   localGatewayPort: { default: 8080, ...LOCAL_PORT_RANGE, about: "Port on 127.0.0.1 of the gateway (docker target)" },
+  localIngestForwardPort: { default: 24224, ...LOCAL_PORT_RANGE, about: "Port on 127.0.0.1 of the ingest endpoint's forward input: published there on docker, the local end of `npm run tunnel` on aws" },
+  localIngestOtlpPort: { default: 4318, ...LOCAL_PORT_RANGE, about: "Port on 127.0.0.1 of the ingest endpoint's OTLP input (docker target)" },
   localSshBasePort: { default: 2201, min: 1024, max: 65500, about: "Port on 127.0.0.1 of the logging host's SSH; web, kafka and monitoring take the next three, further cluster members the ones after (docker target)" },
 } as const;
 export type IntKey = keyof typeof INT_KEYS;
@@ -62,6 +64,16 @@ export const CONFIG_KEYS: { key: string; default: string; description: string }[
     key: "operatorCidrs",
     default: "your public IP /32",
     description: "IPv4 CIDRs allowed to reach the hosts' SSH (key only), the way in to every admin UI (`npm run tunnel`); 0.0.0.0/0 is refused (aws target; on docker everything binds to 127.0.0.1).",
+  },
+  {
+    key: "logSourceCidrs",
+    default: "(none: the ingest ports closed)",
+    description: "IPv4 CIDRs allowed to reach the ingest endpoint on the web host (forward 24224, OTLP 4318; TLS and authenticated); 0.0.0.0/0 is refused (aws target; on docker both are published on 127.0.0.1).",
+  },
+  {
+    key: "logSources",
+    default: '["default"]',
+    description: "Names of your log sources (lowercase letters, digits, dashes; `platform` is the stack's own): each gets a password of the forward input and an OTLP client certificate, in the `ingestCredentials` output.",
   },
   {
     key: "vpcCidr",
@@ -90,7 +102,7 @@ export const CONFIG_KEYS: { key: string; default: string; description: string }[
   },
   {
     key: "localMemoryMiB",
-    default: "logging 4096, web 768, kafka 1536, monitoring 1024",
+    default: "logging 4096, web 1024, kafka 1536, monitoring 1024",
     description: "Memory limit of each host container per role (any subset; docker target), 256 to 65536, the logging host at least 4096.",
   },
   ...(Object.keys(INT_KEYS) as IntKey[]).map((key) => ({

@@ -10,6 +10,7 @@ import {
 import { FAMILIES, MIN_LOGGING_MEMORY_GIB, elasticsearchHeapGiB, instanceMemoryGiB } from "./sizing";
 import { ConfigErrors, ConfigSource, parseJson } from "./source";
 import { parseAlerting } from "./alerting";
+import { DEFAULT_LOG_SOURCES, INGEST_PLATFORM_SOURCE, LOG_SOURCE_NAME } from "../platform/ingest-sources";
 
 function parsePerRole<T>(
   source: ConfigSource,
@@ -55,27 +56,55 @@ const isMemoryMiB = (value: unknown): value is number => Number.isInteger(value)
 const isRootVolumeSize = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 8 && (value as number) <= 2048;
 const isDataVolumeSize = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 8 && (value as number) <= 16384;
 
-function parseOperatorCidrs(source: ConfigSource, errors: ConfigErrors): string[] {
-  const parsed = parseJson(source, "operatorCidrs", errors, "a list of IPv4 CIDRs");
+/** A list of IPv4 CIDRs, each by its network address and narrower than /0 (`opens`: what /0 would open to all). */
+function parseCidrs(source: ConfigSource, key: string, errors: ConfigErrors, opens: string): string[] {
+  const parsed = parseJson(source, key, errors, "a list of IPv4 CIDRs");
   if (parsed === undefined) return [];
   if (!Array.isArray(parsed)) {
-    errors.add("operatorCidrs", parsed, 'a list of IPv4 CIDRs, e.g. ["203.0.113.7/32"]');
+    errors.add(key, parsed, 'a list of IPv4 CIDRs, e.g. ["203.0.113.7/32"]');
     return [];
   }
   return parsed.filter((cidr, index) => {
-    const key = `operatorCidrs[${index}]`;
+    const entry = `${key}[${index}]`;
     if (typeof cidr !== "string" || !ipaddr.IPv4.isValidCIDRFourPartDecimal(cidr)) {
-      errors.add(key, cidr, "an IPv4 CIDR such as 203.0.113.7/32");
+      errors.add(entry, cidr, "an IPv4 CIDR such as 203.0.113.7/32");
       return false;
     }
     const [address, prefix] = ipaddr.IPv4.parseCIDR(cidr);
     const network = ipaddr.IPv4.networkAddressFromCIDR(cidr).toString();
     if (prefix === 0) {
-      errors.add(key, cidr, "a range narrower than /0 (the whole internet would reach SSH and the admin UIs)");
+      errors.add(entry, cidr, `a range narrower than /0 (the whole internet would reach ${opens})`);
       return false;
     }
     if (address.toString() !== network) {
-      errors.add(key, cidr, `its network address, ${network}/${prefix}`);
+      errors.add(entry, cidr, `its network address, ${network}/${prefix}`);
+      return false;
+    }
+    return true;
+  }) as string[];
+}
+
+/** `logSources`: names unique, each a forward user and a certificate's common name; `platform` is the stack's. */
+function parseLogSources(source: ConfigSource, errors: ConfigErrors): string[] {
+  const expected = 'a list of source names, e.g. ["payments", "search"]';
+  const parsed = parseJson(source, "logSources", errors, expected);
+  if (parsed === undefined) return [...DEFAULT_LOG_SOURCES];
+  if (!Array.isArray(parsed)) {
+    errors.add("logSources", parsed, expected);
+    return [...DEFAULT_LOG_SOURCES];
+  }
+  return parsed.filter((name, index) => {
+    const entry = `logSources[${index}]`;
+    if (typeof name !== "string" || !LOG_SOURCE_NAME.test(name)) {
+      errors.add(entry, name, "1 to 32 lowercase letters, digits or dashes, starting with a letter");
+      return false;
+    }
+    if (name === INGEST_PLATFORM_SOURCE) {
+      errors.add(entry, name, `a name other than ${INGEST_PLATFORM_SOURCE}, the stack's own source (what verify sends as)`);
+      return false;
+    }
+    if (parsed.indexOf(name) !== index) {
+      errors.add(entry, name, "a name not already in the list");
       return false;
     }
     return true;
@@ -250,13 +279,17 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     return count === 2 ? 1 : count;
   };
   const localGatewayPort = parseInt(source, "localGatewayPort", errors);
+  const localIngestForwardPort = parseInt(source, "localIngestForwardPort", errors);
+  const localIngestOtlpPort = parseInt(source, "localIngestOtlpPort", errors);
   const localSshBasePort = parseInt(source, "localSshBasePort", errors);
-  const given = new Set(["localGatewayPort", "localSshBasePort"].filter((key) => source.get(key) !== undefined));
+  const given = new Set(["localGatewayPort", "localIngestForwardPort", "localIngestOtlpPort", "localSshBasePort"].filter((key) => source.get(key) !== undefined));
   const localPorts = parseLocalPorts(source, errors, given);
   const memberCounts: MemberCounts = { logging: memberCount("elasticsearchNodes"), web: 1, kafka: memberCount("kafkaBrokers"), monitoring: 1 };
-  // On docker every loopback port is published by a host container; on aws only the UIs', as the tunnel's local ends.
-  const local: LoopbackPortConfig = { localGatewayPort, localSshBasePort, localPorts };
-  const published = loopbackPorts(local, memberCounts).filter((port) => target === "docker" || port.key.startsWith("localPorts."));
+  // On docker every loopback port is published by a host container; on aws only the tunnel's local ends: the UIs' and
+  // the ingest endpoint's forward port.
+  const local: LoopbackPortConfig = { localGatewayPort, localIngestForwardPort, localIngestOtlpPort, localSshBasePort, localPorts };
+  const published = loopbackPorts(local, memberCounts)
+    .filter((port) => target === "docker" || port.key.startsWith("localPorts.") || port.key === "localIngestForwardPort");
   reportLoopbackClashes(published, local, given, errors);
 
   const kafkaPartitions = parseInt(source, "kafkaPartitions", errors);
@@ -270,7 +303,9 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     region: target === "aws" ? region ?? "" : "",
     environment,
     vpcCidr: parseVpcCidr(source, target, errors),
-    operatorCidrs: parseOperatorCidrs(source, errors),
+    operatorCidrs: parseCidrs(source, "operatorCidrs", errors, "SSH and the admin UIs"),
+    logSourceCidrs: parseCidrs(source, "logSourceCidrs", errors, "the ingest endpoint"),
+    logSources: parseLogSources(source, errors),
     instanceTypes,
     architectures,
     rootVolumeGiB,
@@ -278,6 +313,8 @@ export function parseConfig(source: ConfigSource): PlatformConfig {
     dataSnapshotDays: parseInt(source, "dataSnapshotDays", errors),
     localMemoryMiB,
     localGatewayPort,
+    localIngestForwardPort,
+    localIngestOtlpPort,
     localSshBasePort,
     localPorts,
     memoryGiB,

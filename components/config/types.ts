@@ -40,6 +40,13 @@ export interface PlatformConfig {
   vpcCidr: string;
   /** Empty means "the deployer's public IP /32", resolved by `resolveOperatorCidrs`. */
   operatorCidrs: string[];
+  /** Who may reach the ingest endpoint (aws target); empty: nobody from outside, its ports stay closed. */
+  logSourceCidrs: string[];
+  /**
+   * The users' log sources: each a user of the endpoint's forward input and an OTLP client certificate of its own.
+   * The stack's own source (INGEST_PLATFORM_SOURCE, what verify sends as) is always there besides these.
+   */
+  logSources: string[];
   instanceTypes: PerRole<string>;
   architectures: PerRole<Architecture>;
   rootVolumeGiB: PerRole<number>;
@@ -51,6 +58,9 @@ export interface PlatformConfig {
   localMemoryMiB: PerRole<number>;
   /** Loopback port of the gateway (docker target). */
   localGatewayPort: number;
+  /** Loopback ports of the ingest endpoint: published there by the docker target, the tunnel's local end on aws. */
+  localIngestForwardPort: number;
+  localIngestOtlpPort: number;
   /** Loopback SSH port of the first host; the others follow in ROLES order (docker target). */
   localSshBasePort: number;
   /**

@@ -5,6 +5,7 @@ import { PlatformConfig } from "../config/types";
 import { Member } from "../platform/topology";
 import { AlertSecrets, loadAlertSecrets } from "./alert-receivers";
 import { EsAccount, elasticsearchPasswords } from "./elasticsearch";
+import { IngestCredentials, ingestCredentials } from "./ingest";
 import { MonitoringCredentials, generateMonitoringCredentials } from "./monitoring";
 import { CertificateAuthority, TlsPems, certificateAuthority, nodeCertificate, tlsPems } from "./tls";
 
@@ -44,6 +45,8 @@ export interface PlatformCredentials {
   monitoring: pulumi.Output<MonitoringCredentials>;
   /** The alert receivers' URLs and SMTP password, from the stack config. */
   alertSecrets: pulumi.Output<AlertSecrets>;
+  /** The ingest endpoint's shared key, its sources' passwords and client certificates, its server certificate. */
+  ingest: IngestCredentials;
   /**
    * Issues a host's certificates: the CA, and on an Elasticsearch node (a logging member) a certificate of its own,
    * which names the host's private IP. Each call for a logging member creates that certificate: once per member.
@@ -79,6 +82,7 @@ export function platformCredentials(name: string, args: PlatformCredentialsArgs)
     elasticsearchPasswords: elasticsearchPasswords(name),
     monitoring: generateMonitoringCredentials(name),
     alertSecrets: loadAlertSecrets(config.alerting, new pulumi.Config()),
+    ingest: ingestCredentials(name, config.logSources, elasticsearchCa),
     issueHostTls: (member, privateIp) => tlsPems(elasticsearchCa, member.role === "logging"
       ? nodeCertificate(name, elasticsearchCa, { member: member.name, privateIp })
       : undefined),

@@ -46,11 +46,18 @@ export interface CertificateAuthority {
   certPem: pulumi.Output<string>;
 }
 
-export function certificateAuthority(name: string, opts?: pulumi.CustomResourceOptions): CertificateAuthority {
-  const key = new tls.PrivateKey(`${name}-es-ca`, { algorithm: KEY_ALGORITHM, rsaBits: RSA_BITS }, opts);
-  const cert = new tls.SelfSignedCert(`${name}-es-ca`, {
+/** A CA's resource name suffix and common name: the Elasticsearch CA's are the ones it always had. */
+export interface CaPurpose {
+  resource: string;
+  title: string;
+}
+const ES_CA: CaPurpose = { resource: "es-ca", title: "Elasticsearch CA" };
+
+export function certificateAuthority(name: string, opts?: pulumi.CustomResourceOptions, purpose: CaPurpose = ES_CA): CertificateAuthority {
+  const key = new tls.PrivateKey(`${name}-${purpose.resource}`, { algorithm: KEY_ALGORITHM, rsaBits: RSA_BITS }, opts);
+  const cert = new tls.SelfSignedCert(`${name}-${purpose.resource}`, {
     privateKeyPem: key.privateKeyPem,
-    subject: { commonName: `${name} Elasticsearch CA`, organization: name },
+    subject: { commonName: `${name} ${purpose.title}`, organization: name },
     isCaCertificate: true,
     setSubjectKeyId: true,
     validityPeriodHours: CA_VALIDITY_HOURS,
@@ -76,14 +83,22 @@ export interface NodeCertificate {
   cert: tls.LocallySignedCert;
 }
 
-export function nodeCertificate(name: string, ca: CertificateAuthority, node: EsNodeIdentity, opts?: pulumi.CustomResourceOptions): NodeCertificate {
-  const resource = `${name}-es-${node.member}`;
+/** What a certificate names and may be used for. */
+export interface CertificateSubject {
+  commonName: string;
+  dnsNames?: string[];
+  ipAddresses?: pulumi.Input<pulumi.Input<string>[]>;
+  uses: string[];
+}
+
+/** A key and a certificate signed by `ca`, under one resource name; renewed like a node's. */
+export function issueCertificate(resource: string, organization: string, ca: CertificateAuthority, subject: CertificateSubject, opts?: pulumi.CustomResourceOptions): NodeCertificate {
   const key = new tls.PrivateKey(resource, { algorithm: KEY_ALGORITHM, rsaBits: RSA_BITS }, opts);
   const request = new tls.CertRequest(resource, {
     privateKeyPem: key.privateKeyPem,
-    subject: { commonName: node.member, organization: name },
-    dnsNames: nodeDnsNames(node.member),
-    ipAddresses: nodeIpAddresses(node.privateIp),
+    subject: { commonName: subject.commonName, organization },
+    dnsNames: subject.dnsNames,
+    ipAddresses: subject.ipAddresses,
   }, opts);
   const cert = new tls.LocallySignedCert(resource, {
     certRequestPem: request.certRequestPem,
@@ -91,9 +106,18 @@ export function nodeCertificate(name: string, ca: CertificateAuthority, node: Es
     caCertPem: ca.cert.certPem,
     validityPeriodHours: NODE_VALIDITY_HOURS,
     earlyRenewalHours: NODE_EARLY_RENEWAL_HOURS,
-    allowedUses: NODE_USES,
+    allowedUses: subject.uses,
   }, opts);
   return { key, request, cert };
+}
+
+export function nodeCertificate(name: string, ca: CertificateAuthority, node: EsNodeIdentity, opts?: pulumi.CustomResourceOptions): NodeCertificate {
+  return issueCertificate(`${name}-es-${node.member}`, name, ca, {
+    commonName: node.member,
+    dnsNames: nodeDnsNames(node.member),
+    ipAddresses: nodeIpAddresses(node.privateIp),
+    uses: NODE_USES,
+  }, opts);
 }
 
 /** What a host's bundle gets of the certificates (PEM): the CA, and on an Elasticsearch node its own pair. */

@@ -7,9 +7,10 @@ export type Module = "cloudtrail";
 
 /**
  * Who may open a connection: another role's security group, an optional module's security group (its rules exist
- * only while the module is on), the operators' CIDRs, or anyone.
+ * only while the module is on), the operators' CIDRs, the users' log sources' CIDRs (`logSourceCidrs`; none by
+ * default), or anyone.
  */
-export type Source = { role: Role } | { module: Module } | "operators" | "anywhere";
+export type Source = { role: Role } | { module: Module } | "operators" | "logSources" | "anywhere";
 
 export interface IngressRule {
   /** The role whose security group receives the rule. */
@@ -23,12 +24,14 @@ export interface IngressRule {
 const everyRole = (port: PortName, from: Source): IngressRule[] => ROLES.map((to) => ({ to, port, from }));
 
 /**
- * The port matrix of ARCHITECTURE.md, the only ingress the platform opens. From outside only the gateway and SSH
- * (operators, key only): the admin UIs go through an SSH tunnel (OPERATOR_UI_PORTS), so no password or session
- * cookie crosses the internet in clear text.
+ * The port matrix of ARCHITECTURE.md, the only ingress the platform opens. From outside only the gateway, SSH
+ * (operators, key only) and the ingest endpoint (the configured log sources, TLS and authenticated): the admin UIs go
+ * through an SSH tunnel (OPERATOR_UI_PORTS), so no password or session cookie crosses the internet in clear text.
  */
 export const INGRESS_MATRIX: IngressRule[] = [
   { to: "web", port: "gateway", from: "anywhere" },
+  { to: "web", port: "ingestForward", from: "logSources" },
+  { to: "web", port: "ingestOtlp", from: "logSources" },
   ...everyRole("ssh", "operators"),
   { to: "logging", port: "elasticsearch", from: { role: "logging" } },
   { to: "logging", port: "elasticsearch", from: { role: "monitoring" } },
@@ -45,7 +48,10 @@ export const INGRESS_MATRIX: IngressRule[] = [
   { to: "kafka", port: "kafka", from: { module: "cloudtrail" } },
   ...everyRole("nodeExporter", { role: "monitoring" }),
   ...everyRole("forwarderMetrics", { role: "monitoring" }),
+  // Every host's forwarder publishes it (one compose file); only the web host's counts anything (its ingest endpoint).
+  ...everyRole("forwarderLogMetrics", { role: "monitoring" }),
   { to: "logging", port: "aggregatorMetrics", from: { role: "monitoring" } },
+  { to: "web", port: "ingestMetrics", from: { role: "monitoring" } },
   { to: "kafka", port: "kafkaExporter", from: { role: "monitoring" } },
   { to: "logging", port: "elasticsearchExporter", from: { role: "monitoring" } },
 ];

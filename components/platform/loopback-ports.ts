@@ -16,6 +16,8 @@ export const DEFAULT_LOCAL_PORTS = Object.fromEntries(UI_SERVICES.map((service) 
 /** The config keys that set the loopback ports. */
 export interface LoopbackPortConfig {
   localGatewayPort: number;
+  localIngestForwardPort: number;
+  localIngestOtlpPort: number;
   localSshBasePort: number;
   localPorts: LocalPorts;
 }
@@ -30,13 +32,15 @@ export interface LoopbackPort {
   hostPort: number;
   /** The port inside the host container, where its compose bundle publishes the service. */
   containerPort: number;
-  /** The config key that sets `hostPort`: `localSshBasePort`, `localGatewayPort` or `localPorts.<ui>`. */
+  /** The config key that sets `hostPort`: `localSshBasePort`, `localGatewayPort`, `localIngest*Port` or `localPorts.<ui>`. */
   key: string;
 }
 
 const TITLES: Partial<Record<PortName, string>> = {
   ssh: "SSH",
   gateway: "the API gateway",
+  ingestForward: "the ingest endpoint's forward port",
+  ingestOtlp: "the ingest endpoint's OTLP port",
   kibana: "Kibana",
   elasticsearch: "Elasticsearch",
   grafana: "Grafana",
@@ -55,24 +59,33 @@ export function loopbackPortFix(port: LoopbackPort): string {
   return port.key.includes(".") ? `pulumi config set --path ${port.key} <port>` : `pulumi config set ${port.key} <port>`;
 }
 
+/** The key of each port the docker target publishes for clients from outside (the gateway's, the ingest endpoint's). */
+const OUTSIDE_PORT_KEYS = {
+  gateway: "localGatewayPort",
+  ingestForward: "localIngestForwardPort",
+  ingestOtlp: "localIngestOtlpPort",
+} as const satisfies Partial<Record<PortName, keyof LoopbackPortConfig>>;
+
 /**
- * What the docker target publishes on 127.0.0.1: what operators (and, for the gateway, anyone) reach on AWS from
- * outside, and the admin UIs at the address the SSH tunnel gives them on AWS (OPERATOR_UI_PORTS). Every host's SSH
- * gets its own port (the first members' in ROLES order, then the further cluster members'); the gateway its
- * configured one; each UI its `localPorts` entry, published by the first member of its role.
+ * What the docker target publishes on 127.0.0.1: what operators (and, for the gateway and the ingest endpoint, anyone
+ * or the log sources) reach on AWS from outside, and the admin UIs at the address the SSH tunnel gives them on AWS
+ * (OPERATOR_UI_PORTS). Every host's SSH gets its own port (the first members' in ROLES order, then the further cluster
+ * members'); the gateway and the ingest ports their configured ones; each UI its `localPorts` entry, published by the
+ * first member of its role.
  */
 export function loopbackPorts(local: LoopbackPortConfig, counts: MemberCounts = ONE_OF_EACH): LoopbackPort[] {
   const seen = new Set<string>();
-  const fromOutside = INGRESS_MATRIX.filter((rule) => rule.from === "operators" || rule.from === "anywhere")
+  const fromOutside = INGRESS_MATRIX.filter((rule) => rule.from === "operators" || rule.from === "logSources" || rule.from === "anywhere")
     .filter((rule) => !seen.has(`${rule.to} ${rule.port}`) && seen.add(`${rule.to} ${rule.port}`))
     .map((rule): { role: Role; service: PortName } => ({ role: rule.to, service: rule.port }));
   return [...fromOutside, ...OPERATOR_UI_PORTS].flatMap(({ role, service }) => {
     const perMember = service === "ssh" ? counts[role] : 1;
+    const outsideKey = OUTSIDE_PORT_KEYS[service as keyof typeof OUTSIDE_PORT_KEYS] as keyof typeof local | undefined;
     return Array.from({ length: perMember }, (_, index): LoopbackPort => {
       const [hostPort, key] = service === "ssh"
         ? [local.localSshBasePort + ROLES.length * index + ROLES.indexOf(role), "localSshBasePort"]
-        : service === "gateway"
-          ? [local.localGatewayPort, "localGatewayPort"]
+        : outsideKey !== undefined
+          ? [local[outsideKey] as number, outsideKey]
           : [local.localPorts[service as UiService], `localPorts.${service}`];
       return { role, member: memberName(role, index), service, hostPort, containerPort: PORTS[service], key };
     });

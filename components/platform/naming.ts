@@ -17,6 +17,8 @@ export interface Datasets {
   containersTopic: string;
   /** AWS API activity: one CloudTrail record per message, keyed by its eventID (the optional cloudtrail module). */
   cloudtrailTopic: string;
+  /** The users' own services' log records, as the ingest endpoint on the web host receives them. */
+  appsTopic: string;
 }
 
 export function datasets(environment: string): Datasets {
@@ -24,10 +26,11 @@ export function datasets(environment: string): Datasets {
     gatewayTopic: kafkaTopic("gateway", "access", environment),
     containersTopic: kafkaTopic("containers", "logs", environment),
     cloudtrailTopic: kafkaTopic("cloudtrail", "events", environment),
+    appsTopic: kafkaTopic("apps", "logs", environment),
   };
 }
 
 /** Daily indices written by the aggregator (`Logstash_Prefix` + `-YYYY.MM.DD`). */
-export const INDEX_PREFIXES = { gateway: "gateway-access", containers: "containers", cloudtrail: "cloudtrail" } as const;
+export const INDEX_PREFIXES = { gateway: "gateway-access", containers: "containers", cloudtrail: "cloudtrail", apps: "apps" } as const;
 
 export const KAFKA_CONSUMER_GROUP = "fluent-bit-aggregator";

@@ -19,6 +19,14 @@ export const PORTS = {
   aggregatorMetrics: 2020,
   /** Every host's forwarder's, beside the aggregator on a logging host. */
   forwarderMetrics: 2021,
+  /** The ingest endpoint (web host): the users' services send their logs over the Fluent forward protocol, TLS. */
+  ingestForward: 24224,
+  /** The ingest endpoint's OpenTelemetry logs over HTTP, TLS with a client certificate. */
+  ingestOtlp: 4318,
+  /** The ingest endpoint's Fluent Bit HTTP server (metrics), beside the forwarder's 2021. */
+  ingestMetrics: 2022,
+  /** The forwarder's Prometheus exporter of counters it derives from log lines (the ingest endpoint's refusals). */
+  forwarderLogMetrics: 2023,
   kafkaExporter: 9308,
   elasticsearchExporter: 9114,
 } as const;

@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { OPERATOR_UI_PORTS, PORTS, PortName } from "../platform/ports";
 import { PerRole } from "../platform/roles";
 import { LocalPorts } from "../platform/loopback-ports";
+import { PlatformConfig } from "../config/types";
+import { ingestSources } from "../platform/ingest-sources";
 import { PlatformHost } from "./platform-host";
 
 /**
@@ -36,9 +38,19 @@ export interface OperatorTunnel {
   hostPorts?: number[];
 }
 
-/** One tunnel per role that serves an admin UI, to its first member (EC2 hosts publish the UIs on their loopback). */
-export function operatorTunnels(first: PerRole<PlatformHost>, localPorts: LocalPorts): OperatorTunnel[] {
-  return [...new Set(OPERATOR_UI_PORTS.map((ui) => ui.role))].map((role) => {
+/**
+ * One tunnel per role that serves an admin UI, to its first member (EC2 hosts publish the UIs on their loopback), and
+ * one to the web host's ingest forward port, which verify sends its record through whatever `logSourceCidrs` opens.
+ */
+export function operatorTunnels(first: PerRole<PlatformHost>, localPorts: LocalPorts, localIngestForwardPort: number): OperatorTunnel[] {
+  const ingest: OperatorTunnel = {
+    member: "web",
+    host: first.web.publicIp,
+    sshPort: first.web.sshPort,
+    ports: [localIngestForwardPort],
+    ...(localIngestForwardPort !== PORTS.ingestForward ? { hostPorts: [PORTS.ingestForward] } : {}),
+  };
+  return [...new Set(OPERATOR_UI_PORTS.map((ui) => ui.role))].map((role): OperatorTunnel => {
     const uis = OPERATOR_UI_PORTS.filter((ui) => ui.role === role);
     const ports = uis.map((ui) => localPorts[ui.service]);
     const hostPorts = uis.map((ui) => PORTS[ui.service]);
@@ -50,5 +62,22 @@ export function operatorTunnels(first: PerRole<PlatformHost>, localPorts: LocalP
       // Only when moved: the output of a stack with the default ports stays as it was.
       ...(ports.some((port, i) => port !== hostPorts[i]) ? { hostPorts } : {}),
     };
-  });
+  }).concat(ingest);
+}
+
+/** Where the users' services send their logs, and what they trust: the `ingest` output. */
+export function ingestEndpoint(web: PlatformHost, config: PlatformConfig, caCertificate: pulumi.Output<string>) {
+  const docker = config.target === "docker";
+  return {
+    // The web host's public address; the docker target publishes the ports on 127.0.0.1.
+    address: web.publicIp,
+    privateAddress: web.privateIp,
+    forwardPort: docker ? config.localIngestForwardPort : PORTS.ingestForward,
+    otlpPort: docker ? config.localIngestOtlpPort : PORTS.ingestOtlp,
+    // Where verify and operators reach the forward port on their own machine: the tunnel's local end on aws.
+    localForwardPort: config.localIngestForwardPort,
+    caCertificate,
+    sources: ingestSources(config.logSources),
+    allowedCidrs: docker ? [] : config.logSourceCidrs,
+  };
 }

@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { ES_ACCOUNTS } from "../../components/credentials/elasticsearch";
+import { INDEX_PREFIXES } from "../../components/platform/naming";
 
 // Which calls each client's roles allow, refuse and need is asked of a real node in
 // test/integration/elasticsearch-security.test.ts. What is left here is the shape of the security files: a user per
@@ -53,6 +54,19 @@ describe("Elasticsearch security files: a user per client, no role broader than 
       }
       for (const app of role.applications ?? []) assert.deepEqual([app.application, app.privileges], ["kibana-.kibana", ["read"]], name);
     }
+  });
+
+  it("covers every dataset: the aggregator writes each index family, the operator reads each, verify the ones it checks", () => {
+    const patterns = Object.values(INDEX_PREFIXES).map((prefix) => `${prefix}-*`).sort();
+    /** The index patterns a user's roles grant a privilege on. */
+    const granted = (user: string, privilege: string) => USERS[user].flatMap((r) => ROLES[r]?.indices ?? [])
+      .filter((entry) => entry.privileges.includes(privilege)).flatMap((entry) => entry.names).sort();
+    assert.deepEqual(granted(ES_ACCOUNTS.fluentBit, "index"), patterns);
+    assert.deepEqual(granted(ES_ACCOUNTS.operator, "read"), patterns);
+    // verify reads the platform's own lines (gateway-access, containers) and the record it sends through the ingest
+    // endpoint (apps); never CloudTrail's.
+    assert.deepEqual(granted(ES_ACCOUNTS.check, "read"), patterns.filter((p) => p !== `${INDEX_PREFIXES.cloudtrail}-*`));
+    assert.deepEqual(ROLES.apps_reader.indices.map((entry) => [entry.names, entry.privileges]), [[[`${INDEX_PREFIXES.apps}-*`], ["read"]]]);
   });
 
   it("kibana-import calls only Kibana's saved-objects import; verify reads Kibana saved objects as platform-check", () => {

@@ -7,14 +7,17 @@ import { INDEX_PREFIXES, datasets } from "../../components/platform/naming";
 import { ROLES, Role } from "../../components/platform/roles";
 import { PORTS } from "../../components/platform/ports";
 import { SAMPLE_FACTS, sampleEnv } from "../helpers/sample-facts";
+import { APPS_TIME_KEY, appsPayload } from "../helpers/apps-record";
 import { loadCompose, mountedFrom, publishedPorts, serviceEnvironment } from "../helpers/compose";
 import {
   CONTAINER_ID, FluentBitConfig, LINE_ID_KEYS, LogRecord, ReadAt, bulkItem, byAlias, containerLog, followRecord, inputTag, isOn, lineId,
-  loadSchema, matchTag, outputsFor, parseConfig, parseTime, prop, propList, readAccessor, routes, tailRecord, validateConfig,
+  loadSchema, matchTag, outputsFor, parseConfig, parseTime, prop, propList, readAccessor, rewriteTag, routes, tailRecord, validateConfig,
 } from "../helpers/fluent-bit";
 
 const FORWARDER = "forwarder/fluent-bit.yaml";
 const AGGREGATOR = "hosts/logging/fluent-bit/fluent-bit.yaml";
+/** The ingest endpoint (web host), the lead's; here only as one more Fluent Bit of a bundle. */
+const INGEST = "hosts/web/ingest/fluent-bit.yaml";
 
 /** Every Fluent Bit each bundle runs: its compose service and the repository file its --config is, through its mounts. */
 function fluentBitConfigs(): { file: string; role: Role; service: string }[] {
@@ -44,6 +47,21 @@ function dockerLine(
   return tailRecord(byAlias(load(FORWARDER).pipeline?.inputs, "docker_logs"), { log, stream, time, ...attrs }, at);
 }
 
+/**
+ * One Kafka message as the aggregator's kafka input emits it, through its filters (the logging .env): the outputs it
+ * reaches and what the first one's es output makes of it, `consumed` standing for the time the input stamped.
+ */
+function throughAggregator(message: LogRecord, consumed: Date) {
+  const aggregator = load(AGGREGATOR);
+  const inTag = inputTag(byAlias(aggregator.pipeline?.inputs, "kafka_in"));
+  const [filtered, ...more] = followRecord(aggregator, inTag, message, sampleEnv("logging"));
+  assert.equal(more.length, 0, "one record per message");
+  const outputs = outputsFor(aggregator, filtered.tag);
+  const es = (aggregator.pipeline?.outputs ?? []).find((o) => prop(o, "alias") === outputs[0]);
+  assert.ok(es, `${filtered.tag} reaches no output`);
+  return { outputs, filtered, item: bulkItem(es, filtered, consumed) };
+}
+
 /** The tags a record ends up with after the config's filters. */
 function finalTags(config: FluentBitConfig, tag: string, record: LogRecord): string[] {
   return followRecord(config, tag, record).map((r) => r.tag);
@@ -52,9 +70,9 @@ function finalTags(config: FluentBitConfig, tag: string, record: LogRecord): str
 describe("Fluent Bit configurations", () => {
   const configs = fluentBitConfigs();
 
-  it("finds the forwarder on every host and the aggregator on the logging host", () => {
+  it("finds the forwarder on every host, the aggregator on the logging host and the ingest endpoint on the web host", () => {
     assert.deepEqual(configs.map((c) => `${c.role} ${c.service} ${c.file}`).sort(), [
-      ...ROLES.map((role) => `${role} fluent-bit-forwarder ${FORWARDER}`), `logging fluent-bit ${AGGREGATOR}`,
+      ...ROLES.map((role) => `${role} fluent-bit-forwarder ${FORWARDER}`), `logging fluent-bit ${AGGREGATOR}`, `web ingest ${INGEST}`,
     ].sort());
   });
 
@@ -161,6 +179,48 @@ describe("Fluent Bit configurations", () => {
       const untagged = finalTags(aggregator, inTag, { topic: "t", payload: "not json" });
       assert.equal(untagged.length, 1);
       assert.equal(outputsFor(aggregator, untagged[0]).length, 1, `untagged -> ${untagged[0]}`);
+    });
+  });
+
+  // The web host's forwarder counts the ingest endpoint's refused senders from its lines (refusal_reason's Lua runs
+  // under LuaJIT in test/integration/fluent-bit-lua.test.ts; the counter was read from a real 5.1.1 by hand,
+  // test/fixtures/monitoring/metrics/ingest-refusals.prom).
+  describe("the ingest endpoint's refusals, counted from its lines", () => {
+    const forwarder = load(FORWARDER);
+    const filters = forwarder.pipeline?.filters ?? [];
+    const tailTag = inputTag(byAlias(forwarder.pipeline?.inputs, "docker_logs"));
+    const refused = "[2026/12/07 21:23:44.840] [error] [input:forward:forward_in] shared_key mismatch\n";
+    const counter = byAlias(filters, "count_refusals");
+    const counterTag = String(prop(counter, "tag"));
+
+    it("copies the lines of compose service ingest alone (tag ingest.lines), which then reach no output", () => {
+      const copy = byAlias(filters, "copy_ingest_lines");
+      assert.deepEqual(rewriteTag(copy, tailTag, dockerLine("ingest", refused, "stderr")), { tag: "ingest.lines", keep: true });
+      for (const service of ["gateway", "kibana", "ingest-2", undefined]) assert.equal(rewriteTag(copy, tailTag, dockerLine(service, refused, "stderr")), undefined, service);
+      assert.deepEqual(filters.filter((f) => routes(f, "ingest.lines")).map((f) => prop(f, "alias")), ["refusal_reason", "count_refusals"]);
+      assert.ok(isOn(prop(counter, "discard_logs")), "count_refusals drops the copies");
+      assert.deepEqual(outputsFor(forwarder, "ingest.lines"), []);
+    });
+
+    it("ships the endpoint's line itself to kafka_containers as any container's, untouched by the counting", () => {
+      const [shipped, ...more] = followRecord(forwarder, tailTag, dockerLine("ingest", refused, "stderr"), sampleEnv("web"));
+      assert.equal(more.length, 0, "the copy goes nowhere");
+      assert.deepEqual(outputsFor(forwarder, shipped.tag), ["kafka_containers"]);
+      const [other] = followRecord(forwarder, tailTag, dockerLine("loadgen", refused, "stderr"), sampleEnv("web"));
+      assert.equal(shipped.record.log, refused.trimEnd());
+      assert.deepEqual(shipped.record, { ...other.record, "container.name": "ingest" });
+    });
+
+    it("labels the counter by the reason alone, never with the line, and serves it on forwarderLogMetrics only", () => {
+      assert.deepEqual(propList(counter, "add_label"), ["reason $reason"]);
+      assert.equal(prop(counter, "label_field"), undefined);
+      assert.equal(prop(counter, "metric_mode"), "counter");
+      const name = ["metric_namespace", "metric_subsystem", "metric_name"].map((key) => String(prop(counter, key))).join("_");
+      assert.equal(name, "platform_ingest_refusals_total");
+      assert.deepEqual(outputsFor(forwarder, counterTag), ["refusal_metrics"]);
+      const exporter = byAlias(forwarder.pipeline?.outputs, "refusal_metrics");
+      assert.equal(exporter.name, "prometheus_exporter");
+      assert.equal(Number(prop(exporter, "port")), PORTS.forwarderLogMetrics);
     });
   });
 
@@ -290,7 +350,7 @@ describe("Fluent Bit configurations", () => {
       assert.equal(readAccessor("$log.id", record), "the line\n", "Fluent Bit's reading (src/flb_record_accessor.c)");
       const aggregator = load(AGGREGATOR);
       const ids = (aggregator.pipeline?.outputs ?? []).filter((o) => o.name === "es").map((o) => String(prop(o, "id_key")));
-      assert.equal(ids.length, 3);
+      assert.equal(ids.length, 4);
       for (const id of ids) assert.match(id, /^\$[A-Za-z_][\w-]*$/, `${id}: a plain key`);
     });
 
@@ -302,8 +362,6 @@ describe("Fluent Bit configurations", () => {
 
   describe("CloudTrail records (the optional cloudtrail module's topic)", () => {
     const aggregator = load(AGGREGATOR);
-    const env = sampleEnv("logging");
-    const inTag = inputTag(byAlias(aggregator.pipeline?.inputs, "kafka_in"));
     const topic = datasets(SAMPLE_FACTS.environment).cloudtrailTopic;
     // Consumed a day after the call: the index and @timestamp must still be the call's.
     const consumed = new Date("2026-12-01T08:00:00.000Z");
@@ -319,17 +377,9 @@ describe("Fluent Bit configurations", () => {
       errorCode: "AccessDenied",
       eventID: "3038ebd2-c98a-4c65-9b6e-e22506292313",
     };
-    /** The Lambda's message as the kafka input emits it (key = eventID, payload = the record). */
-    const message = (payload: unknown, onTopic = topic) => ({ topic: onTopic, partition: 0, offset: 7, error: null, key: record.eventID, payload });
-    /** One message through the aggregator's filters: the outputs it reaches and what the es output makes of it. */
-    function consume(payload: unknown, onTopic = topic) {
-      const [filtered, ...more] = followRecord(aggregator, inTag, message(payload, onTopic), env);
-      assert.equal(more.length, 0, "one record per message");
-      const outputs = outputsFor(aggregator, filtered.tag);
-      const es = (aggregator.pipeline?.outputs ?? []).find((o) => prop(o, "alias") === outputs[0]);
-      assert.ok(es, `${filtered.tag} reaches no output`);
-      return { outputs, filtered, item: bulkItem(es, filtered, consumed) };
-    }
+    /** The Lambda's message (key = eventID, payload = the record) through the aggregator. */
+    const consume = (payload: unknown, onTopic = topic) =>
+      throughAggregator({ topic: onTopic, partition: 0, offset: 7, error: null, key: record.eventID, payload }, consumed);
 
     it("a record on the CloudTrail topic goes to es_cloudtrail only, as the record's own fields", () => {
       const { outputs, filtered } = consume(record);
@@ -380,12 +430,74 @@ describe("Fluent Bit configurations", () => {
     });
   });
 
+  describe("the users' services' records (the ingest endpoint's apps topic)", () => {
+    const aggregator = load(AGGREGATOR);
+    const env = sampleEnv("logging");
+    const topic = datasets(SAMPLE_FACTS.environment).appsTopic;
+    // Consumed a day after the service sent it: the index and @timestamp must still be the record's.
+    const consumed = new Date("2026-12-02T08:00:00.000Z");
+    const sent = new Date("2026-11-30T23:59:58.250Z");
+    const record = appsPayload(sent, { "service.name": "orders", log: "order 42 shipped", "log.level": "info", "host.name": "app-1", "container.name": "orders" });
+    /** The endpoint's message (no key) through the aggregator. */
+    const consume = (payload: unknown, onTopic = topic) => throughAggregator({ topic: onTopic, partition: 1, offset: 9, error: null, key: null, payload }, consumed);
+
+    it("a record on the apps topic goes to es_apps only, as the service sent it, without Kafka's metadata or the carried time", () => {
+      const { outputs, filtered } = consume(record);
+      assert.deepEqual(outputs, ["es_apps"]);
+      const { [APPS_TIME_KEY]: time, ...fields } = record;
+      assert.ok(time, "the endpoint carries the event time");
+      assert.deepEqual(filtered.record, fields);
+      assert.deepEqual(filtered.unmodelled, []);
+    });
+
+    it("is written to apps-<the event's day> with _id = log_id and @timestamp = the event time", () => {
+      assert.deepEqual(consume(record).item, { index: `${INDEX_PREFIXES.apps}-2026.11.30`, id: record.log_id, timestamp: sent.toISOString() });
+      const es = byAlias(aggregator.pipeline?.outputs, "es_apps");
+      assert.equal(prop(es, "write_operation"), "index", "a redelivered message rewrites its document");
+    });
+
+    it("a service cannot send its records into the platform's indices with a carried tag of the forwarder's", () => {
+      for (const tag of ["docker.gateway.stdout", "docker.containers.kafka", "cloudtrail.events"]) {
+        assert.deepEqual(consume({ ...record, fluentbit_tag: tag }).outputs, ["es_apps"], tag);
+        assert.ok(!("fluentbit_tag" in consume({ ...record, fluentbit_tag: tag }).filtered.record), "the key is dropped");
+      }
+      // And the other way: a log topic's record never reaches apps-*, whatever it carries.
+      for (const onTopic of [env.KAFKA_TOPIC_GATEWAY, env.KAFKA_TOPIC_CONTAINERS]) {
+        assert.deepEqual(consume({ ...record, fluentbit_tag: "apps.logs" }, onTopic).outputs, ["es_containers"], onTopic);
+      }
+    });
+
+    it("keys Elasticsearch refuses in a document get a leading underscore, or are dropped when that name is taken", () => {
+      const refused = { "@timestamp": "2026-11-30T23:00:00Z", _id: "their own id", _source: "s", _index: "i", __index: "taken", _routing: "r" };
+      const { filtered, item } = consume({ ...record, ...refused });
+      const moved = { "_@timestamp": refused["@timestamp"], __id: refused._id, __source: "s", __index: "taken", __routing: "r" };
+      assert.deepEqual(filtered.record, { ...filtered.record, ...moved });
+      for (const key of ["@timestamp", "_id", "_source", "_index", "_routing"]) assert.ok(!(key in filtered.record), key);
+      assert.equal(item.id, record.log_id, "the _id is still the endpoint's");
+      assert.equal(item.timestamp, sent.toISOString(), "and @timestamp the event time, once");
+      // The renames and removals name the same keys: none is only dropped, none left in place.
+      const reserved = byAlias(aggregator.pipeline?.filters, "reserved_keys");
+      assert.equal(prop(reserved, "match"), "apps.logs");
+      const renamed = propList(reserved, "rename").map((r) => r.trim().split(/\s+/));
+      assert.deepEqual(renamed.filter(([from, to]) => to !== `_${from}`), [], "each to its name with a leading underscore");
+      assert.deepEqual(renamed.map(([from]) => from), propList(reserved, "remove"));
+      assert.ok(renamed.some(([from]) => from === "@timestamp"), "the es output's time_key");
+      assert.equal(prop(byAlias(aggregator.pipeline?.outputs, "es_apps"), "time_key"), "@timestamp");
+    });
+
+    it("a message that is not JSON still reaches es_apps instead of blocking the consumer", () => {
+      const { outputs, item } = consume("not json");
+      assert.deepEqual(outputs, ["es_apps"]);
+      assert.deepEqual(item, { index: `${INDEX_PREFIXES.apps}-2026.12.02`, id: undefined, timestamp: consumed.toISOString() });
+    });
+  });
+
   describe("aliases the monitoring alerts and dashboards use", () => {
     const expected: [string, "inputs" | "outputs", string[]][] = [
       [FORWARDER, "inputs", ["docker_logs"]],
-      [FORWARDER, "outputs", ["kafka_gateway", "kafka_containers"]],
+      [FORWARDER, "outputs", ["kafka_gateway", "kafka_containers", "refusal_metrics"]],
       [AGGREGATOR, "inputs", ["kafka_in"]],
-      [AGGREGATOR, "outputs", ["es_gateway", "es_containers", "es_cloudtrail"]],
+      [AGGREGATOR, "outputs", ["es_gateway", "es_containers", "es_apps", "es_cloudtrail"]],
     ];
     for (const [file, kind, aliases] of expected) {
       it(`${file} ${kind}: ${aliases.join(", ")}`, () => {
@@ -404,7 +516,9 @@ describe("Fluent Bit configurations", () => {
       assert.equal(prefix("es_gateway"), INDEX_PREFIXES.gateway);
       assert.equal(prefix("es_containers"), INDEX_PREFIXES.containers);
       assert.equal(prefix("es_cloudtrail"), INDEX_PREFIXES.cloudtrail);
-      for (const alias of ["es_gateway", "es_containers"]) {
+      assert.equal(prefix("es_apps"), INDEX_PREFIXES.apps);
+      // The ingest endpoint's records carry their log_id as the forwarder's do.
+      for (const alias of ["es_gateway", "es_containers", "es_apps"]) {
         const es = byAlias(aggregator.pipeline?.outputs, alias);
         assert.equal(prop(es, "logstash_dateformat"), "%Y.%m.%d");
         // Idempotent with derived ids in every release; `create` loops on 409s in 5.1.1 (see the config's comment).
@@ -467,7 +581,8 @@ describe("Fluent Bit configurations", () => {
       const key = /record\["([^"]+)"\]\s*=\s*tag/.exec(lua)?.[1];
       assert.ok(key, "the lua filter writes the tag into a record key");
       const rules = prop(byAlias(aggregator.pipeline?.filters, "restore_tag"), "rule") as string[];
-      assert.ok(rules[0].startsWith(`$payload['${key}'] `), rules[0]);
+      // After the apps topic's rule only (a service's own key of that name must not route it).
+      assert.ok(rules[0].startsWith("$topic ") && rules[1].startsWith(`$payload['${key}'] `), rules.join("\n"));
       assert.deepEqual(prop(byAlias(aggregator.pipeline?.filters, "drop_carried_tag"), "remove"), [key]);
     });
   });
@@ -486,10 +601,20 @@ describe("Fluent Bit configurations", () => {
         const service = loadCompose(role).services[name];
         assert.equal(service.image, "fluent/fluent-bit:${FLUENT_BIT_VERSION}");
         const port = Number(load(file).service?.http_port);
-        assert.equal(port, name === "fluent-bit-forwarder" ? PORTS.forwarderMetrics : PORTS.aggregatorMetrics);
-        assert.deepEqual(publishedPorts(service), [port]);
+        const metrics = { "fluent-bit-forwarder": PORTS.forwarderMetrics, ingest: PORTS.ingestMetrics } as Record<string, number>;
+        assert.equal(port, metrics[name] ?? PORTS.aggregatorMetrics);
         // The release image is distroless: a healthcheck would need a shell or an HTTP client it does not have.
         assert.equal(service.healthcheck, undefined);
+        // The ingest endpoint also publishes the ports the services send to; the pipeline check follows the platform's
+        // own lines only.
+        if (name === "ingest") {
+          assert.deepEqual([...publishedPorts(service)].sort(), [PORTS.ingestForward, PORTS.ingestOtlp, port].sort());
+          return;
+        }
+        // The forwarder also serves the counters it derives from log lines (the ingest endpoint's refusals).
+        const exporter = name === "fluent-bit-forwarder" ? Number(prop(byAlias(load(file).pipeline?.outputs, "refusal_metrics"), "port")) : undefined;
+        if (exporter !== undefined) assert.equal(exporter, PORTS.forwarderLogMetrics);
+        assert.deepEqual(publishedPorts(service), exporter === undefined ? [port] : [port, exporter]);
         // The pipeline check reads the same port by default.
         const check = fs.readFileSync(path.join(REPO_ROOT, "checks", "pipeline.sh"), "utf8");
         assert.ok(check.includes(`http://127.0.0.1:${port}}/api/v2/metrics/prometheus`), `checks/pipeline.sh reads ${port}`);

@@ -8,6 +8,9 @@ import { SAMPLE_FACTS, sampleIpOf, sampleEnv } from "../helpers/sample-facts";
 import { FluentBitConfig, parseConfig, prop } from "../helpers/fluent-bit";
 
 
+/** The ingest endpoint (web host): the apps topic's producer. */
+const INGEST = "hosts/web/ingest/fluent-bit.yaml";
+
 function read(file: string): string {
   return fs.readFileSync(path.join(REPO_ROOT, file), "utf8");
 }
@@ -37,15 +40,42 @@ describe("Kafka topics: produced = created = consumed", () => {
   const topics = datasets(SAMPLE_FACTS.environment);
   const expected = Object.values(topics).sort();
 
-  it("the forwarder produces to both log topics (the CloudTrail Lambda produces to the third)", () => {
-    const produced = kafkaPlugins(parseConfig(read("forwarder/fluent-bit.yaml")), "outputs")
-      .flatMap((o) => topicList(prop(o, "topics"), sampleEnv("web")));
-    assert.deepEqual(produced.sort(), [topics.containersTopic, topics.gatewayTopic].sort());
+  /** The ingest endpoint's config; fails naming it while it does not exist. */
+  const ingestConfig = (): FluentBitConfig => {
+    assert.ok(fs.existsSync(path.join(REPO_ROOT, INGEST)), `${INGEST} (the ingest endpoint, producer of the apps topic) is missing`);
+    return parseConfig(read(INGEST));
+  };
+  /** Every topic each producer writes: the forwarder and the ingest endpoint from their configs (the web .env). */
+  const producedBy = (): Record<string, string[]> => ({
+    forwarder: kafkaPlugins(parseConfig(read("forwarder/fluent-bit.yaml")), "outputs").flatMap((o) => topicList(prop(o, "topics"), sampleEnv("web"))),
+    ingest: kafkaPlugins(ingestConfig(), "outputs").flatMap((o) => topicList(prop(o, "topics"), sampleEnv("web"))),
+    // components/cloudtrail/cloudtrail.ts gives the Lambda this one (test/unit/cloudtrail.test.ts).
+    "cloudtrail Lambda": [topics.cloudtrailTopic],
   });
 
-  it("kafka-setup creates exactly those topics, the CloudTrail one whether the module is on or not", () => {
+  it("the forwarder produces to both log topics", () => {
+    assert.deepEqual(producedBy().forwarder.sort(), [topics.containersTopic, topics.gatewayTopic].sort());
+  });
+
+  it("the ingest endpoint produces to the apps topic only, from its kafka_apps output", () => {
+    const outputs = kafkaPlugins(ingestConfig(), "outputs");
+    assert.deepEqual(outputs.map((o) => prop(o, "alias")), ["kafka_apps"]);
+    assert.deepEqual(topicList(prop(outputs[0], "topics"), sampleEnv("web")), [topics.appsTopic]);
+  });
+
+  it("every topic is produced by one producer, created by kafka-setup and consumed by the aggregator", () => {
+    const produced = Object.values(producedBy()).flat();
+    assert.deepEqual([...produced].sort(), expected, "produced");
+    assert.equal(new Set(produced).size, produced.length, "no topic has two producers");
+    assert.deepEqual(topicList(kafkaSetup().KAFKA_TOPICS, sampleEnv("kafka")), expected, "created");
+    const [input] = kafkaPlugins(parseConfig(read("hosts/logging/fluent-bit/fluent-bit.yaml")), "inputs");
+    assert.deepEqual(topicList(prop(input, "topics"), sampleEnv("logging")), expected, "consumed");
+  });
+
+  it("kafka-setup creates exactly those topics, the CloudTrail one whether the module is on or not, the apps one always", () => {
     assert.deepEqual(topicList(kafkaSetup().KAFKA_TOPICS, sampleEnv("kafka")), expected);
     assert.ok(expected.includes(topics.cloudtrailTopic));
+    assert.ok(expected.includes(topics.appsTopic));
     assert.match(read("hosts/kafka/setup/create-topics.sh"), /read -r -a topics <<<"\$KAFKA_TOPICS"/);
   });
 
@@ -67,8 +97,11 @@ describe("Kafka topics: produced = created = consumed", () => {
   });
 
   it("topic names follow <business>.<dataset>.<data_type>.<environment>.<format>", () => {
-    assert.deepEqual(expected, [kafkaTopic("cloudtrail", "events", "dev"), kafkaTopic("containers", "logs", "dev"), kafkaTopic("gateway", "access", "dev")]);
+    assert.deepEqual(expected, [
+      kafkaTopic("apps", "logs", "dev"), kafkaTopic("cloudtrail", "events", "dev"), kafkaTopic("containers", "logs", "dev"), kafkaTopic("gateway", "access", "dev"),
+    ]);
     assert.equal(topics.cloudtrailTopic, "platform.cloudtrail.events.dev.json", "the name the CloudTrail Lambda is given");
+    assert.equal(topics.appsTopic, "platform.apps.logs.dev.json", "the users' services' topic the issue names");
     for (const topic of expected) assert.match(topic, /^platform\.[a-z]+\.[a-z]+\.dev\.json$/);
   });
 

@@ -156,6 +156,58 @@ describe("Kibana saved objects (provisioning/kibana/*.ndjson)", () => {
     assert.ok(controlFields.includes("service.name") && controlFields.includes("host.name"), String(controlFields));
   });
 
+  describe("your services (the ingest endpoint's apps indices)", () => {
+    const byId = (type: string, id: string): SavedObject => {
+      const found = objects.find((o) => o.type === type && o.id === id);
+      assert.ok(found, `no ${type} with the fixed id ${id}`);
+      return found;
+    };
+    /** A dashboard's Lens panel: its query and its columns. */
+    const lens = (dashboard: SavedObject, title: string) => {
+      const panel = dashboardPanels(dashboard).find((p) => (p as unknown as { title: string }).title === title);
+      assert.ok(panel, `no panel titled "${title}"`);
+      const state = panel.embeddableConfig.attributes?.state;
+      const layers = Object.values(state?.datasourceStates.formBased?.layers ?? {});
+      assert.equal(layers.length, 1, `${title}: one layer`);
+      return { query: state?.query, columns: Object.values(layers[0].columns) as { operationType?: string; sourceField?: string; params?: { size?: number } }[] };
+    };
+
+    it("has the data view apps on apps-*, with @timestamp as its time field", () => {
+      const dataView = byId("index-pattern", "apps");
+      assert.equal(dataView.attributes.title, "apps-*");
+      assert.equal(dataView.attributes.timeFieldName, "@timestamp");
+    });
+
+    it("has a saved search of the latest lines: service, level, host and the line, newest first", () => {
+      const search = byId("search", "apps-latest");
+      assert.deepEqual(search.attributes.columns, ["service.name", "log.level", "host.name", "log"]);
+      assert.deepEqual(search.attributes.sort, [["@timestamp", "desc"]]);
+      assert.deepEqual(search.references.map((r) => r.id), ["apps"]);
+      const source = parseEmbedded<{ query: { query: string } }>(search, "kibanaSavedObjectMeta.searchSourceJSON");
+      assert.equal(source.query.query, "", "every line");
+    });
+
+    it("has a dashboard with the volume and the errors per service over time, and the latest lines", () => {
+      const dashboard = byId("dashboard", "apps-services");
+      const perService = (title: string) => {
+        const { query, columns } = lens(dashboard, title);
+        assert.ok(columns.some((c) => c.operationType === "date_histogram" && c.sourceField === "@timestamp"), `${title}: over time`);
+        assert.ok(columns.some((c) => c.operationType === "terms" && c.sourceField === "service.name"), `${title}: per service`);
+        assert.ok(columns.some((c) => c.operationType === "count"), `${title}: counts lines`);
+        return query;
+      };
+      assert.deepEqual(perService("Log lines per service"), { query: "", language: "kuery" });
+      const errors = perService("Errors per service (error, fatal, critical)");
+      assert.equal(errors?.language, "kuery");
+      assert.match(String(errors?.query), /^log\.level : \(error or fatal or critical\)$/);
+      assert.deepEqual(searchesShownBy(dashboard), ["apps-latest"], "the latest lines, by reference");
+      assert.deepEqual(searchesShownBy(dashboard), searchesOver("apps"), "every apps search");
+      assert.ok(dashboard.references.filter((r) => r.type === "index-pattern").every((r) => r.id === "apps"), "only the apps data view");
+      const controlFields = Object.values(dashboardControls(dashboard)).map((c) => c.explicitInput.fieldName);
+      assert.deepEqual(controlFields, ["service.name", "host.name"]);
+    });
+  });
+
   describe("AWS API activity (CloudTrail)", () => {
     const searchQuery = (title: string) =>
       parseEmbedded<{ query: { query: string; language: string } }>(byTitle("search", title), "kibanaSavedObjectMeta.searchSourceJSON").query;

@@ -17,9 +17,12 @@ import {
   ilmPolicy,
   loadIndexTemplate,
   mappedFields,
+  ownMappedFields,
   resolvesInMapping,
 } from "../helpers/index-template";
 import { gatewayLogFieldKinds } from "../helpers/gateway-log";
+import { APPS_FIELD_TYPES, APPS_SOURCE_FIELDS, APPS_TIME_KEY, ingestFiles } from "../helpers/apps-record";
+import { parseConfig, prop } from "../helpers/fluent-bit";
 import { fieldsUsed, loadSavedObjects } from "../helpers/kibana-objects";
 import { clusterFacts, sampleEnv } from "../helpers/sample-facts";
 import { ComposeService, dependsOn, loadCompose, publishedPorts, serviceEnvironment } from "../helpers/compose";
@@ -136,6 +139,42 @@ describe("logging contract: gateway log format, index templates, ILM, Kibana, ag
     assert.equal(fields.get("@timestamp")?.type, "date", "the data view's time field (the aggregator sets it to eventTime)");
   });
 
+  it("maps every field the ingest endpoint emits with its intended type, and no field of its own that it does not emit", () => {
+    const fields = mappedFields(INDEX_PREFIXES.apps);
+    const wrong = Object.entries(APPS_FIELD_TYPES).filter(([field, type]) => mappedType(fields, field) !== type);
+    assert.deepEqual(wrong.map(([field, type]) => `${field} should be ${type}, is ${mappedType(fields, field)}`), []);
+    // The apps template's own properties (pipeline-logs' come with every dataset): nothing mapped that nobody sends.
+    const own = [...ownMappedFields(INDEX_PREFIXES.apps).keys()];
+    assert.deepEqual(own.filter((field) => !(field in APPS_FIELD_TYPES)), [], "apps.json maps fields the endpoint does not emit");
+    assert.equal(fields.get("log_id")?.type, "keyword", "the _id's source, kept in _source");
+  });
+
+  it("the ingest endpoint sets the fields it owns under these names and carries the event time where the aggregator reads it", () => {
+    const files = ingestFiles();
+    const lua = files.filter((f) => f.file.endsWith(".lua")).map((f) => f.text).join("\n");
+    const owned = Object.keys(APPS_FIELD_TYPES).filter((field) => !APPS_SOURCE_FIELDS.includes(field));
+    const unset = owned.filter((field) => !new RegExp(`record\\["${field.replace(/\./g, "\\.")}"\\]\\s*=\\s*[^=\\s]`).test(lua));
+    assert.deepEqual(unset, [], "fields hosts/web/ingest/*.lua never sets (record[\"<field>\"] = ...)");
+    const config = files.find((f) => f.file === "fluent-bit.yaml");
+    assert.ok(config, "hosts/web/ingest/fluent-bit.yaml is missing");
+    const kafka = (parseConfig(config.text).pipeline?.outputs ?? []).find((o) => prop(o, "alias") === "kafka_apps");
+    assert.ok(kafka, "the ingest endpoint has no kafka output with alias kafka_apps");
+    assert.equal(prop(kafka, "timestamp_key"), APPS_TIME_KEY);
+    assert.equal(prop(kafka, "timestamp_format"), "iso8601", "the format the aggregator's forwarder_time parser reads");
+    const aggregator = parseConfig(fs.readFileSync(path.join(LOGGING_DIR, "fluent-bit", "fluent-bit.yaml"), "utf8"));
+    const restore = (aggregator.pipeline?.filters ?? []).find((f) => prop(f, "alias") === "restore_time");
+    assert.equal(restore && prop(restore, "key_name"), APPS_TIME_KEY, "the aggregator restores the event time from that key");
+  });
+
+  it("queries in the apps Kibana objects only fields the endpoint emits, and the service, level, host and line among them", () => {
+    const objects = loadSavedObjects().map((l) => l.object);
+    const overApps = objects.filter((o) => (o.type === "index-pattern" ? o.id : o.references.find((r) => r.type === "index-pattern")?.id) === INDEX_PREFIXES.apps);
+    assert.ok(overApps.some((o) => o.type === "index-pattern"), "no data view with id apps");
+    const queried = [...new Set(overApps.flatMap((o) => fieldsUsed(o)))];
+    assert.deepEqual(queried.filter((field) => field !== "@timestamp" && !(field in APPS_FIELD_TYPES)), [], "fields the endpoint does not emit");
+    for (const field of ["service.name", "log.level", "host.name", "log"]) assert.ok(queried.includes(field), `no apps object reads ${field}`);
+  });
+
   it("maps the pipeline metadata fields in every dataset", () => {
     for (const dataset of datasetNames()) {
       const fields = mappedFields(dataset);
@@ -159,6 +198,13 @@ describe("logging contract: gateway log format, index templates, ILM, Kibana, ag
       assert.deepEqual(strings?.mapping.type, "keyword", `${dataset}: unknown strings become keyword`);
       assert.ok(Number(strings?.mapping.ignore_above) > 0, `${dataset}: unknown strings have ignore_above`);
     }
+    // The services share apps-*: one's number and another's text under the same name (or both in one array) would
+    // conflict; every unknown value is a keyword there (test/integration/elasticsearch-documents.test.ts sends them).
+    const numbers = composedMappings(INDEX_PREFIXES.apps)
+      .flatMap((m) => (m.dynamic_templates as Record<string, { match_mapping_type?: string | string[]; mapping: Record<string, unknown> }>[]) ?? [])
+      .map((t) => Object.values(t)[0])
+      .filter((t) => ([] as string[]).concat(t.match_mapping_type ?? []).some((type) => ["long", "double"].includes(type)));
+    assert.deepEqual(numbers.map((t) => [[...([] as string[]).concat(t.match_mapping_type ?? [])].sort(), t.mapping.type]), [[["double", "long"], "keyword"]]);
   });
 
   it("takes every index's shard and replica counts from ES_SHARDS and ES_REPLICAS (.env -> compose -> setup.sh)", () => {

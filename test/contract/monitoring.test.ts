@@ -20,9 +20,9 @@ import { mappedFields } from "../helpers/index-template";
 import { kqlFields, loadSavedObjects } from "../helpers/kibana-objects";
 import { clusterFacts, SAMPLE_FACTS, SAMPLE_MONITORING_CREDENTIALS, sampleEnv, sampleIpOf } from "../helpers/sample-facts";
 import {
-  Dashboard, DatasourceRef, fixtureLines, GRAFANA_PROVISIONING_DIR, loadAlertRules, loadDashboardProviders,
-  loadDashboards, loadDatasources, loadMetricFixtures, loadPrometheusConfig, MONITORING_DIR, parseLabelValues,
-  prometheusTargets, readYaml, selectors, substituteVariables,
+  Dashboard, DatasourceRef, fixtureLines, fluentBitConfigs, GRAFANA_PROVISIONING_DIR, loadAlertRules,
+  loadDashboardProviders, loadDashboards, loadDatasources, loadMetricFixtures, loadPrometheusConfig, MONITORING_DIR,
+  parseLabelValues, prometheusTargets, readYaml, selectors, substituteVariables,
 } from "../helpers/monitoring";
 
 const compose = loadCompose("monitoring");
@@ -34,15 +34,21 @@ const rules = loadAlertRules();
 const fixtures = loadMetricFixtures();
 const configuredJobs = new Set(promConfig.scrape_configs.map((c) => c.job_name));
 
-/** Plugin aliases of the Fluent Bit configs, which become the `name` label of Fluent Bit's metrics. */
+let aliasesRead: Set<string> | undefined;
+/**
+ * Plugin aliases of the Fluent Bit configs (every host's forwarder, the aggregator, the web host's ingest endpoint),
+ * which become the `name` label of Fluent Bit's metrics.
+ */
 function fluentBitAliases(): Set<string> {
+  if (aliasesRead) return aliasesRead;
   const aliases = new Set<string>();
-  for (const file of ["forwarder/fluent-bit.yaml", "hosts/logging/fluent-bit/fluent-bit.yaml"]) {
-    const doc = readYaml<{ pipeline: Record<string, { alias?: string }[]> }>(path.join(REPO_ROOT, file));
-    for (const plugin of [...(doc.pipeline.inputs ?? []), ...(doc.pipeline.outputs ?? [])]) {
+  for (const file of fluentBitConfigs()) {
+    const doc = readYaml<{ pipeline?: Record<string, { alias?: string }[]> }>(path.join(REPO_ROOT, file));
+    for (const plugin of [...(doc.pipeline?.inputs ?? []), ...(doc.pipeline?.outputs ?? [])]) {
       if (plugin.alias) aliases.add(plugin.alias);
     }
   }
+  aliasesRead = aliases;
   return aliases;
 }
 
@@ -86,7 +92,7 @@ describe("monitoring: rendered scrape targets (components/bundles/scrape-targets
   const files = renderScrapeTargets(SAMPLE_FACTS.members);
   const parse = (job: string) => JSON.parse(files[`${SCRAPE_TARGETS_DIR}/${job}.json`]) as { targets: string[]; labels: Record<string, string> }[];
 
-  it("lists node_exporter and the forwarder on all four hosts and each pipeline exporter on its host, every target with its role", () => {
+  it("lists node_exporter and the forwarder on all four hosts and each pipeline exporter and the ingest endpoint on its host, every target with its role", () => {
     const ip = (role: Role) => sampleIpOf(role);
     assert.deepEqual(parse("node"), ROLES.map((role) => ({ targets: [`${ip(role)}:${PORTS.nodeExporter}`], labels: { role, member: role } })));
     assert.deepEqual(parse("fluent-bit-forwarder"),
@@ -96,10 +102,11 @@ describe("monitoring: rendered scrape targets (components/bundles/scrape-targets
     assert.deepEqual(parse("kafka-exporter"), [{ targets: [`${ip("kafka")}:${PORTS.kafkaExporter}`], labels: { role: "kafka", member: "kafka" } }]);
     assert.deepEqual(parse("elasticsearch-exporter"),
       [{ targets: [`${ip("logging")}:${PORTS.elasticsearchExporter}`], labels: { role: "logging", member: "logging" } }]);
+    assert.deepEqual(parse("ingest"), [{ targets: [`${ip("web")}:${PORTS.ingestMetrics}`], labels: { role: "web", member: "web" } }]);
     assert.deepEqual(Object.keys(files).sort(), Object.keys(FILE_SD_TARGETS).map((file) => `${SCRAPE_TARGETS_DIR}/${file}.json`).sort());
   });
 
-  it("with 3 logging and 3 kafka members: node_exporter, forwarder and aggregator on every member, each exporter once on its first", () => {
+  it("with 3 logging and 3 kafka members: node_exporter, forwarder and aggregator on every member, each exporter once on its first, the ingest endpoint on the web host", () => {
     const facts = clusterFacts({ logging: 3, kafka: 3 });
     const cluster = renderScrapeTargets(facts.members);
     const groups = (job: string) => JSON.parse(cluster[`${SCRAPE_TARGETS_DIR}/${job}.json`]) as { targets: string[]; labels: Record<string, string> }[];
@@ -116,6 +123,7 @@ describe("monitoring: rendered scrape targets (components/bundles/scrape-targets
     assert.deepEqual(groups("fluent-bit-aggregator"), [0, 1, 2].map((i) => withComponent(at("logging", i, PORTS.aggregatorMetrics), "aggregator")));
     assert.deepEqual(groups("kafka-exporter"), [at("kafka", 0, PORTS.kafkaExporter)]);
     assert.deepEqual(groups("elasticsearch-exporter"), [at("logging", 0, PORTS.elasticsearchExporter)]);
+    assert.deepEqual(groups("ingest"), [at("web", 0, PORTS.ingestMetrics)]);
     const addresses = groups("node").flatMap((g) => g.targets);
     assert.equal(new Set(addresses).size, addresses.length, "every member has its own address");
   });
@@ -144,6 +152,7 @@ describe("monitoring: prometheus.yml", () => {
     assert.deepEqual(job("grafana")?.static_configs, [{ targets: [`grafana:${PORTS.grafana}`], labels }]);
     assert.ok(compose.services.grafana, "the grafana target is the compose service of that name");
     assert.equal(job("fluent-bit")?.metrics_path, "/api/v2/metrics/prometheus");
+    assert.equal(job("ingest")?.metrics_path, "/api/v2/metrics/prometheus");
   });
 
   it("has a metric fixture for every scraped job", () => {
@@ -157,7 +166,7 @@ describe("monitoring: alert rules", () => {
     "ElasticsearchClusterRed", "ElasticsearchClusterYellow", "KafkaConsumerLagGrowing", "FluentBitOutputErrors",
     "FluentBitRecordsLost", "GatewayLogPipelineStalled", "ElasticsearchUnreachable", "KafkaBrokerDown",
     "ContainerLogPipelineStalled", "ContainerRestarting", "ElasticsearchNodeMissing", "KafkaBrokerMissing",
-    "KafkaUnderReplicatedPartitions",
+    "KafkaUnderReplicatedPartitions", "IngestEndpointRefusing", "IngestEndpointPaused", "AppsLogPipelineStalled",
   ];
   const rule = (name: string) => rules.find((r) => r.alert === name) as (typeof rules)[number];
 
@@ -196,7 +205,12 @@ describe("monitoring: alert rules", () => {
     assert.deepEqual(selectors(rule("ContainerLogPipelineStalled").expr).map((s) => s.equals.name), ["es_gateway", "es_containers"]);
   });
 
-  for (const alert of ["ContainerRestarting", "ContainerUnhealthy"]) {
+  // A container's alerts name it by the probe's `service` label; the ingest endpoint's alerts name its compose service.
+  const linked: [alert: string, container: string][] = [
+    ["ContainerRestarting", "{{ $labels.service }}"], ["ContainerUnhealthy", "{{ $labels.service }}"],
+    ["IngestEndpointRefusing", "ingest"], ["IngestEndpointPaused", "ingest"],
+  ];
+  for (const [alert, container] of linked) {
   it(`${alert}: links the container to its logs in Kibana, a real data view filtered on fields the index maps`, () => {
     const link = rule(alert).annotations?.logs ?? "";
     const match = /^\{\{ \$externalLabels\.kibana_url \}\}\/app\/discover#\/\?.*dataViewId:([\w-]+),.*query:'([^']+)'/.exec(link);
@@ -205,9 +219,13 @@ describe("monitoring: alert rules", () => {
     const dataView = loadSavedObjects().find((o) => o.object.id === dataViewId && o.object.type === "index-pattern");
     assert.equal((dataView?.object.attributes as { title?: string }).title, `${INDEX_PREFIXES.containers}-*`);
     const query = decodeURIComponent(encodedQuery);
-    // `service` is the label the container health probe (platform-host/container-health.sh) writes.
-    assert.ok(fs.readFileSync(path.join(REPO_ROOT, "platform-host", "container-health.sh"), "utf8").includes('{service=\\"$service\\"'));
-    assert.equal(query, `host.name:"{{ $labels.member }}" and container.name:"{{ $labels.service }}"`);
+    if (container === "{{ $labels.service }}") {
+      // `service` is the label the container health probe (platform-host/container-health.sh) writes.
+      assert.ok(fs.readFileSync(path.join(REPO_ROOT, "platform-host", "container-health.sh"), "utf8").includes('{service=\\"$service\\"'));
+    } else {
+      assert.ok(loadCompose("web").services[container], `${container} is a compose service of the web host`);
+    }
+    assert.equal(query, `host.name:"{{ $labels.member }}" and container.name:"${container}"`);
     const fields = mappedFields("containers");
     for (const field of kqlFields(query)) assert.equal(fields.get(field)?.type, "keyword", `${field} in the containers template`);
     // The same names the forwarder of every host gives the documents: host.name = the member (its scrape label),

@@ -488,6 +488,10 @@ export function followRecord(
       const model = LUA_MODELS[String(prop(filter, "call"))];
       if (model) current = model(current) ?? current;
       else unmodelled.push(String(prop(filter, "alias") ?? name));
+    } else if (name === "log_to_metrics") {
+      // Counts the record into a metric (not modelled), which goes out under the filter's `tag`; with discard_logs
+      // the record itself stops here.
+      if (isOn(prop(filter, "discard_logs"))) return copies;
     } else {
       throw new Error(`filter '${name}' is not modelled`);
     }

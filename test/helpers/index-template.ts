@@ -85,6 +85,12 @@ export function mappedFields(dataset: string): Map<string, MappedField> {
   return fields;
 }
 
+/** The fields a dataset's index template maps itself (its `properties`, by dotted path), without its component templates'. */
+export function ownMappedFields(dataset: string): Map<string, MappedField> {
+  const own = loadIndexTemplate(dataset).template?.mappings?.properties as Parameters<typeof mappingDefinitions>[0];
+  return new Map([...mappingDefinitions(own)].map(([name, def]) => [name, { type: String(def.type ?? "object") }]));
+}
+
 /** Mapped fields of the gateway access-log indices (`gateway-access-*`). */
 export function gatewayTemplateFields(): Map<string, MappedField> {
   return mappedFields(GATEWAY_DATASET);

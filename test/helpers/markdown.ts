@@ -62,7 +62,7 @@ export function portRows(): PortRow[] {
     const tunneled = OPERATOR_UI_PORTS.filter((ui) => ui.service === name);
     const hosts = ROLES.filter((role) => rules.some((r) => r.to === role) || tunneled.some((ui) => ui.role === role));
     const from = [
-      ...new Set(rules.map((r) => (typeof r.from === "object" ? ("role" in r.from ? r.from.role : `${r.from.module} module`) : r.from === "operators" ? "operator CIDRs" : r.from))),
+      ...new Set(rules.map((r) => (typeof r.from === "object" ? ("role" in r.from ? r.from.role : `${r.from.module} module`) : r.from === "operators" ? "operator CIDRs" : r.from === "logSources" ? "log source CIDRs" : r.from))),
       // Not a security-group rule: the operators' SSH tunnel ends on the host itself.
       ...(tunneled.length > 0 ? ["SSH tunnel"] : []),
     ];

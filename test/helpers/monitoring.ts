@@ -3,7 +3,10 @@ import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { parser as promqlParser } from "@prometheus-io/lezer-promql";
 import { REPO_ROOT } from "../../components/platform/repo";
+import { ROLES, Role } from "../../components/platform/roles";
 import { filesIn } from "../../verify/provisioning";
+import { loadCompose, mountedFrom } from "./compose";
+import { waitFor } from "./local-servers";
 
 /** Reads the monitoring bundle, the Grafana provisioning and the monitoring fixtures as the tests need them. */
 
@@ -52,6 +55,8 @@ export interface Selector {
   metric: string;
   /** Label matchers with `=` (name -> value); regex and negative matchers are left out. */
   equals: Record<string, string>;
+  /** Every label matcher, in order: `=`, `!=`, `=~` and `!~`. */
+  matchers: { label: string; op: string; value: string }[];
 }
 
 /**
@@ -69,26 +74,70 @@ export function selectors(expr: string): Selector[] {
       const id = ref.node.getChild("Identifier");
       if (!id) return;
       const equals: Record<string, string> = {};
+      const matchers: Selector["matchers"] = [];
       for (const matcher of ref.node.getChild("LabelMatchers")?.getChildren("UnquotedLabelMatcher") ?? []) {
         const [name, op, value] = ["LabelName", "MatchOp", "StringLiteral"].map((t) => matcher.getChild(t));
-        if (name && op && value && text(op) === "=") equals[text(name)] = JSON.parse(text(value).replace(/^'|'$/g, '"')) as string;
+        if (!name || !op || !value) continue;
+        const literal = JSON.parse(text(value).replace(/^'|'$/g, '"')) as string;
+        matchers.push({ label: text(name), op: text(op), value: literal });
+        if (text(op) === "=") equals[text(name)] = literal;
       }
-      found.push({ metric: text(id), equals });
+      found.push({ metric: text(id), equals, matchers });
     },
   });
   if (errors.length > 0) throw new Error(`not valid PromQL (${errors.join("; ")}): ${expr}`);
   return found;
 }
 
-/** Metric fixtures per scrape job (`# job:` header; `*` = series Prometheus adds to every job). */
+/**
+ * Every Fluent Bit of the compose bundles (a fluent/fluent-bit image): its role, compose service, the repository file
+ * its `--config=` names and the files that one `includes`. An include the program renders into the bundle (not in
+ * the repository) is read from its template, the file of its name beside the config. The forwarder runs on every
+ * role, from one file.
+ */
+export function fluentBitServices(): { role: Role; service: string; file: string; includes: string[] }[] {
+  return ROLES.flatMap((role) => Object.entries(loadCompose(role).services)
+    .filter(([, service]) => service.image?.startsWith("fluent/fluent-bit:"))
+    .map(([name, service]) => {
+      const config = (Array.isArray(service.command) ? service.command : []).find((arg) => arg.startsWith("--config="))?.slice("--config=".length);
+      const file = config === undefined ? undefined : mountedFrom(role, service, config);
+      if (!config || !file) throw new Error(`${role}/${name}: no --config= in a bundle mount`);
+      const included = readYaml<{ includes?: string[] } | null>(file)?.includes ?? [];
+      const includes = included.map((include) => {
+        const containerPath = path.posix.resolve(path.posix.dirname(config), include);
+        const mounted = mountedFrom(role, service, containerPath);
+        const template = path.join(path.dirname(file), path.posix.basename(containerPath));
+        const found = [mounted, template].find((f): f is string => f !== undefined && fs.existsSync(f));
+        if (!found) throw new Error(`${role}/${name}: ${include} is neither in the repository nor beside ${file}`);
+        return path.relative(REPO_ROOT, found);
+      });
+      return { role, service: name, file: path.relative(REPO_ROOT, file), includes };
+    }));
+}
+
+/** The repository files of every Fluent Bit config a compose bundle runs and of what they include, once each. */
+export const fluentBitConfigs = (): string[] => [...new Set(fluentBitServices().flatMap((s) => [s.file, ...s.includes]))].sort();
+
+/** A metric fixture recorded from a real exporter: its scrape output as served (Prometheus text format). */
+export const RECORDED_METRICS = {
+  ingest: path.join(FIXTURES_DIR, "metrics", "ingest.prom"),
+  /** The web host's forwarder's refusal counter (job ingest-refusals). */
+  ingestRefusals: path.join(FIXTURES_DIR, "metrics", "ingest-refusals.prom"),
+} as const;
+
+/**
+ * Metric fixtures per scrape job (`# job:` header; `*` = series Prometheus adds to every job): a `.txt` lists metric
+ * names one a line, a `.prom` is a recorded scrape whose sample lines name them.
+ */
 export function loadMetricFixtures(): Map<string, Set<string>> {
   const dir = path.join(FIXTURES_DIR, "metrics");
   const byJob = new Map<string, Set<string>>();
-  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".txt"))) {
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".txt") || f.endsWith(".prom"))) {
     const lines = fs.readFileSync(path.join(dir, file), "utf8").split("\n").map((l) => l.trim());
     const job = lines.map((l) => /^# job: (\S+)$/.exec(l)?.[1]).find(Boolean);
     if (!job) throw new Error(`${file} has no "# job:" line`);
-    byJob.set(job, new Set(lines.filter((l) => l !== "" && !l.startsWith("#"))));
+    const samples = lines.filter((l) => l !== "" && !l.startsWith("#"));
+    byJob.set(job, new Set(file.endsWith(".prom") ? samples.map((l) => /^[a-zA-Z_:][\w:]*/.exec(l)?.[0] ?? l) : samples));
   }
   return byJob;
 }
@@ -181,3 +230,28 @@ export function substituteVariables(expr: string, values: Record<string, string>
 
 export const fixtureLines = (file: string): string[] =>
   fs.readFileSync(path.join(FIXTURES_DIR, file), "utf8").split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+
+/** The samples of a scrape in Prometheus' text format: metric name and labels (comments and values left out). */
+export function parseExposition(text: string): { metric: string; labels: Record<string, string> }[] {
+  return text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#")).map((line) => {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s/.exec(line);
+    if (!match) throw new Error(`not a sample line: ${line}`);
+    const labels = Object.fromEntries([...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
+    return { metric: match[1], labels };
+  });
+}
+
+/** Waits until every query (of a dashboard) returns at least one series; the failure names those that never did. */
+export async function waitForData(what: string, queries: { name: string; promql: string }[], query: (promql: string) => Promise<unknown[]>, timeoutMs: number): Promise<void> {
+  const empty = new Set(queries.map((q) => q.name));
+  try {
+    await waitFor(`every ${what} query to return data`, timeoutMs, async () => {
+      for (const q of queries.filter((x) => empty.has(x.name))) {
+        if ((await query(q.promql)).length > 0) empty.delete(q.name);
+      }
+      return empty.size === 0;
+    });
+  } catch {
+    throw new Error(`no data for: ${queries.filter((q) => empty.has(q.name)).map((q) => `${q.name}: ${q.promql}`).join("\n")}`);
+  }
+}

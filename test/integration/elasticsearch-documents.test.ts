@@ -11,6 +11,7 @@ import { Role } from "../../components/platform/roles";
 import { valuesAt } from "../../verify/elasticsearch";
 import { MappingProperty, mappingDefinitions } from "../../verify/provisioning";
 import { SAMPLE_RECORDS } from "../fixtures/cloudtrail/log-files";
+import { appsPayload } from "../helpers/apps-record";
 import { serviceEnvironment } from "../helpers/compose";
 import { ElasticsearchNodes, loopbackLoggingFacts } from "../helpers/elasticsearch-node";
 import { LINE_ID_KEYS, LogRecord, Plugin, ReadAt, bulkItem, followRecord, inputTag, outputsFor, parseConfig, prop, tailRecord } from "../helpers/fluent-bit";
@@ -154,6 +155,26 @@ function fromCloudTrail(name: string, record: Record<string, unknown>, expect: P
 }
 
 /**
+ * A record a user's service sent the ingest endpoint, as the endpoint produces it to the apps topic (test/helpers/
+ * apps-record.ts: its shaped fields, log_id, the carried event time, the rest as the service sent it).
+ */
+function fromService(
+  name: string, at: Date, fields: Record<string, unknown>, protocol: "forward" | "otlp" = "forward",
+  expect: Pick<Shipped, "ignored" | "asProduced"> = { ignored: [], asProduced: true },
+): Shipped {
+  const payload = appsPayload(at, fields, protocol);
+  const shipped = consume(name, LOGGING_ENV.KAFKA_TOPIC_APPS, payload, null, expect);
+  assert.equal(shipped.id, payload.log_id, `${name}: _id = the endpoint's log_id`);
+  return shipped;
+}
+
+/** Keys Elasticsearch refuses at a document's top level (its metadata fields), which a service may still send. */
+const METADATA_KEYS = [
+  "_id", "_index", "_source", "_routing", "_ignored", "_ignored_source", "_field_names", "_seq_no", "_primary_term", "_version",
+  "_doc_count", "_tier", "_data_stream_timestamp", "_nested_path", "_index_mode",
+];
+
+/**
  * A gateway access line as nginx writes it: the log_format of hosts/web/gateway with each variable's value
  * (escape=json: a value is JSON-escaped, a bare one must be digits or null). A variable without a value fails.
  */
@@ -290,6 +311,32 @@ function shapes(): Shipped[] {
     fromCloudTrail("CloudTrail record whose eventTime does not parse", { ...fixtures[0], eventID: "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", eventTime: "yesterday" },
       { ignored: ["eventTime"], asProduced: false }),
     consume("a message on the CloudTrail topic that is not JSON", LOGGING_ENV.KAFKA_TOPIC_CLOUDTRAIL, "not json", null, { ignored: [], asProduced: false }),
+    // The users' services, through the ingest endpoint: apps-*, _id = log_id
+    fromService("a service's line from the forwarder folder (forward)", at(4, 1), {
+      "service.name": "orders", log: "order 42 shipped to 75001", "log.level": "info", "host.name": "app-host-1", "container.name": "orders-1", stream: "stdout",
+    }),
+    fromService("an OTLP record with its trace context and attributes", at(4, 2), {
+      "service.name": "checkout", log: "payment authorised for cart 9", "log.level": "warn", "trace.id": "4bf92f3577b34da6a3ce929d0e0e4736",
+      "span.id": "00f067aa0ba902b7", "host.name": "checkout-7d9f", "http.request.method": "POST", "deployment.environment": "prod",
+    }, "otlp"),
+    fromService("a JSON line parsed into the service's fields: numbers, booleans, mixed arrays, nested objects", at(4, 3), {
+      "service.name": "payments", log: "card declined", "log.level": "error", user_id: 42, amount: 12.5, ok: false,
+      retries: [1, 2.5, "3"], args: [42, "x", true, { nested: 1 }], ctx: { request: { id: "r-1", headers: { "x-b3": ["a", 1] } } },
+    }),
+    fromService("another service's fields of the same names with other types", at(4, 4), {
+      "service.name": "inventory", log: "stock low for sku 17", "log.level": "warning", user_id: "u-17", amount: "n/a", ok: "yes", ctx: "flat text",
+    }),
+    fromService("a service's own @timestamp and every key Elasticsearch reserves", at(4, 5), {
+      "service.name": "legacy", log: "started in 3.2s", "log.level": "info", "@timestamp": "2026-12-01T09:00:00.000Z",
+      ...Object.fromEntries(METADATA_KEYS.map((key, i) => [key, i % 2 === 0 ? `their ${key}` : { value: i }])),
+      // Taken already: this _index is dropped rather than overwrite it.
+      __index: "a field of their own",
+    }),
+    fromService("a line the endpoint cut at 256 KiB", at(4, 6), {
+      "service.name": "batch", log: `dumping state: ${"key=value ".repeat(26_213)}`.slice(0, 256 * 1024), "log.level": "debug", "log.truncated": true,
+    }),
+    fromService("a bare OTLP body: no level, host or container", at(4, 7), { "service.name": "unknown", log: "bare body" }, "otlp"),
+    consume("a message on the apps topic that is not JSON", LOGGING_ENV.KAFKA_TOPIC_APPS, "not json", null, { ignored: [], asProduced: false }),
     // Last: past the field limit of the day's gateway index, dynamic fields are ignored instead of rejecting the line.
     fromContainer("JSON line whose unknown fields go past the field limit", "web", "gateway", JSON.stringify(unknownFields("more", 1000)), "stdout", at(2, 19), {
       asProduced: false,
@@ -643,6 +690,15 @@ describe("Elasticsearch 8.19 (real node, ILM stand-in) with every document shape
         "@timestamp": { type: "date" }, log: { type: "text" }, stream: { type: "keyword" }, "container.name": { type: "keyword" },
         "host.name": { type: "keyword" }, payload: { type: "keyword" }, "log_id": { type: "keyword", index: false, doc_values: false },
       },
+      [INDEX_PREFIXES.apps]: {
+        "@timestamp": { type: "date" }, "service.name": { type: "keyword" }, log: { type: "text" }, "log.level": { type: "keyword" },
+        "log.truncated": { type: "keyword" }, "host.name": { type: "keyword" }, "container.name": { type: "keyword" }, "trace.id": { type: "keyword" },
+        "span.id": { type: "keyword" }, "ingest.protocol": { type: "keyword" }, "log_id": { type: "keyword", index: false, doc_values: false },
+        // Dynamic: every unknown value a keyword, numbers too; an object's leaves and the text beside them both.
+        user_id: { type: "keyword" }, amount: { type: "keyword" }, ok: { type: "keyword" }, retries: { type: "keyword" }, args: { type: "keyword" },
+        "args.nested": { type: "keyword" }, ctx: { type: "keyword" }, "ctx.request.id": { type: "keyword" }, "ctx.request.headers.x-b3": { type: "keyword" },
+        payload: { type: "keyword" },
+      },
       [INDEX_PREFIXES.cloudtrail]: {
         "@timestamp": { type: "date" }, eventTime: { type: "date", ignore_malformed: true }, eventName: { type: "keyword" }, eventSource: { type: "keyword" },
         awsRegion: { type: "keyword" }, errorCode: { type: "keyword" }, errorMessage: { type: "text" },
@@ -802,6 +858,41 @@ describe("Elasticsearch 8.19 (real node, ILM stand-in) with every document shape
     expect(/^Kibana dashboard "API gateway", panel "Request latency p50 \/ p95 \/ p99 \(ms\)": request\.method \(needs numeric.*is keyword, not numeric$/);
     expect(/^Grafana dashboard "API gateway" \(platform\/api-gateway\.json\), panel "Top routes": route\.title \(needs aggregatable.*is not in the mapping$/);
     assert.deepEqual(problems.filter((p) => !/: (sourceIpAddress|request\.method|route\.title) \(/.test(p)), [], "only the edited uses fail");
+  });
+
+  it("keeps every service's fields searchable whatever their type, its own @timestamp and reserved keys beside the event time", async () => {
+    const reader = client(KIBANA_ACCOUNT);
+    const find = async (query: object) => (await reader.search({ index: `${INDEX_PREFIXES.apps}-*`, query, _source: false })).hits.hits.map((h) => h._id).sort();
+    const named = (prefix: string) => shipped.filter((s) => s.name.startsWith(prefix)).map((s) => ids.get(s)!);
+    const [payments] = named("a JSON line parsed");
+    const [inventory] = named("another service's fields");
+    // One service's number and another's text under one name, and a mixed array: each value found as written.
+    assert.deepEqual(await find({ term: { user_id: "42" } }), [payments]);
+    assert.deepEqual(await find({ term: { user_id: "u-17" } }), [inventory]);
+    assert.deepEqual(await find({ terms: { retries: ["2.5", "3"] } }), [payments]);
+    assert.deepEqual(await find({ term: { "ctx.request.id": "r-1" } }), [payments]);
+    assert.deepEqual(await find({ term: { ctx: "flat text" } }), [inventory]);
+    const legacy = shipped.find((s) => s.name.includes("own @timestamp"))!;
+    const source = (await elastic.get({ index: legacy.index, id: ids.get(legacy)! }))._source as LogRecord;
+    assert.equal(source["@timestamp"], at(4, 5).toISOString(), "@timestamp is the event time the endpoint carried");
+    assert.equal(source["_@timestamp"], "2026-12-01T09:00:00.000Z", "the service's own kept beside it");
+    for (const key of METADATA_KEYS.filter((k) => k !== "_index")) assert.ok(`_${key}` in source && !(key in source), key);
+    // Moved keys are fields like any other (the node's field list leaves out only its metadata fields).
+    const caps = (await reader.fieldCaps({ index: legacy.index, fields: ["_@timestamp", "__id", "__routing.value"] })).fields;
+    for (const field of ["_@timestamp", "__id", "__routing.value"]) assert.ok(caps[field]?.keyword?.searchable, `${field}: ${JSON.stringify(caps[field])}`);
+    assert.deepEqual(await find({ term: { __id: "their _id" } }), [ids.get(legacy)!]);
+    assert.equal(source.__index, "a field of their own", "a name already taken is kept, the reserved key dropped");
+    // Each key moved is one the node refuses at a document's top level (the reason for the aggregator's reserved_keys).
+    // As the es output writes a document: its own @timestamp first (text, so that a second one stays a duplicate key).
+    const refused = await elastic.transport.request<{ items: { index: { status: number } }[] }>({
+      method: "POST", path: "/_bulk",
+      bulkBody: [...METADATA_KEYS, "@timestamp"].flatMap((key) => [
+        JSON.stringify({ index: { _index: `${INDEX_PREFIXES.apps}-2100.01.01` } }), `{"@timestamp":"${at(4, 5).toISOString()}",${JSON.stringify(key)}:"x"}`,
+      ]).join("\n") + "\n",
+    });
+    assert.deepEqual(refused.items.map((item) => item.index.status), [...METADATA_KEYS, "@timestamp"].map(() => 400));
+    assert.deepEqual(await find({ term: { "log.level": "error" } }), [payments]);
+    assert.deepEqual(await find({ exists: { field: "log.truncated" } }), named("a line the endpoint cut"));
   });
 
   it("keeps 200 identical lines as 200 documents (their _id is where each was read), and a line read again rewrites its own", async () => {

@@ -152,6 +152,11 @@ function checkCalls(): Call[] {
     { why: "verify + pipeline check: gateway documents (_count)", run: async (es) => has("documents", (await es.count({ index: gateway })).count > 0) },
     { why: "verify: gateway mapping", run: async (es) => has(today(INDEX_PREFIXES.gateway), today(INDEX_PREFIXES.gateway) in (await es.indices.getMapping({ index: gateway }))) },
     { why: "verify: container logs per member", run: async (es) => has("documents", (await es.count({ index: `${INDEX_PREFIXES.containers}-*` })).count > 0) },
+    // verify/ingest.ts sends a record through the ingest endpoint and searches apps-* for it (role apps_reader).
+    {
+      why: "verify: its record through the ingest endpoint (apps-*)",
+      run: async (es) => has("the record", (await es.search({ index: `${INDEX_PREFIXES.apps}-*`, size: 1, query: { match_phrase: { log: "a line" } } })).hits.hits.length > 0),
+    },
   ];
 }
 

@@ -32,3 +32,34 @@ describe("forwarder line_id filter under LuaJIT", () => {
       assert.deepEqual(out, [...cases.flatMap(([at, time]) => [false, true].map((unfinished) => `2\t${lineId(at, time, unfinished)}\ttrue`)), "0\tl"]);
     });
 });
+
+/**
+ * The forwarder's refusal_reason Lua filter (forwarder/fluent-bit.yaml) under LuaJIT, on the lines a real Fluent Bit
+ * 5.1.1 ingest endpoint logged while refusing senders and serving healthy ones (test/fixtures/monitoring/
+ * ingest-refusal-lines.txt): the reason each refusal is counted under, one line per refused connection, and nothing
+ * for the rest, the "unexpected eof" every TLS client's close logs among them.
+ */
+describe("forwarder refusal_reason filter under LuaJIT", () => {
+  const forwarder = parseConfig(fs.readFileSync(path.join(REPO_ROOT, "forwarder", "fluent-bit.yaml"), "utf8"));
+  const fixture = path.join(REPO_ROOT, "test", "fixtures", "monitoring", "ingest-refusal-lines.txt");
+  const cases = fs.readFileSync(fixture, "utf8").split("\n").filter((l) => l !== "" && !l.startsWith("#")).map((l) => {
+    const [reason, line] = l.split("\t");
+    return { reason, line };
+  });
+
+  it("names the reason of each refused connection's line and drops every other line, the copy holding the reason alone", () => {
+    const luajit = (process.env.PATH ?? "").split(path.delimiter).map((dir) => path.join(dir, "luajit")).find((file) => fs.existsSync(file));
+    assert.ok(luajit, "luajit is not installed: apt-get install luajit (listed in .ci/apt-packages.txt)");
+    assert.ok(cases.length >= 40 && ["shared_key", "user", "handshake", "no_tls", "client_certificate"].every((r) => cases.some((c) => c.reason === r)));
+    const lua = String(prop(byAlias(forwarder.pipeline?.filters, "refusal_reason"), "code"));
+    const script = [
+      lua,
+      // The record as the copy has it (Docker's keys; the line with its newline trimmed), and one without a line.
+      "local function show(code, ts, r) if code == -1 then print('-') else local keys = {} for k in pairs(r) do keys[#keys + 1] = k end print(code .. ' ' .. r.reason .. ' ' .. table.concat(keys, ',') .. ' ' .. ts) end end",
+      ...cases.map(({ line }) => `show(refusal_reason("ingest.lines", 1735689600.5, { log = ${JSON.stringify(line)}, stream = "stderr" }))`),
+      'show(refusal_reason("ingest.lines", 1, { stream = "stderr" }))',
+    ].join("\n");
+    const out = execFileSync(luajit, ["-"], { input: script, encoding: "utf8" }).trim().split("\n");
+    assert.deepEqual(out, [...cases.map(({ reason }) => (reason === "-" ? "-" : `2 ${reason} reason 1735689600.5`)), "-"]);
+  });
+});

@@ -5,7 +5,7 @@ import * as path from "path";
 import { stringify } from "yaml";
 import {
   Dashboard, loadDashboards, loadPrometheusConfig, parseLabelValues, PROMETHEUS_DIR, prometheusTargets,
-  substituteVariables,
+  substituteVariables, waitForData,
 } from "../helpers/monitoring";
 import { freePort, Processes, waitFor } from "../helpers/local-servers";
 import { runTool } from "../helpers/tools";
@@ -126,17 +126,7 @@ describe("monitoring: Hosts dashboard and file_sd targets against a live node_ex
       name: `"${panel.title}" ${target.refId}`, promql: substituteVariables(expr, values),
     }));
     assert.ok(queries.length >= 8);
-    const empty = new Set(queries.map((q) => q.name));
-    try {
-      await waitFor("every Hosts query to return data", SCRAPES_MS, async () => {
-        for (const q of queries.filter((x) => empty.has(x.name))) {
-          if ((await query(q.promql)).length > 0) empty.delete(q.name);
-        }
-        return empty.size === 0;
-      });
-    } catch {
-      assert.fail(`no data for: ${queries.filter((q) => empty.has(q.name)).map((q) => `${q.name}: ${q.promql}`).join("\n")}`);
-    }
+    await waitForData("Hosts", queries, query, SCRAPES_MS);
   });
 
   it("picks up a deploy's new scrape targets without a restart: the sync replaces the file, the watch sees it", async function () {

@@ -35,6 +35,9 @@ describe("config", () => {
     assert.deepEqual(config.architectures, { logging: "arm64", web: "arm64", kafka: "arm64", monitoring: "arm64" });
     assert.deepEqual(config.rootVolumeGiB, DEFAULT_ROOT_VOLUME_GIB);
     assert.deepEqual(config.operatorCidrs, []);
+    assert.deepEqual(config.logSourceCidrs, [], "the ingest endpoint is closed until log sources are configured");
+    assert.deepEqual(config.logSources, ["default"]);
+    assert.deepEqual([config.localIngestForwardPort, config.localIngestOtlpPort], [24224, 4318]);
     assert.equal(config.vpcCidr, "10.42.0.0/16");
     assert.deepEqual(config.localPorts, { kibana: 5601, elasticsearch: 9200, grafana: 3000, prometheus: 9090, alertmanager: 9093 });
     assert.equal(config.elasticsearchRetentionDays, 3);
@@ -48,6 +51,8 @@ describe("config", () => {
     const config = parseConfig(source({
       environment: "staging-2",
       operatorCidrs: ["203.0.113.0/24", "198.51.100.7/32"],
+      logSourceCidrs: ["192.0.2.0/24"],
+      logSources: ["payments", "search-api"],
       instanceTypes: { logging: "m7i.xlarge", web: "t3.small" },
       rootVolumeGiB: { logging: 200 },
       kafkaPartitions: "12",
@@ -55,6 +60,8 @@ describe("config", () => {
     }, true));
     assert.equal(config.environment, "staging-2");
     assert.deepEqual(config.operatorCidrs, ["203.0.113.0/24", "198.51.100.7/32"]);
+    assert.deepEqual(config.logSourceCidrs, ["192.0.2.0/24"]);
+    assert.deepEqual(config.logSources, ["payments", "search-api"]);
     assert.equal(config.instanceTypes.logging, "m7i.xlarge");
     assert.equal(config.architectures.logging, "x86_64");
     assert.equal(config.architectures.kafka, "arm64");
@@ -70,6 +77,14 @@ describe("config", () => {
     ["a CIDR with host bits", { operatorCidrs: ["203.0.113.5/24"] }, `${NS}:operatorCidrs[0] = "203.0.113.5/24": expected its network address, 203.0.113.0/24`],
     ["the whole internet as operators", { operatorCidrs: ["0.0.0.0/0"] }, `${NS}:operatorCidrs[0] = "0.0.0.0/0": expected a range narrower than /0`],
     ["operator CIDRs that are not a list", { operatorCidrs: "203.0.113.0/24" }, `${NS}:operatorCidrs = "203.0.113.0/24": expected a list of IPv4 CIDRs`],
+    ["a malformed log source CIDR", { logSourceCidrs: ["192.0.2.0/33"] }, `${NS}:logSourceCidrs[0] = "192.0.2.0/33": expected an IPv4 CIDR such as 203.0.113.7/32`],
+    ["the whole internet as log sources", { logSourceCidrs: ["10.0.0.0/8", "0.0.0.0/0"] }, `${NS}:logSourceCidrs[1] = "0.0.0.0/0": expected a range narrower than /0 (the whole internet would reach the ingest endpoint)`],
+    ["a log source CIDR with host bits", { logSourceCidrs: ["192.0.2.9/24"] }, `${NS}:logSourceCidrs[0] = "192.0.2.9/24": expected its network address, 192.0.2.0/24`],
+    ["log source CIDRs that are not a list", { logSourceCidrs: "192.0.2.0/24" }, `${NS}:logSourceCidrs = "192.0.2.0/24": expected a list of IPv4 CIDRs`],
+    ["a log source name with a space", { logSources: ["my app"] }, `${NS}:logSources[0] = "my app": expected 1 to 32 lowercase letters, digits or dashes, starting with a letter`],
+    ["the stack's own log source", { logSources: ["platform"] }, `${NS}:logSources[0] = "platform": expected a name other than platform`],
+    ["a log source named twice", { logSources: ["payments", "payments"] }, `${NS}:logSources[1] = "payments": expected a name not already in the list`],
+    ["a tunnel end the ingest forward port also wants", { localIngestForwardPort: "9200" }, `${NS}:localIngestForwardPort = 9200: expected a port that no other published service takes (Elasticsearch (logging host) takes 9200, localPorts.elasticsearch)`],
     ["an unknown instance family", { instanceTypes: { web: "x9z.large" } }, `${NS}:instanceTypes.web = "x9z.large": expected an instance type of a known family`],
     ["an unknown role", { instanceTypes: { db: "t4g.small" } }, `${NS}:instanceTypes.db = "t4g.small": expected one of the roles logging, web, kafka, monitoring`],
     ["a logging host too small", { instanceTypes: { logging: "t4g.small" } }, `${NS}:instanceTypes.logging = "t4g.small": expected at least 4 GiB of memory`],

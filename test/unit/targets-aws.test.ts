@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ALERT_SECRETS, EXISTING_INSTANCES, Registered, STACK, PROJECT, TEST_CONFIG, mockImageId, runProgram, settle } from "../setup";
+import { ALERT_SECRETS, EXISTING_INSTANCES, Registered, STACK, PROJECT, TEST_CONFIG, mockImageId, mockPem, runProgram, settle } from "../setup";
 import { ROLES, Role } from "../../components/platform/roles";
 import { bundleContentHash } from "../../components/bundles/files";
 import { ubuntuImageName } from "../../components/targets/aws/ec2-host";
@@ -217,7 +217,9 @@ describe("platform program (Pulumi mocks)", function () {
       ["kafka", 9092, "sg:monitoring"],
       ...ROLES.map((role): [Role, number, string] => [role, 9100, "sg:monitoring"]),
       ...ROLES.map((role): [Role, number, string] => [role, 2021, "sg:monitoring"]),
+      ...ROLES.map((role): [Role, number, string] => [role, 2023, "sg:monitoring"]),
       ["logging", 2020, "sg:monitoring"],
+      ["web", 2022, "sg:monitoring"],
       ["kafka", 9308, "sg:monitoring"],
       ["logging", 9114, "sg:monitoring"],
     ];
@@ -238,6 +240,19 @@ describe("platform program (Pulumi mocks)", function () {
       const actual = ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map(describeRule);
       const key = (r: [Role, number, string]) => r.join(" ");
       assert.deepEqual(actual.map(key).sort(), EXPECTED.map(key).sort());
+    });
+
+    it("keep the ingest endpoint closed by default, and open its two ports to logSourceCidrs only", async () => {
+      const ingest = (rules: Registered[]) => rules.map(describeRule).filter(([, port]) => port === 24224 || port === 4318).map((r) => r.join(" ")).sort();
+      assert.deepEqual(ingest(ofType("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")), []);
+      const sources = ["192.0.2.0/24", "198.51.100.64/26"];
+      const { resources } = await runProgram({ ...TEST_CONFIG, [`${PROJECT}:logSourceCidrs`]: JSON.stringify(sources) });
+      const rules = resources.filter((r) => r.type === "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+      const open = rules.filter((r) => r.inputs.fromPort === 24224 || r.inputs.fromPort === 4318);
+      assert.deepEqual(
+        open.map((r) => `${r.inputs.securityGroupId} ${String(r.inputs.fromPort)} ${String(r.inputs.cidrIpv4)}`).sort(),
+        sources.flatMap((cidr) => [24224, 4318].map((port) => `${NAME}-web-id ${port} ${cidr}`)).sort(),
+      );
     });
 
     it("open nothing to the world but the gateway's HTTP port", () => {
@@ -349,16 +364,76 @@ describe("platform program (Pulumi mocks)", function () {
     });
   });
 
+  describe("ingest endpoint", () => {
+    const certificate = (name: string) => ofType("tls:index/locallySignedCert:LocallySignedCert").find((r) => r.name === name)!.inputs;
+    const requestOf = (name: string) => ofType("tls:index/certRequest:CertRequest").find((r) => r.name === name)!.inputs;
+
+    it("exports where to send and what to trust; the key, passwords and client keys only in ingestCredentials", () => {
+      const hosts = resolved.hosts as Record<Role, { publicIp: string; privateIp: string }>;
+      assert.deepEqual(resolved.ingest, {
+        address: hosts.web.publicIp,
+        privateAddress: hosts.web.privateIp,
+        forwardPort: 24224,
+        otlpPort: 4318,
+        localForwardPort: 24224,
+        caCertificate: resolved.elasticsearchCaCertificate,
+        sources: ["platform", "default"],
+        allowedCidrs: [],
+      });
+      const credentials = resolved.ingestCredentials as { sharedKey: string; sources: Record<string, { password: string; clientCertificate: string; clientKey: string }> };
+      assert.equal(credentials.sharedKey, `Mocked${NAME.replace(/[^A-Za-z0-9]/g, "")}ingestsharedkey`);
+      assert.deepEqual(Object.keys(credentials.sources), ["platform", "default"]);
+      for (const [source, { password, clientCertificate, clientKey }] of Object.entries(credentials.sources)) {
+        assert.equal(password, `Mocked${`${NAME}-ingest-${source}`.replace(/[^A-Za-z0-9]/g, "")}`);
+        assert.equal(clientCertificate, mockPem("CERTIFICATE", `${NAME}-ingest-${source}`));
+        assert.equal(clientKey, mockPem("PRIVATE KEY", `${NAME}-ingest-${source}`));
+      }
+    });
+
+    it("serves a certificate of the platform CA naming the web host's public and private addresses", () => {
+      const hosts = resolved.hosts as Record<Role, { publicIp: string; privateIp: string }>;
+      const request = requestOf(`${NAME}-ingest-server`);
+      assert.deepEqual(request.ipAddresses, [hosts.web.publicIp, hosts.web.privateIp, "127.0.0.1"]);
+      assert.deepEqual(request.dnsNames, ["ingest", "localhost"]);
+      const signed = certificate(`${NAME}-ingest-server`);
+      assert.equal(signed.caCertPem, resolved.elasticsearchCaCertificate);
+      assert.deepEqual(signed.allowedUses, ["digital_signature", "key_encipherment", "server_auth"]);
+    });
+
+    it("signs each source's client certificate by a CA of its own, which Elasticsearch does not trust", () => {
+      for (const source of ["platform", "default"]) {
+        const signed = certificate(`${NAME}-ingest-${source}`);
+        assert.deepEqual(signed.allowedUses, ["digital_signature", "key_encipherment", "client_auth"]);
+        assert.equal((requestOf(`${NAME}-ingest-${source}`).subject as { commonName: string }).commonName, source);
+        assert.equal(signed.caCertPem, mockPem("CERTIFICATE", `${NAME}-ingest-client-ca`));
+        assert.notEqual(signed.caCertPem, resolved.elasticsearchCaCertificate);
+      }
+    });
+
+    it("renders the forward input with the shared key and one user per source, into the web bundle's secret files", () => {
+      const files = JSON.parse(byName(`${NAME}-web-bundle-rendered`).inputs.stdin as string) as Record<string, string>;
+      const input = parse(files["secrets/ingest/forward-input.yaml"]) as { pipeline: { inputs: Record<string, unknown>[] } };
+      const forward = input.pipeline.inputs[0];
+      assert.equal(forward.name, "forward");
+      assert.equal(forward.shared_key, `Mocked${NAME.replace(/[^A-Za-z0-9]/g, "")}ingestsharedkey`);
+      assert.deepEqual(forward["security.users"], ["platform", "default"].map((source) => `${source} Mocked${`${NAME}-ingest-${source}`.replace(/[^A-Za-z0-9]/g, "")}`));
+      assert.equal(files["secrets/ingest/server.key"], mockPem("PRIVATE KEY", `${NAME}-ingest-server`));
+      assert.equal(files["secrets/ingest/client-ca.crt"], mockPem("CERTIFICATE", `${NAME}-ingest-client-ca`));
+      assert.ok(!files[".env"].includes("ingestsharedkey"), "the shared key stays out of .env");
+    });
+  });
+
   describe("secrets", () => {
     const PRIVATE_KEY_MARK = "OPENSSH PRIVATE KEY";
     const GRAFANA_PASSWORD = "MockedGrafanaPassword123";
 
-    it("exports the SSH private key and the Grafana password only as secrets", async () => {
+    it("exports the SSH private key, the Grafana password and the ingest credentials only as secrets", async () => {
       assert.equal(await pulumi.isSecret(outputs.sshPrivateKey as pulumi.Output<string>), true);
       assert.equal(await pulumi.isSecret(outputs.grafanaAdminPassword as pulumi.Output<string>), true);
+      assert.equal(await pulumi.isSecret(outputs.ingestCredentials as pulumi.Output<unknown>), true);
       assert.match(resolved.sshPrivateKey as string, new RegExp(PRIVATE_KEY_MARK));
       for (const [key, value] of Object.entries(resolved)) {
-        if (key === "sshPrivateKey" || key === "grafanaAdminPassword") continue;
+        if (key === "sshPrivateKey" || key === "grafanaAdminPassword" || key === "ingestCredentials") continue;
         const text = JSON.stringify(value);
         assert.ok(!text.includes(PRIVATE_KEY_MARK) && !text.includes(GRAFANA_PASSWORD), `output ${key} leaks a secret`);
       }
@@ -497,6 +572,8 @@ describe("platform program (Pulumi mocks)", function () {
     assert.deepEqual(resolved.tunnels, [
       { member: "logging", host: hosts.logging.publicIp, sshPort: 22, ports: [5601, 9200] },
       { member: "monitoring", host: hosts.monitoring.publicIp, sshPort: 22, ports: [3000, 9090, 9093] },
+      // The ingest endpoint's forward port, which verify sends through whatever logSourceCidrs opens.
+      { member: "web", host: hosts.web.publicIp, sshPort: 22, ports: [24224] },
     ]);
     assert.equal(resolved.monitoringOperatorUser, "operator");
     assert.equal(resolved.sshUser, "ubuntu");
@@ -513,6 +590,7 @@ describe("platform program (Pulumi mocks)", function () {
     assert.deepEqual(moved.tunnels, [
       { member: "logging", host: hosts.logging.publicIp, sshPort: 22, ports: [15601, 9200], hostPorts: [5601, 9200] },
       { member: "monitoring", host: hosts.monitoring.publicIp, sshPort: 22, ports: [13000, 9090, 9093], hostPorts: [3000, 9090, 9093] },
+      { member: "web", host: hosts.web.publicIp, sshPort: 22, ports: [24224] },
     ]);
     const rendered = run.resources.find((r) => r.name === `${NAME}-monitoring-bundle-rendered`)!;
     const env = parseDotEnv(JSON.parse(rendered.inputs.stdin as string)[".env"]);
@@ -528,7 +606,7 @@ describe("network layout", () => {
 
   it("refuses, naming type and zone, instance types the subnet's kept zone does not offer", async () => {
     // Zone a (where this subnet stays) lacks t4g.medium in the mocks.
-    const network = new Network("kept-zone", { vpcCidr: "10.9.0.0/16", instanceTypes: ["t4g.small", "t4g.medium"], offerings: await instanceTypeOfferings(["t4g.small", "t4g.medium"]), operatorCidrs: [], memberCounts: ONE_OF_EACH, region: "eu-west-1", allowTwoZones: false });
+    const network = new Network("kept-zone", { vpcCidr: "10.9.0.0/16", instanceTypes: ["t4g.small", "t4g.medium"], offerings: await instanceTypeOfferings(["t4g.small", "t4g.medium"]), operatorCidrs: [], logSourceCidrs: [], memberCounts: ONE_OF_EACH, region: "eu-west-1", allowTwoZones: false });
     await assert.rejects(
       // apply() swallows a failed Output; its (internal) promise carries the error the deployment reports.
       (network.zones[0] as unknown as { promise(): Promise<string> }).promise(),
@@ -542,7 +620,7 @@ describe("network layout", () => {
       ({ memberCounts: counts, allowTwoZones, region: "eu-west-1", instanceTypes: ["t4g.small", "t4g.large"] });
     const ONE_ZONE = { locations: ["eu-west-1b", "eu-west-1b"], instanceTypes: ["t4g.small", "t4g.large"] };
     const network = (name: string, offerings: { locations: string[]; instanceTypes: string[] }, counts: MemberCounts, allowTwoZones = false) =>
-      new Network(name, { vpcCidr: "10.9.0.0/16", offerings, operatorCidrs: [], ...rule(counts, allowTwoZones) });
+      new Network(name, { vpcCidr: "10.9.0.0/16", offerings, operatorCidrs: [], logSourceCidrs: [], ...rule(counts, allowTwoZones) });
     // apply() swallows a failed Output; its (internal) promise carries the value or the error the deployment reports.
     const zonesOf = (net: Network) => Promise.all(net.zones.map((zone) => (zone as unknown as { promise(): Promise<string> }).promise()));
 

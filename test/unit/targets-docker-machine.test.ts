@@ -17,7 +17,7 @@ import { DEFAULT_DOCKER_HOST, DockerEndpoint, isLocalEngine, pingEngine, publish
 import { LocalMachine, LocalMachineConfig, WINDOWS_REFUSAL, checkLocalMachine, isLoopbackPortFree, thisMachine } from "../../components/targets/docker/preflight";
 
 const NAME = `${PROJECT}-${STACK}`;
-const DEFAULTS: LocalMachineConfig = { localGatewayPort: 8080, localSshBasePort: 2201, localPorts: DEFAULT_LOCAL_PORTS, memberCounts: ONE_OF_EACH };
+const DEFAULTS: LocalMachineConfig = { localGatewayPort: 8080, localIngestForwardPort: 24224, localIngestOtlpPort: 4318, localSshBasePort: 2201, localPorts: DEFAULT_LOCAL_PORTS, memberCounts: ONE_OF_EACH };
 
 /** A context as `docker context create` writes it: contexts/meta/<sha256 hex of the name>/meta.json. */
 function writeContext(configDir: string, name: string, host: string): string {
@@ -50,7 +50,7 @@ async function freeLocalPorts(): Promise<LocalMachineConfig> {
   };
   const localPorts = { ...DEFAULT_LOCAL_PORTS };
   for (const ui of Object.keys(localPorts) as (keyof typeof localPorts)[]) localPorts[ui] = await next();
-  return { localGatewayPort: await next(), localSshBasePort: base, localPorts, memberCounts: ONE_OF_EACH };
+  return { localGatewayPort: await next(), localIngestForwardPort: await next(), localIngestOtlpPort: await next(), localSshBasePort: base, localPorts, memberCounts: ONE_OF_EACH };
 }
 
 /** An engine stand-in: an HTTP server on a unix socket answering /_ping and /containers/json as the engine does. */

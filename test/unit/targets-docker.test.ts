@@ -62,7 +62,7 @@ describe("docker target (Pulumi mocks, the machine's check stood in)", function 
     assert.match(env, new RegExp(`^KAFKA_BOOTSTRAP_SERVERS='${addresses[ROLES.indexOf("kafka")].replace(/\./g, "\\.")}:9092'$`, "m"));
   });
 
-  it("publishes on 127.0.0.1 only: each host's SSH, the gateway on its port, and the UIs at localPorts, where the AWS tunnel puts them", () => {
+  it("publishes on 127.0.0.1 only: each host's SSH, the gateway and the ingest endpoint on their ports, and the UIs at localPorts, where the AWS tunnel puts them", () => {
     const published = ROLES.flatMap((role) =>
       (containerOf(role).inputs.ports as { internal: number; external: number; ip: string }[]).map((p) => {
         assert.equal(p.ip, "127.0.0.1", `${role} publishes ${p.external} beyond loopback`);
@@ -72,6 +72,8 @@ describe("docker target (Pulumi mocks, the machine's check stood in)", function 
     const expected = [
       ...ROLES.map((role, i) => `${role} ${2201 + i}->22`),
       "web 18080->80",
+      // The ingest endpoint: on loopback whatever logSourceCidrs says, which only the aws target reads.
+      "web 24224->24224", "web 4318->4318",
       "logging 5601->5601", "logging 9200->9200", "monitoring 13000->3000", "monitoring 9090->9090", "monitoring 9093->9093",
     ];
     assert.deepEqual(published.sort(), expected.sort());
@@ -108,7 +110,7 @@ describe("docker target (Pulumi mocks, the machine's check stood in)", function 
       const [mount] = container.inputs.volumes as { volumeName: string; containerPath: string }[];
       assert.equal(mount.containerPath, "/var/lib/docker", role);
       assert.equal(mount.volumeName, byName(`${NAME}-${role}-engine`).inputs.name, role);
-      assert.equal(container.inputs.memory, { logging: 6144, web: 768, kafka: 1536, monitoring: 1024 }[role], role);
+      assert.equal(container.inputs.memory, { logging: 6144, web: 1024, kafka: 1536, monitoring: 1024 }[role], role);
       assert.ok((container.inputs.envs as string[]).includes(`HOST_ROLE=${role}`), role);
     }
     const env = JSON.parse(byName(`${NAME}-logging-bundle-rendered`).inputs.stdin as string)[".env"] as string;
@@ -174,5 +176,7 @@ describe("docker target (Pulumi mocks, the machine's check stood in)", function 
     assert.deepEqual(outputs.tunnels, [], "the UIs are on loopback already: nothing to tunnel");
     const hosts = outputs.hosts as Record<Role, { publicIp: string; sshPort: number }>;
     assert.deepEqual(ROLES.map((role) => `${hosts[role].publicIp}:${hosts[role].sshPort}`), ["127.0.0.1:2201", "127.0.0.1:2202", "127.0.0.1:2203", "127.0.0.1:2204"]);
+    const ingest = outputs.ingest as Record<string, unknown>;
+    assert.deepEqual([ingest.address, ingest.forwardPort, ingest.otlpPort, ingest.localForwardPort, ingest.allowedCidrs], ["127.0.0.1", 24224, 4318, 24224, []]);
   });
 });

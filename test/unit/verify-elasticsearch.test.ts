@@ -131,7 +131,7 @@ describe("verify: Elasticsearch checks", () => {
       serve();
       assert.equal(
         await templatesAndPolicies(ctx),
-        "templates with their ILM policies: gateway-access -> gateway-access, containers -> containers, cloudtrail -> cloudtrail",
+        "templates with their ILM policies: gateway-access -> gateway-access, containers -> containers, cloudtrail -> cloudtrail, apps -> apps",
       );
     });
 

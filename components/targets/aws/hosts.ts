@@ -22,6 +22,7 @@ export async function awsHosts(name: string, args: HostsArgs): Promise<{ hosts: 
     instanceTypes,
     offerings: await instanceTypeOfferings(instanceTypes),
     operatorCidrs: await resolveOperatorCidrs(config.operatorCidrs, lookupDeployerIp),
+    logSourceCidrs: config.logSourceCidrs,
     memberCounts: config.memberCounts,
     region: config.region,
     allowTwoZones: config.allowTwoZones,

@@ -142,6 +142,8 @@ export interface NetworkArgs {
   /** Where they are offered: it decides the zones, and so how many subnets there are. */
   offerings: InstanceTypeOfferings;
   operatorCidrs: string[];
+  /** Who may reach the ingest endpoint (`logSourceCidrs`): none when empty. */
+  logSourceCidrs: string[];
   memberCounts: MemberCounts;
   /** The region, named when too few of its zones offer the types. */
   region: string;
@@ -277,6 +279,10 @@ export class Network extends pulumi.ComponentResource {
       } else if (rule.from === "operators") {
         args.operatorCidrs.forEach((cidr, i) => {
           new aws.vpc.SecurityGroupIngressRule(`${ruleName}-operators-${i}`, { ...common, cidrIpv4: cidr, description: `${rule.port} from operators` }, parent);
+        });
+      } else if (rule.from === "logSources") {
+        args.logSourceCidrs.forEach((cidr, i) => {
+          new aws.vpc.SecurityGroupIngressRule(`${ruleName}-log-sources-${i}`, { ...common, cidrIpv4: cidr, description: `${rule.port} from log sources` }, parent);
         });
       } else {
         const from = rule.from.role;
