@@ -3,6 +3,8 @@ import { INDEX_PREFIXES } from "../components/platform/naming";
 import { clusterHealth, containerLogsPerMember, EsContext, mappedTypes, recentGatewayDocuments, templatesAndPolicies } from "./elasticsearch";
 import { grafanaDashboards, grafanaDatasources } from "./grafana";
 import { kibanaObjects } from "./kibana";
+import { sendForward } from "./forward";
+import { ingestDelivery } from "./ingest";
 import { endToEndLatency } from "./latency";
 import { StackOutputs } from "./outputs";
 import { kafkaBrokers, nodeExportersPerMember, prometheusAlerts, prometheusTargets } from "./prometheus";
@@ -28,7 +30,9 @@ export const DEFAULT_OPTIONS: VerifyOptions = {
 };
 
 /** The checks in the order they run; each loads what it compares against, so a missing file fails only its check. */
-export function allChecks(outputs: StackOutputs, es: Client, dirs: ProvisioningDirs, opts: VerifyOptions): Check[] {
+export function allChecks(
+  outputs: StackOutputs, es: Client, dirs: ProvisioningDirs, opts: VerifyOptions, forward: typeof sendForward = sendForward,
+): Check[] {
   const ctx: EsContext = { es, outputs, timeoutMs: opts.timeoutMs };
   const t = opts.timeoutMs;
   return [
@@ -44,6 +48,7 @@ export function allChecks(outputs: StackOutputs, es: Client, dirs: ProvisioningD
       name: "End-to-end latency",
       run: () => endToEndLatency(ctx, { samples: opts.latencySamples, waitMs: opts.latencyWaitMs, pollMs: opts.pollMs }),
     },
+    { name: "Ingest endpoint to apps-*", run: () => ingestDelivery(ctx, { waitMs: opts.latencyWaitMs, pollMs: opts.pollMs }, forward) },
     { name: "Kibana saved objects", run: async () => kibanaObjects(outputs, loadKibanaObjects(dirs.kibanaObjects), t) },
     { name: "Grafana datasources", run: async () => grafanaDatasources(outputs, loadDatasourceUids(dirs.grafanaDatasources), t) },
     { name: "Grafana dashboards", run: async () => grafanaDashboards(outputs, loadDashboardUids(dirs.grafanaDashboards), t) },

@@ -3,6 +3,7 @@ import { Client } from "@elastic/elasticsearch";
 import { REPO_ROOT } from "../components/platform/repo";
 import { allChecks, DEFAULT_OPTIONS, VerifyOptions } from "./checks";
 import { elasticsearchClient } from "./elasticsearch";
+import { sendForward } from "./forward";
 import { OutputsSource, parseOutputs, pulumiOutputs, StackOutputs } from "./outputs";
 import { ProvisioningDirs, repoDirs } from "./provisioning";
 import { EXIT, runChecks, verdict } from "./report";
@@ -12,7 +13,7 @@ export const USAGE = `usage: npm run verify -- [stack] [options]
 Checks a deployed stack end to end (default: the selected Pulumi stack).
   --since <minutes>    gateway documents must have arrived within this window (default ${DEFAULT_OPTIONS.recentMinutes})
   --samples <n>        marked requests for the end-to-end latency (default ${DEFAULT_OPTIONS.latencySamples})
-  --wait <seconds>     how long a marked request may take to become searchable (default ${DEFAULT_OPTIONS.latencyWaitMs / 1000})
+  --wait <seconds>     how long a marked request (and the ingest check's record) may take to become searchable (default ${DEFAULT_OPTIONS.latencyWaitMs / 1000})
   --timeout <seconds>  per HTTP request (default ${DEFAULT_OPTIONS.timeoutMs / 1000})
 Exit codes: ${EXIT.ok} all checks passed (warnings allowed), ${EXIT.failed} a check failed, ${EXIT.usage} bad arguments or unreadable stack outputs.`;
 
@@ -25,6 +26,8 @@ export interface Deps {
   print?: (line: string) => void;
   /** Opens the SSH tunnel the UI URLs need on aws (tunnel/); the real one by default. */
   tunnel?: (outputs: StackOutputs) => Promise<Tunnel>;
+  /** Sends the ingest check's record over the forward protocol (verify/forward.ts by default). */
+  forward?: typeof sendForward;
 }
 
 function positiveNumber(name: string, value: string | undefined, fallback: number): number {
@@ -94,7 +97,7 @@ export async function main(argv: string[], deps: Deps = {}): Promise<number> {
   const es = (deps.elasticsearch ?? elasticsearchClient)(outputs, parsed.options.timeoutMs);
   const ownClient = !deps.elasticsearch;
   try {
-    const results = await runChecks(allChecks(outputs, es, deps.dirs ?? repoDirs(), parsed.options), print);
+    const results = await runChecks(allChecks(outputs, es, deps.dirs ?? repoDirs(), parsed.options, deps.forward), print);
     const { line, exitCode } = verdict(results);
     print(line);
     return exitCode;

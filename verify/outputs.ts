@@ -4,6 +4,30 @@ import { CLUSTER_SIZES, memberName } from "../components/platform/topology";
 import { chooseStack, stackOutputs } from "../local/pulumi";
 import { TunnelSpec, TUNNELS_SCHEMA } from "../tunnel/tunnel";
 
+/** The ingest endpoint on the web host, where the users' services send their logs (`ingest` output). */
+export interface IngestOutput {
+  /** Where clients connect: the web host's public IP on aws, 127.0.0.1 on the docker target. */
+  address: string;
+  privateAddress: string;
+  /** The forward and OTLP ports at `address`. */
+  forwardPort: number;
+  otlpPort: number;
+  /** Where the forward port is on this machine: the SSH tunnel's local end on aws (listed in `tunnels`), the published port on docker. */
+  localForwardPort: number;
+  /** The program's CA (PEM) that signed the endpoint's server certificate. */
+  caCertificate: string;
+  /** The sources the endpoint accepts; `platform` is the stack's own (verify's). */
+  sources: string[];
+  allowedCidrs: string[];
+}
+
+/** Each source's credentials (`ingestCredentials` output, secret). */
+export interface IngestCredentials {
+  sharedKey: string;
+  /** By source name: its forward-input password and its OTLP client certificate (CN = the source) and key. */
+  sources: Record<string, { password: string; clientCertificate: string; clientKey: string }>;
+}
+
 export interface HostOutput {
   publicIp: string;
   privateIp: string;
@@ -35,6 +59,8 @@ export interface StackOutputs {
   kibanaPassword: string;
   /** The read-only platform-check user's password: what verify logs in to Elasticsearch and Kibana with. */
   elasticsearchCheckPassword: string;
+  ingest: IngestOutput;
+  ingestCredentials: IngestCredentials;
 }
 
 /** Where the outputs come from: the Pulumi CLI for users, a literal object in tests. */
@@ -46,6 +72,42 @@ const hostSchema = {
   type: "object",
   properties: { publicIp: { type: "string", minLength: 1 }, privateIp: { type: "string", minLength: 1 } },
   required: ["publicIp", "privateIp"],
+} as const;
+
+const text = { type: "string", minLength: 1 } as const;
+const port = { type: "integer", minimum: 1, maximum: 65535 } as const;
+
+/** The JSON schema of the `ingest` output: what verify and the forwarder folder command (user-forwarder/) check. */
+export const INGEST_SCHEMA = {
+  type: "object",
+  properties: {
+    address: text,
+    privateAddress: text,
+    forwardPort: port,
+    otlpPort: port,
+    localForwardPort: port,
+    caCertificate: { type: "string", pattern: "-----BEGIN CERTIFICATE-----" },
+    sources: { type: "array", items: text, minItems: 1 },
+    allowedCidrs: { type: "array", items: text },
+  },
+  required: ["address", "privateAddress", "forwardPort", "otlpPort", "localForwardPort", "caCertificate", "sources", "allowedCidrs"],
+} as const;
+
+/** The JSON schema of the `ingestCredentials` output. */
+export const INGEST_CREDENTIALS_SCHEMA = {
+  type: "object",
+  properties: {
+    sharedKey: text,
+    sources: {
+      type: "object",
+      additionalProperties: {
+        type: "object",
+        properties: { password: text, clientCertificate: text, clientKey: text },
+        required: ["password", "clientCertificate", "clientKey"],
+      },
+    },
+  },
+  required: ["sharedKey", "sources"],
 } as const;
 
 /** A member name of any role: the role, or `<role>-<n>` for the further members of a cluster. */
@@ -69,8 +131,10 @@ const schema = {
       required: [...ROLES],
     },
     tunnels: TUNNELS_SCHEMA,
+    ingest: INGEST_SCHEMA,
+    ingestCredentials: INGEST_CREDENTIALS_SCHEMA,
   },
-  required: [...URL_KEYS, ...TEXT_KEYS, "hosts", "tunnels"],
+  required: [...URL_KEYS, ...TEXT_KEYS, "hosts", "tunnels", "ingest", "ingestCredentials"],
 } as unknown as JSONSchemaType<StackOutputs>;
 
 const validate = new Ajv({ allErrors: true }).compile(schema);

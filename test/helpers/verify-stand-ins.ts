@@ -79,6 +79,16 @@ export function testOutputs(
     kibanaUser: "operator",
     kibanaPassword: "operator-password",
     elasticsearchCheckPassword: "check-password",
+    ingest: {
+      address: "203.0.113.11", privateAddress: "10.42.1.11", forwardPort: 24224, otlpPort: 4318, localForwardPort: 24224,
+      caCertificate: "-----BEGIN CERTIFICATE-----\ntest\n-----END CERTIFICATE-----\n", sources: ["platform", "team-a"], allowedCidrs: [],
+    },
+    ingestCredentials: {
+      sharedKey: "shared-key",
+      sources: Object.fromEntries(["platform", "team-a"].map((source) => [source, {
+        password: `${source}-password`, clientCertificate: "-----BEGIN CERTIFICATE-----\ntest", clientKey: "-----BEGIN PRIVATE KEY-----\ntest",
+      }])),
+    },
     ...secrets,
   };
 }

@@ -133,9 +133,14 @@ describe("verify: the whole command against stand-ins", () => {
     mock.add({ method: "GET", path: "/_ilm/policy/:name" }, (p) => ({ [String(p.path).split("/").pop()!]: { policy: {} } }));
     mock.add({ method: "POST", path: "/:index/_count" }, () => ({ count: 7 }));
     mock.add({ method: "GET", path: "/:index/_mapping" }, () => ({ "gateway-access-2025.06.01": { mappings } }));
-    mock.add({ method: "POST", path: "/:index/_search" }, (params) => (decodeURIComponent(String(params.path)).startsWith("/containers-")
-      ? { hits: { hits: [] }, aggregations: { members: { buckets: ["logging", "web", "kafka", "monitoring"].map((key) => ({ key, doc_count: 1 })) } } }
-      : { hits: { hits: [{ _id: "d1", _source: { "@timestamp": "2025-06-01T10:00:00Z", response: { status: 200 }, host: { name: "web" } } }] } }));
+    mock.add({ method: "POST", path: "/:index/_search" }, (params) => decodeURIComponent(String(params.path)).startsWith("/apps-")
+      // The ingest check's record, found by its marker (the forward stub below took it).
+      ? { hits: { hits: [{ _index: "apps-2025.06.01", _id: "a1", _source: {
+        log: (params.body as { query: { match_phrase: { log: string } } }).query.match_phrase.log, "service.name": "platform-verify", "ingest.protocol": "forward",
+      } }] } }
+      : decodeURIComponent(String(params.path)).startsWith("/containers-")
+        ? { hits: { hits: [] }, aggregations: { members: { buckets: ["logging", "web", "kafka", "monitoring"].map((key) => ({ key, doc_count: 1 })) } } }
+        : { hits: { hits: [{ _id: "d1", _source: { "@timestamp": "2025-06-01T10:00:00Z", response: { status: 200 }, host: { name: "web" } } }] } });
     return { outputs: testOutputs({ gatewayUrl, kibanaUrl, grafanaUrl, prometheusUrl }), es };
   }
 
@@ -147,6 +152,7 @@ describe("verify: the whole command against stand-ins", () => {
       dirs: FIXTURE_DIRS,
       print: (line) => lines.push(line),
       tunnel: tunnel ?? (() => assert.fail("no tunnel on the docker target")),
+      forward: async () => ({ serverHostname: "ingest", chunk: "c1" }),
     });
     return { code, lines };
   }
@@ -171,15 +177,15 @@ describe("verify: the whole command against stand-ins", () => {
   it("prints one line per check and exits 0 when every part works", async () => {
     const { code, lines } = await run(["dev", "--samples", "2"], await platform());
     assert.equal(lines[0], "Verifying stack dev, environment dev");
-    assert.equal(lines.filter((l) => l.startsWith("PASS ")).length, 13, lines.join("\n"));
-    assert.equal(lines.at(-1), "VERDICT: PASS, 13 checks passed");
+    assert.equal(lines.filter((l) => l.startsWith("PASS ")).length, 14, lines.join("\n"));
+    assert.equal(lines.at(-1), "VERDICT: PASS, 14 checks passed");
     assert.equal(code, 0);
   });
 
   it("exits 1 and names the failed check when a part misbehaves", async () => {
     const { code, lines } = await run([], await platform({ kibana: true }));
     assert.match(lines.find((l) => l.startsWith("FAIL "))!, /^FAIL {2}Kibana saved objects .*search\/all-gateway-logs/);
-    assert.equal(lines.at(-1), "VERDICT: FAIL, 1 of 13 checks failed: Kibana saved objects");
+    assert.equal(lines.at(-1), "VERDICT: FAIL, 1 of 14 checks failed: Kibana saved objects");
     assert.equal(code, 1);
   });
 
