@@ -10,11 +10,20 @@ import { REPO_ROOT } from "../../components/platform/repo";
 import { AlertSecrets } from "../../components/credentials/alert-receivers";
 import { AlertingConfig } from "../../components/config/types";
 import { TlsPems } from "../../components/credentials/tls";
+import { IngestServerPems } from "../../components/credentials/ingest";
 import { SAMPLE_FACTS, SAMPLE_MONITORING_CREDENTIALS, sampleEnv } from "./sample-facts";
 
 const samplePem = (label: string) => `-----BEGIN ${label}-----\nc2FtcGxl\n-----END ${label}-----\n`;
 /** Stand-ins for the program's certificates (components/credentials/tls.ts): the CA and a node's pair. */
 const SAMPLE_TLS: TlsPems = { caCert: samplePem("CERTIFICATE"), node: { cert: samplePem("CERTIFICATE"), key: samplePem("PRIVATE KEY") } };
+/** And for the web host's ingest endpoint (components/credentials/ingest.ts): its pair, the client CA, key and users. */
+const SAMPLE_INGEST: IngestServerPems = {
+  serverCert: samplePem("CERTIFICATE"),
+  serverKey: samplePem("PRIVATE KEY"),
+  clientCaCert: samplePem("CERTIFICATE"),
+  sharedKey: "SampleSharedKey",
+  users: { platform: "SamplePlatformPassword" },
+};
 
 const receiversOf = (secrets: AlertSecrets): AlertingConfig => ({ webhook: secrets.webhookUrl !== undefined, slack: secrets.slackWebhookUrl !== undefined });
 
@@ -45,6 +54,7 @@ export async function assembleBundle(role: Role, options: AssembleOptions = {}):
       alertSecrets: options.alertSecrets ?? {},
       monitoringCredentials: SAMPLE_MONITORING_CREDENTIALS,
       tls: SAMPLE_TLS,
+      ingest: SAMPLE_INGEST,
     }),
     root,
   );
