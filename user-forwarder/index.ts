@@ -44,6 +44,9 @@ export function parseFolderOutputs(raw: unknown): FolderOutputs {
   throw new Error(`the stack outputs lack the ingest endpoint's: ${problems.join("; ")}. Run \`pulumi up\` with this version of the program first.`);
 }
 
+/** An endpoint on this machine's loopback: the docker target's. */
+const onLoopback = (ingest: IngestOutput): boolean => /^127\./.test(ingest.address) || ingest.address === "localhost";
+
 /** The .env of a source's folder: the endpoint, the image version, the source's credentials. */
 export function folderEnv(outputs: FolderOutputs, source: string): Record<string, string> {
   const { ingest, ingestCredentials } = outputs;
@@ -54,8 +57,7 @@ export function folderEnv(outputs: FolderOutputs, source: string): Record<string
   }
   // On the docker target the endpoint is this machine's loopback: the forwarder (host networking) then cannot take
   // the same port for the log driver.
-  const loopback = /^127\./.test(ingest.address) || ingest.address === "localhost";
-  const localPort = loopback && ingest.forwardPort === LOCAL_FORWARD_PORT ? LOCAL_FORWARD_PORT + 1 : LOCAL_FORWARD_PORT;
+  const localPort = onLoopback(ingest) && ingest.forwardPort === LOCAL_FORWARD_PORT ? LOCAL_FORWARD_PORT + 1 : LOCAL_FORWARD_PORT;
   return {
     FLUENT_BIT_VERSION: IMAGE_VERSIONS.FLUENT_BIT_VERSION,
     FORWARD_HOST: ingest.address,
@@ -125,9 +127,8 @@ export async function main(argv: string[], deps: Deps = {}): Promise<number> {
     if (source === INGEST_PLATFORM_SOURCE) throw new UsageError(`${INGEST_PLATFORM_SOURCE} is the stack's own source (npm run verify): name one of config logSources`);
     dir = path.resolve(deps.cwd ?? process.env.INIT_CWD ?? process.cwd(), parsed.positionals[1] ?? `log-forwarder-${source}`);
   } catch (err) {
-    print(`forwarder:folder: ${(err as Error).message}`);
-    print(USAGE);
-    return 2;
+    // Every problem of the command line, parseArgs' own too, is a wrong command line.
+    return commandFailed("forwarder:folder", err instanceof UsageError ? err : new UsageError((err as Error).message), USAGE, print);
   }
   try {
     const read = deps.outputs ?? ((stack) => stackOutputs(REPO_ROOT, chooseStack(REPO_ROOT, stack)));
@@ -137,7 +138,7 @@ export async function main(argv: string[], deps: Deps = {}): Promise<number> {
     print(`Wrote ${dir}: ${written.join(", ")}`);
     print(`Source ${source}, endpoint ${env.FORWARD_HOST}:${env.FORWARD_PORT} (TLS; the shared key and this source's password are in .env, mode 0600).`);
     print(`Copy the folder to a Linux Docker host and run there: docker compose up -d   (Docker's fluentd log driver: fluentd-address=127.0.0.1:${env.LOCAL_FORWARD_PORT})`);
-    if (outputs.ingest.allowedCidrs.length === 0 && !/^127\./.test(outputs.ingest.address)) {
+    if (outputs.ingest.allowedCidrs.length === 0 && !onLoopback(outputs.ingest)) {
       print("Note: the endpoint accepts no address yet (config logSourceCidrs is empty): add the host's public address, then pulumi up.");
     }
     return 0;

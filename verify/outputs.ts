@@ -3,6 +3,7 @@ import { Role, ROLES } from "../components/platform/roles";
 import { CLUSTER_SIZES, memberName } from "../components/platform/topology";
 import { chooseStack, stackOutputs } from "../local/pulumi";
 import { TunnelSpec, TUNNELS_SCHEMA } from "../tunnel/tunnel";
+import { IngestSourceCredentials } from "../components/credentials/ingest";
 
 /** The ingest endpoint on the web host, where the users' services send their logs (`ingest` output). */
 export interface IngestOutput {
@@ -25,7 +26,7 @@ export interface IngestOutput {
 export interface IngestCredentials {
   sharedKey: string;
   /** By source name: its forward-input password and its OTLP client certificate (CN = the source) and key. */
-  sources: Record<string, { password: string; clientCertificate: string; clientKey: string }>;
+  sources: Record<string, IngestSourceCredentials>;
 }
 
 export interface HostOutput {

@@ -46,7 +46,6 @@ export interface IngestServerPems {
 export interface IngestCredentials {
   /** Secret: the forward protocol's shared key. */
   sharedKey: pulumi.Output<string>;
-  clientCa: CertificateAuthority;
   /** Secret: every source's password, certificate and key, by source name. */
   sources: pulumi.Output<Record<string, IngestSourceCredentials>>;
   /** The endpoint's certificate and key, naming the web host's public and private addresses; call once. */
@@ -67,7 +66,6 @@ export function ingestCredentials(name: string, logSources: readonly string[], p
   })))) as pulumi.Output<Record<string, IngestSourceCredentials>>;
   return {
     sharedKey,
-    clientCa,
     sources,
     issueServerPems: (publicIp, privateIp) => {
       const server = issueCertificate(`${name}-ingest-server`, name, platformCa, {
